@@ -1,0 +1,81 @@
+"""AWS JSON 1.1 framing: `POST /` with `X-Amz-Target: AWSHawksNestServiceFacade.<Operation>`.
+
+Errors leave the server only through `error_response`, as `{"__type": ..., "message": ...}` with the
+`x-amzn-ErrorType` header, which is what botocore reads to raise `client.exceptions.<Name>`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fraudhawk.errors import FraudhawkError, SerializationError, UnknownOperationError, ValidationError
+
+TARGET_PREFIX = "AWSHawksNestServiceFacade."
+CONTENT_TYPE = "application/x-amz-json-1.1"
+_ACCEPTED_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
+
+
+class BodyTooLargeError(ValidationError):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing it as soon as it passes `limit` bytes (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def operation_of(request: Request) -> str:
+    target = request.headers.get("x-amz-target", "")
+    if not target:
+        raise UnknownOperationError("Missing X-Amz-Target header: it names the operation to run")
+    if not target.startswith(TARGET_PREFIX):
+        raise UnknownOperationError(f"X-Amz-Target {target!r} must be {TARGET_PREFIX}<Operation>")
+    return target[len(TARGET_PREFIX) :]
+
+
+def check_content_type(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _ACCEPTED_TYPES:
+        raise ValidationError(f"Content-Type {content_type or '(none)'!r} is not accepted: send {CONTENT_TYPE}")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SerializationError(f"The request body is not valid JSON: {error}") from None
+
+
+def json_response(payload: dict[str, Any], request_id: str) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id})
+
+
+def error_response(error: FraudhawkError, request_id: str) -> Response:
+    body = json.dumps(error.to_wire(), ensure_ascii=False).encode()
+    return Response(
+        body,
+        status_code=error.http_status,
+        media_type=CONTENT_TYPE,
+        headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
+    )

@@ -1,0 +1,2 @@
+"""The resources that describe events: entity types, event types, variables, labels, outcomes, lists,
+tags and the KMS key setting, with AFD's semantics."""

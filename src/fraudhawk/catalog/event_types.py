@@ -1,0 +1,127 @@
+"""Event types: the shape of an event (its variables, labels and entity types) and whether it is stored."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
+
+from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
+from fraudhawk.catalog.paging import with_token
+from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.errors import ValidationError
+from fraudhawk.storage import schema
+
+ARN_TYPE = "event-type"
+_table = schema.event_types
+# request member -> (link table, link column, referenced table, noun)
+_LINKS: dict[str, tuple[Table, str, Table, str]] = {
+    "eventVariables": (schema.event_type_variables, "variable", schema.variables, "variable"),
+    "labels": (schema.event_type_labels, "label", schema.labels, "label"),
+    "entityTypes": (schema.event_type_entity_types, "entity_type", schema.entity_types, "entity type"),
+}
+
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0])
+
+
+def _check_references(conn: Connection, req: dict[str, Any]) -> None:
+    for member, (_link, _column, target, noun) in _LINKS.items():
+        names = req.get(member) or []
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValidationError(f"{member} lists {', '.join(duplicates)} more than once")
+        found = set(conn.execute(select(target.c.name).where(target.c.name.in_(names))).scalars())
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise ValidationError(f"{member}: the {noun}(s) {', '.join(missing)} do not exist")
+    scores = (
+        conn.execute(
+            select(schema.variables.c.name).where(
+                schema.variables.c.name.in_(req["eventVariables"]), schema.variables.c.data_source != "EVENT"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if scores:
+        raise ValidationError(f"eventVariables: {', '.join(sorted(scores))} are model outputs, not event variables")
+
+
+def put_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    name, stamp = req["name"], now_ms()
+    with ctx.db.write() as conn:
+        _check_references(conn, req)
+        current = conn.execute(select(_table).where(_table.c.name == name)).first()
+        values: dict[str, Any] = {"updated_ms": stamp}
+        if "description" in req:
+            values["description"] = req["description"]
+        if "eventIngestion" in req:
+            values["event_ingestion"] = req["eventIngestion"]
+        if "eventOrchestration" in req:
+            values["event_bridge_enabled"] = req["eventOrchestration"]["eventBridgeEnabled"]
+        if current is None:
+            values.setdefault("event_ingestion", "DISABLED")
+            values.setdefault("event_bridge_enabled", False)
+            conn.execute(insert(_table).values(name=name, created_ms=stamp, **values))
+        else:
+            conn.execute(update(_table).where(_table.c.name == name).values(**values))
+        for member, (link, column, _target, _noun) in _LINKS.items():
+            conn.execute(delete(link).where(link.c.event_type == name))
+            rows = [
+                {"event_type": name, column: item, "position": position}
+                for position, item in enumerate(req.get(member) or [])
+            ]
+            if rows:
+                conn.execute(insert(link), rows)
+        apply_tags(conn, ctx.arns.build(ARN_TYPE, name), req.get("tags"))
+    return {}
+
+
+def _to_wire(ctx: Context, row: Row[Any], links: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+    item = stamp_wire(ctx, ARN_TYPE, row)
+    for member in _LINKS:
+        item[member] = links[member].get(row.name, [])
+    item["eventIngestion"] = row.event_ingestion
+    item["ingestedEventStatistics"] = {
+        "numberOfEvents": 0,
+        "eventDataSizeInBytes": 0,
+        "lastUpdatedTime": iso_time(row.updated_ms),
+    }
+    item["eventOrchestration"] = {"eventBridgeEnabled": bool(row.event_bridge_enabled)}
+    return item
+
+
+def _load_links(conn: Connection, names: list[str]) -> dict[str, dict[str, list[str]]]:
+    links: dict[str, dict[str, list[str]]] = {}
+    for member, (link, column, _target, _noun) in _LINKS.items():
+        grouped: dict[str, list[str]] = defaultdict(list)
+        query = (
+            select(link.c.event_type, link.c[column])
+            .where(link.c.event_type.in_(names))
+            .order_by(link.c.event_type, link.c.position)
+        )
+        for event_type, item in conn.execute(query):
+            grouped[event_type].append(item)
+        links[member] = grouped
+    return links
+
+
+def get_event_types(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        rows, token = one_or_page(conn, _table, req, "event type", 10)
+        links = _load_links(conn, [row.name for row in rows])
+    return with_token({"eventTypes": [_to_wire(ctx, row, links) for row in rows]}, token)
+
+
+def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["name"]
+    with ctx.db.write() as conn:
+        # Link rows go with the event type (ON DELETE CASCADE); delete them explicitly as well so the
+        # result does not depend on the backend enforcing foreign keys.
+        for link, _column, _target, _noun in _LINKS.values():
+            conn.execute(delete(link).where(link.c.event_type == name))
+        conn.execute(delete(_table).where(_table.c.name == name))
+        drop_tags(conn, ctx.arns.build(ARN_TYPE, name))
+    return {}

@@ -1,0 +1,53 @@
+"""nextToken/maxResults pagination over a table ordered by a unique key (keyset, stable under writes)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select
+from sqlalchemy.sql import ColumnElement
+
+from fraudhawk.errors import ValidationError
+
+
+def encode_token(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": key}).encode()).decode()
+
+
+def decode_token(token: str) -> Any:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        after = None
+    if not isinstance(after, str | int) or isinstance(after, bool):
+        raise ValidationError("The nextToken is not valid: pass the nextToken of a previous response")
+    return after
+
+
+def page(
+    conn: Connection,
+    query: Select[Any],
+    key: ColumnElement[Any],
+    next_token: str | None,
+    max_results: int | None,
+    default_size: int,
+) -> tuple[Sequence[Any], str | None]:
+    """One page of `query` ordered by `key`, and the token for the next page (None on the last)."""
+    size = max_results or default_size
+    if next_token:
+        query = query.where(key > decode_token(next_token))
+    rows = conn.execute(query.order_by(key).limit(size + 1)).all()
+    if len(rows) <= size:
+        return rows, None
+    rows = rows[:size]
+    return rows, encode_token(rows[-1]._mapping[key])
+
+
+def with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:
+    if token:
+        result["nextToken"] = token
+    return result

@@ -1,0 +1,1 @@
+"""The `fraudhawk` command line."""

@@ -1,0 +1,3 @@
+from fraudhawk.cli.main import main
+
+main()

@@ -1,0 +1,101 @@
+"""`fraudhawk serve | migrate | call | operations`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from fraudhawk import __version__
+from fraudhawk.errors import ConfigurationError, FraudhawkError
+from fraudhawk.settings import Settings
+
+_data_dir = click.option(
+    "--data-dir",
+    envvar="FRAUDHAWK_DATA_DIR",
+    default=None,
+    help="Data directory (default ./fraudhawk-data; env FRAUDHAWK_DATA_DIR).",
+)
+
+
+def _settings(data_dir: str | None) -> Settings:
+    try:
+        return Settings.load(data_dir=data_dir)
+    except ConfigurationError as error:
+        raise click.UsageError(error.message) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="fraudhawk")
+def main() -> None:
+    """fraudhawk: self-hosted fraud detection with Amazon Fraud Detector's API."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@_data_dir
+def serve(host: str, port: int, log_level: str, data_dir: str | None) -> None:
+    """Serve AFD's API (AWS JSON 1.1) over HTTP."""
+    from fraudhawk.api.server import serve as run
+
+    try:
+        run(_settings(data_dir), host, port, log_level)
+    except ConfigurationError as error:
+        click.echo(f"fraudhawk: {error.message}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@_data_dir
+def migrate(data_dir: str | None) -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    from fraudhawk.storage.database import Database
+
+    settings = _settings(data_dir)
+    database = Database(settings.database_url)
+    before = database.current_revision()
+    database.migrate()
+    click.echo(f"schema at revision {database.current_revision()} (was {before or 'empty'})")
+    database.dispose()
+
+
+@main.command()
+@click.argument("operation")
+@click.argument("params", required=False, default="{}")
+@_data_dir
+def call(operation: str, params: str, data_dir: str | None) -> None:
+    """Run one AFD OPERATION in-process, e.g. `fraudhawk call GetVariables '{"name": "amt"}'`.
+
+    PARAMS is a JSON object, or `-` to read it from standard input.
+    """
+    from fraudhawk.client import Client
+
+    text = sys.stdin.read() if params == "-" else params
+    try:
+        request: Any = json.loads(text)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="PARAMS") from None
+    if not isinstance(request, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="PARAMS")
+    with Client(settings=_settings(data_dir)) as client:
+        try:
+            response = client.call(operation, **request)
+        except FraudhawkError as error:
+            click.echo(json.dumps(error.to_wire(), indent=2), err=True)
+            sys.exit(1)
+    response.pop("ResponseMetadata", None)
+    click.echo(json.dumps(response, indent=2))
+
+
+@main.command()
+def operations() -> None:
+    """List AFD's operations and whether this version implements each."""
+    from fraudhawk.service.contract import operation_names
+    from fraudhawk.service.operations import OPERATIONS
+
+    for name in sorted(operation_names()):
+        click.echo(f"{'yes' if name in OPERATIONS else 'no ':3}  {name}")

@@ -1,0 +1,31 @@
+"""What every operation needs: the database, the ARN builder and a clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fraudhawk.catalog.arns import Arns
+from fraudhawk.settings import Settings
+from fraudhawk.storage.database import Database
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_time(ms: int) -> str:
+    """AFD's time strings: ISO-8601 UTC with milliseconds, e.g. 2026-11-22T21:00:00.123Z."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    arns: Arns = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arns = Arns(region=self.settings.region, account_id=self.settings.account_id)

@@ -1,0 +1,179 @@
+"""AFD's service model (from botocore) as the wire contract: request validation and output checks.
+
+botocore only checks required members, types and minimums on the client side; AFD itself enforces
+maximums, patterns and enums. We enforce all of them, with AWS's message format naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from functools import cache
+from typing import Any
+
+import regex
+from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.session import get_session
+
+from fraudhawk.errors import ValidationError
+
+SERVICE_NAME = "frauddetector"
+_MAX_REPORTED = 10
+
+
+@cache
+def service_model() -> ServiceModel:
+    return get_session().get_service_model(SERVICE_NAME)
+
+
+@cache
+def operation_model(name: str) -> OperationModel:
+    return service_model().operation_model(name)
+
+
+def operation_names() -> list[str]:
+    return list(service_model().operation_names)
+
+
+@cache
+def _pattern(text: str) -> regex.Pattern[str]:
+    return regex.compile(text)
+
+
+def validate_input(operation: str, params: Any) -> dict[str, Any]:
+    """Check a request against the operation's input shape; raise ValidationError listing each problem."""
+    shape = operation_model(operation).input_shape
+    if not isinstance(params, dict):
+        raise ValidationError("The request body must be a JSON object")
+    if shape is None:
+        if params:
+            raise ValidationError(f"{operation} takes no parameters, got: {', '.join(sorted(params))}")
+        return params
+    problems = check(shape, params, "")
+    if problems:
+        raise ValidationError(format_problems(problems))
+    return params
+
+
+def format_problems(problems: list[str]) -> str:
+    count = len(problems)
+    shown = "; ".join(problems[:_MAX_REPORTED])
+    more = f"; and {count - _MAX_REPORTED} more" if count > _MAX_REPORTED else ""
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: {shown}{more}"
+
+
+def check_output(operation: str, response: dict[str, Any]) -> list[str]:
+    """Problems with a response against the operation's output shape (used by tests and debug mode)."""
+    shape = operation_model(operation).output_shape
+    if shape is None:
+        return [] if not response else [f"{operation} has no output, got {sorted(response)}"]
+    return check(shape, response, "")
+
+
+def _describe(value: Any, shape: Shape) -> str:
+    if value is None:
+        return "Value null"
+    if shape.serialization.get("sensitive") or shape.metadata.get("sensitive"):
+        return "Value"
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    if len(text) > 80:
+        text = text[:77] + "...'"
+    return f"Value {text}"
+
+
+def check(shape: Shape, value: Any, path: str) -> list[str]:
+    """Every way `value` breaks `shape`, as AWS-style messages."""
+    where = f"at '{path}'" if path else "at the top level"
+    fail = f"{_describe(value, shape)} {where} failed to satisfy constraint: Member must"
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{fail} be an object"]
+        problems: list[str] = []
+        members = shape.members
+        for name in value:
+            if name not in members:
+                problems.append(f"Unknown parameter '{_join(path, name)}': must be one of {', '.join(members)}")
+        for name in shape.required_members:
+            if value.get(name) is None:
+                problems.append(
+                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
+                )
+        for name, member in members.items():
+            if value.get(name) is not None:
+                problems.extend(check(member, value[name], _join(path, name)))
+        return problems
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{fail} be a list"]
+        problems = _bounds(shape, len(value), fail, "have length")
+        for index, item in enumerate(value, start=1):
+            if item is None:
+                problems.append(
+                    f"Value null at '{path}.{index}.member' failed to satisfy constraint: Member must not be null"
+                )
+            else:
+                problems.extend(check(shape.member, item, f"{path}.{index}.member"))
+        return problems
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [f"{fail} be an object"]
+        problems = _bounds(shape, len(value), fail, "have length")
+        for key, item in value.items():
+            problems.extend(check(shape.key, key, f"{path}.{key}.key"))
+            if item is None:
+                problems.append(
+                    f"Value null at '{path}.{key}.value' failed to satisfy constraint: Member must not be null"
+                )
+            else:
+                problems.extend(check(shape.value, item, f"{path}.{key}.value"))
+        return problems
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{fail} be a string"]
+        problems = _bounds(shape, len(value), fail, "have length")
+        enum = shape.enum
+        if enum and value not in enum:
+            problems.append(f"{fail} satisfy enum value set: [{', '.join(enum)}]")
+        pattern = shape.metadata.get("pattern")
+        if pattern and not _pattern(pattern).fullmatch(value):
+            problems.append(f"{fail} satisfy regular expression pattern: {pattern}")
+        return problems
+    if kind in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [f"{fail} be an integer"]
+        return _bounds(shape, value, fail, "have value")
+    if kind in ("float", "double"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return [f"{fail} be a number"]
+        return _bounds(shape, value, fail, "have value")
+    if kind == "boolean":
+        return [] if isinstance(value, bool) else [f"{fail} be a boolean"]
+    if kind == "blob":
+        if not isinstance(value, str):
+            return [f"{fail} be a base64-encoded string"]
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return [f"{fail} be a base64-encoded string"]
+        return []
+    if kind == "timestamp":
+        return (
+            [] if isinstance(value, str | int | float) and not isinstance(value, bool) else [f"{fail} be a timestamp"]
+        )
+    return []
+
+
+def _bounds(shape: Shape, size: int | float, fail: str, what: str) -> list[str]:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    unit = "length" if what == "have length" else "value"
+    if low is not None and size < low:
+        return [f"{fail} have {unit} greater than or equal to {low}"]
+    if high is not None and size > high:
+        return [f"{fail} have {unit} less than or equal to {high}"]
+    return []
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

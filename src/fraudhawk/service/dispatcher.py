@@ -1,0 +1,70 @@
+"""`Service.call(operation, params)`: the single path every request takes, whichever door it came in by.
+
+This is also the one place where failures become the error tree: anything that is not already a
+FraudhawkError is logged with its traceback and answered as InternalServerException, never leaked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from fraudhawk.context import Context
+from fraudhawk.errors import (
+    ConflictError,
+    FraudhawkError,
+    InternalError,
+    ThrottlingError,
+    UnknownOperationError,
+    ValidationError,
+)
+from fraudhawk.service import contract
+from fraudhawk.service.operations import OPERATIONS
+from fraudhawk.settings import Settings
+from fraudhawk.storage.database import Database
+
+log = logging.getLogger("fraudhawk")
+_RETRIES = 3
+
+
+class Service:
+    def __init__(self, settings: Settings, database: Database | None = None, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.db = database or Database(settings.database_url)
+        if migrate:
+            self.db.migrate()
+        self.context = Context(settings=settings, db=self.db)
+
+    def call(self, operation: str, params: Any) -> dict[str, Any]:
+        if operation not in contract.service_model().operation_names:
+            raise UnknownOperationError(f"{operation} is not an operation of Amazon Fraud Detector's API")
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            raise ValidationError(f"The operation {operation} is not available in this version of fraudhawk")
+        request = contract.validate_input(operation, {} if params is None else params)
+        for attempt in range(_RETRIES):
+            try:
+                return handler(self.context, request)
+            except FraudhawkError:
+                raise
+            except IntegrityError as error:
+                # A concurrent request created or removed the same resource between our check and
+                # our write; the transaction rolled back whole, so running it again is safe.
+                if attempt == _RETRIES - 1:
+                    raise ConflictError(f"{operation} conflicted with a concurrent change; try again") from error
+            except OperationalError as error:
+                if attempt == _RETRIES - 1:
+                    log.warning("%s: database busy: %s", operation, error)
+                    raise ThrottlingError("The database is busy; try again shortly") from error
+            except DBAPIError as error:
+                log.exception("%s failed in the database", operation)
+                raise InternalError(f"{operation} failed: internal database error") from error
+            except Exception as error:
+                log.exception("%s failed", operation)
+                raise InternalError(f"{operation} failed: internal error") from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self.db.dispose()

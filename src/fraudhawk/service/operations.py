@@ -1,0 +1,42 @@
+"""The table of implemented AFD operations: wire name -> handler(context, request) -> response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fraudhawk.catalog import entity_types, event_types, kms, labels, lists, outcomes, tags, variables
+from fraudhawk.context import Context
+
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Handler] = {
+    "PutEntityType": entity_types.put_entity_type,
+    "GetEntityTypes": entity_types.get_entity_types,
+    "DeleteEntityType": entity_types.delete_entity_type,
+    "PutEventType": event_types.put_event_type,
+    "GetEventTypes": event_types.get_event_types,
+    "DeleteEventType": event_types.delete_event_type,
+    "CreateVariable": variables.create_variable,
+    "BatchCreateVariable": variables.batch_create_variable,
+    "GetVariables": variables.get_variables,
+    "BatchGetVariable": variables.batch_get_variable,
+    "UpdateVariable": variables.update_variable,
+    "DeleteVariable": variables.delete_variable,
+    "PutLabel": labels.put_label,
+    "GetLabels": labels.get_labels,
+    "DeleteLabel": labels.delete_label,
+    "PutOutcome": outcomes.put_outcome,
+    "GetOutcomes": outcomes.get_outcomes,
+    "DeleteOutcome": outcomes.delete_outcome,
+    "CreateList": lists.create_list,
+    "UpdateList": lists.update_list,
+    "GetListElements": lists.get_list_elements,
+    "GetListsMetadata": lists.get_lists_metadata,
+    "DeleteList": lists.delete_list,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+    "PutKMSEncryptionKey": kms.put_kms_encryption_key,
+    "GetKMSEncryptionKey": kms.get_kms_encryption_key,
+}

@@ -1,0 +1,72 @@
+"""Settings, read from arguments, then environment variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraudhawk.errors import ConfigurationError
+
+DEFAULT_DATA_DIR = "./fraudhawk-data"
+ACCESS_KEYS_FILE = "access-keys"
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
+_REGION_RE = re.compile(r"^[a-z0-9-]{3,20}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+    access_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    max_body_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        database_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        directory = Path(data_dir or env.get("FRAUDHAWK_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+        url = database_url or env.get("FRAUDHAWK_DATABASE_URL") or f"sqlite:///{directory / 'fraudhawk.db'}"
+        if not url.startswith(("sqlite", "postgresql+psycopg://")):
+            raise ConfigurationError("FRAUDHAWK_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        account = env.get("FRAUDHAWK_ACCOUNT_ID", "123456789012")
+        if not _ACCOUNT_RE.match(account):
+            raise ConfigurationError("FRAUDHAWK_ACCOUNT_ID must be 12 digits")
+        region = env.get("FRAUDHAWK_REGION", "us-east-1")
+        if not _REGION_RE.match(region):
+            raise ConfigurationError("FRAUDHAWK_REGION must match [a-z0-9-]{3,20}")
+        keys = parse_access_keys(env.get("FRAUDHAWK_ACCESS_KEYS", ""), "FRAUDHAWK_ACCESS_KEYS")
+        key_file = directory / ACCESS_KEYS_FILE
+        if key_file.is_file():
+            keys = {**parse_access_keys(key_file.read_text(encoding="utf-8"), str(key_file)), **keys}
+        max_body = int(env.get("FRAUDHAWK_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
+        return cls(
+            data_dir=directory,
+            database_url=url,
+            account_id=account,
+            region=region,
+            access_keys=keys,
+            max_body_bytes=max_body,
+        )
+
+
+def parse_access_keys(text: str, source: str) -> dict[str, str]:
+    """Parse `KEYID:secret` pairs separated by commas or new lines; `#` starts a comment line."""
+    keys: dict[str, str] = {}
+    for raw in re.split(r"[,\n]", text):
+        item = raw.strip()
+        if not item or item.startswith("#"):
+            continue
+        key_id, sep, secret = item.partition(":")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise ConfigurationError(f"{source}: expected KEYID:secret, got an entry without both parts")
+        keys[key_id.strip()] = secret.strip()
+    return keys

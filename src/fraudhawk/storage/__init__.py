@@ -1,0 +1,1 @@
+"""Persistence: the SQL schema, its migrations and the database handle (SQLite or PostgreSQL)."""

@@ -1,0 +1,192 @@
+"""The storage contract: the same behaviour on SQLite and PostgreSQL, through the library client.
+
+Every test runs once per backend (`store_client` is parametrized); the PostgreSQL run needs
+FRAUDHAWK_TEST_POSTGRES_URL and skips with that reason otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from fraudhawk import Client
+from fraudhawk.settings import Settings
+from fraudhawk.storage.database import Database
+
+
+def build_catalog(client: Client) -> None:
+    client.put_entity_type(name="customer", tags=[{"key": "team", "value": "risk"}])
+    client.put_label(name="fraud")
+    client.put_label(name="legit")
+    client.put_outcome(name="review")
+    client.batch_create_variable(
+        variableEntries=[
+            {
+                "name": "email",
+                "dataType": "STRING",
+                "dataSource": "EVENT",
+                "defaultValue": "",
+                "variableType": "EMAIL_ADDRESS",
+            },
+            {
+                "name": "amount",
+                "dataType": "FLOAT",
+                "dataSource": "EVENT",
+                "defaultValue": "0.0",
+                "variableType": "PRICE",
+            },
+        ]
+    )
+    client.put_event_type(
+        name="payment", eventVariables=["email", "amount"], labels=["fraud", "legit"], entityTypes=["customer"]
+    )
+    client.create_list(name="blocked_emails", elements=["a@x.com", "b@x.com"], variableType="EMAIL_ADDRESS")
+
+
+def test_catalog_round_trip(store_client: Client) -> None:
+    build_catalog(store_client)
+    event_type = store_client.get_event_types(name="payment")["eventTypes"][0]
+    assert event_type["eventVariables"] == ["email", "amount"]
+    assert event_type["labels"] == ["fraud", "legit"]
+    assert event_type["entityTypes"] == ["customer"]
+    variables = {v["name"]: v for v in store_client.get_variables()["variables"]}
+    assert (variables["amount"]["dataType"], variables["amount"]["variableType"]) == ("FLOAT", "PRICE")
+    assert store_client.get_list_elements(name="blocked_emails")["elements"] == ["a@x.com", "b@x.com"]
+    arn = store_client.get_entity_types(name="customer")["entityTypes"][0]["arn"]
+    assert store_client.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "team", "value": "risk"}]
+
+
+def test_in_use_resources_conflict_then_delete(store_client: Client) -> None:
+    build_catalog(store_client)
+    for call in (
+        lambda: store_client.delete_variable(name="email"),
+        lambda: store_client.delete_label(name="fraud"),
+        lambda: store_client.delete_entity_type(name="customer"),
+    ):
+        with pytest.raises(store_client.exceptions.ConflictException):
+            call()
+    store_client.delete_event_type(name="payment")
+    store_client.delete_variable(name="email")
+    store_client.delete_label(name="fraud")
+    store_client.delete_entity_type(name="customer")
+    with pytest.raises(store_client.exceptions.ResourceNotFoundException):
+        store_client.get_variables(name="email")
+
+
+def test_failed_operations_leave_nothing_behind(store_client: Client) -> None:
+    build_catalog(store_client)
+    with pytest.raises(store_client.exceptions.ValidationException):
+        store_client.put_event_type(name="login", eventVariables=["email", "ghost"], entityTypes=["customer"])
+    with pytest.raises(store_client.exceptions.ResourceNotFoundException):
+        store_client.get_event_types(name="login")
+    arn = store_client.get_lists_metadata(name="blocked_emails")["lists"][0]["arn"]
+    with pytest.raises(store_client.exceptions.ValidationException):
+        store_client.tag_resource(resourceARN=arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(51)])
+    assert store_client.list_tags_for_resource(resourceARN=arn)["tags"] == []
+    with pytest.raises(store_client.exceptions.ValidationException):
+        store_client.update_list(name="blocked_emails", elements=["c@x.com"], variableType="IP_ADDRESS")
+    assert store_client.get_list_elements(name="blocked_emails")["elements"] == ["a@x.com", "b@x.com"]
+
+
+def test_pagination_is_complete_and_stable(store_client: Client) -> None:
+    for i in range(23):
+        store_client.put_outcome(name=f"outcome_{i:02d}")
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = store_client.get_outcomes(maxResults=50, **({"nextToken": token} if token else {}))
+        seen += [o["name"] for o in page["outcomes"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert seen == sorted(f"outcome_{i:02d}" for i in range(23))
+    elements = [f"e{i}" for i in range(1200)]
+    store_client.create_list(name="big", elements=elements)
+    first = store_client.get_list_elements(name="big", maxResults=500)
+    store_client.update_list(name="big", elements=["late"], updateMode="APPEND")
+    rest: list[str] = []
+    token = first.get("nextToken")
+    while token:
+        page = store_client.get_list_elements(name="big", maxResults=500, nextToken=token)
+        rest += page["elements"]
+        token = page.get("nextToken")
+    assert first["elements"] + rest == [*elements, "late"]
+
+
+def test_concurrent_writers_and_readers(store_client: Client) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def writer(worker: int) -> None:
+        barrier.wait()
+        for i in range(15):
+            store_client.create_variable(
+                name=f"v_{worker}_{i}", dataType="INTEGER", dataSource="EVENT", defaultValue=str(i)
+            )
+            store_client.put_entity_type(name="shared")  # every worker upserts the same row
+            store_client.get_variables(maxResults=100)
+
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(writer, w) for w in range(8)]:
+            if future.exception():
+                errors.append(future.exception())  # type: ignore[arg-type]
+    assert errors == []
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        page = store_client.get_variables(maxResults=100, **({"nextToken": token} if token else {}))
+        names += [v["name"] for v in page["variables"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(names) == len(set(names)) == 120
+    assert [e["name"] for e in store_client.get_entity_types()["entityTypes"]] == ["shared"]
+
+
+def test_data_survives_reopening(backend_url: str, tmp_path: Any) -> None:
+    settings = Settings.load(data_dir=tmp_path / "data", database_url=backend_url, environ={})
+    with Client(settings=settings) as client:
+        build_catalog(client)
+    with Client(settings=settings) as client:
+        assert client.get_event_types(name="payment")["eventTypes"][0]["eventVariables"] == ["email", "amount"]
+        assert Database(backend_url).current_revision() == Database.head_revision()
+
+
+def test_migrations_match_the_schema_and_downgrade(backend_url: str) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from fraudhawk.storage.database import _alembic_config
+    from fraudhawk.storage.schema import metadata
+
+    database = Database(backend_url)
+    database.migrate()
+    database.migrate()  # idempotent
+    with database.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    config = _alembic_config()
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert database.current_revision() is None
+    database.migrate()
+    assert database.current_revision() == Database.head_revision()
+    database.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Any) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    database.migrate()
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    database.dispose()
+    raw = create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with raw.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    raw.dispose()
