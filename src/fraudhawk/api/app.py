@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,11 +22,16 @@ from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 
 log = logging.getLogger("fraudhawk.api")
+WORKER_THREADS = 4
 
 
 def create_app(settings: Settings, service: Service | None = None) -> Starlette:
     """Build the app. The service (and its migrations) starts with the app unless one is given."""
     state: dict[str, Service] = {}
+    # Calls that may wait (writes, network databases) run on a few worker threads: with the GIL, more
+    # threads only add switching. Quick reads run on the event loop, where a thread hop would cost more
+    # than the read itself.
+    limiter = anyio.CapacityLimiter(WORKER_THREADS)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -56,7 +62,11 @@ def create_app(settings: Settings, service: Service | None = None) -> Starlette:
             protocol.check_content_type(request)
             operation = protocol.operation_of(request)
             params = protocol.parse_body(body)
-            result = await run_in_threadpool(state["service"].call, operation, params)
+            service_ = state["service"]
+            if service_.is_quick(operation):
+                result = service_.call(operation, params)
+            else:
+                result = await anyio.to_thread.run_sync(service_.call, operation, params, limiter=limiter)
             return protocol.json_response(result, request_id)
         except FraudhawkError as error:
             return protocol.error_response(error, request_id)

@@ -27,6 +27,7 @@ from fraudhawk.storage.database import Database
 
 log = logging.getLogger("fraudhawk")
 _RETRIES = 3
+_READ_PREFIXES = ("Get", "List", "Describe", "BatchGet")
 
 
 class Service:
@@ -65,6 +66,11 @@ class Service:
                 log.exception("%s failed", operation)
                 raise InternalError(f"{operation} failed: internal error") from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def is_quick(self, operation: str) -> bool:
+        """True for calls that never wait on a lock or the network: reads of an embedded SQLite store,
+        which WAL mode lets proceed beside any writer."""
+        return self.db.is_sqlite and operation.startswith(_READ_PREFIXES) and operation in OPERATIONS
 
     def close(self) -> None:
         self.db.dispose()

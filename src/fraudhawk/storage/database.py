@@ -8,8 +8,9 @@ migrations are serialised with an advisory lock.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._write_lock: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,9 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One atomic write: everything inside commits together or not at all."""
-        with self.engine.connect() as conn:
+        # SQLite has one writer at a time; queueing this process's writers on a lock wakes them at
+        # once, where SQLite's busy handler would poll with growing sleeps.
+        with self._write_lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
