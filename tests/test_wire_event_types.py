@@ -7,9 +7,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from tests.conftest import unchecked_client
 
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -52,18 +52,6 @@ def get_event_type(afd: Any, name: str = "sign_up") -> dict[str, Any]:
     assert len(event_types) == 1
     event_type: dict[str, Any] = event_types[0]
     return event_type
-
-
-def unvalidated(afd: Any) -> Any:
-    """A client for the same server that skips botocore's own checks, to reach the server's."""
-    return boto3.client(
-        "frauddetector",
-        endpoint_url=afd.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
-    )
 
 
 def tags_of(afd: Any, arn: str) -> dict[str, str]:
@@ -246,7 +234,7 @@ def test_put_event_type_rejects_duplicates(afd: Any, override: dict[str, Any]) -
 @pytest.mark.parametrize("member", ["eventVariables", "entityTypes"])
 def test_put_event_type_rejects_empty_required_list(afd: Any, member: str) -> None:
     setup_catalog(afd)
-    raw = unvalidated(afd)
+    raw = unchecked_client(afd)
     request: dict[str, Any] = {"name": "sign_up", "eventVariables": ["email"], "entityTypes": ["customer"]}
     request[member] = []
     with pytest.raises(raw.exceptions.ValidationException, match=member):
@@ -258,7 +246,7 @@ def test_put_event_type_rejects_empty_required_list(afd: Any, member: str) -> No
 @pytest.mark.parametrize("member", ["eventVariables", "entityTypes"])
 def test_put_event_type_rejects_missing_required_list(afd: Any, member: str) -> None:
     setup_catalog(afd)
-    raw = unvalidated(afd)
+    raw = unchecked_client(afd)
     request: dict[str, Any] = {"name": "sign_up", "eventVariables": ["email"], "entityTypes": ["customer"]}
     del request[member]
     with pytest.raises(raw.exceptions.ValidationException, match=member):
@@ -378,7 +366,7 @@ def test_get_event_types_rejects_max_results_above_10(afd: Any, max_results: int
 
 @pytest.mark.parametrize("max_results", [0, 4])
 def test_get_event_types_rejects_max_results_below_5_on_the_server(afd: Any, max_results: int) -> None:
-    raw = unvalidated(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="maxResults"):
         raw.get_event_types(maxResults=max_results)
 

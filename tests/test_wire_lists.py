@@ -5,24 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from tests.conftest import unchecked_client
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012:"
-
-
-def unchecked(afd: Any) -> Any:
-    """A client on the same server that skips botocore's own minimum checks, so the server's are exercised."""
-    return boto3.client(
-        "frauddetector",
-        endpoint_url=afd.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
 
 
 def all_elements(afd: Any, name: str, page_size: int = 5000) -> list[str]:
@@ -129,7 +117,7 @@ def test_update_list_bad_element_rejected(afd: Any, element: str) -> None:
 
 
 def test_empty_element_rejected_by_server(afd: Any) -> None:
-    raw = unchecked(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="elements"):
         raw.create_list(name="bad", elements=["fine", ""])
     afd.create_list(name="good", elements=["fine"])
@@ -192,7 +180,7 @@ def test_get_list_elements_pagination_keeps_insertion_order(afd: Any) -> None:
 
 def test_get_list_elements_max_results_below_range_rejected(afd: Any) -> None:
     afd.create_list(name="some", elements=["x"])
-    raw = unchecked(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="maxResults"):
         raw.get_list_elements(name="some", maxResults=100)
 
@@ -348,7 +336,7 @@ def test_get_lists_metadata_pagination(afd: Any) -> None:
 def test_get_lists_metadata_max_results_out_of_range(afd: Any) -> None:
     with pytest.raises(afd.exceptions.ValidationException, match="maxResults"):
         afd.get_lists_metadata(maxResults=51)
-    raw = unchecked(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="maxResults"):
         raw.get_lists_metadata(maxResults=4)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from tests.conftest import unchecked_client
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012:"
@@ -51,18 +51,6 @@ KINDS = [ENTITY_TYPE, LABEL, OUTCOME]
 def kind(request: pytest.FixtureRequest) -> Kind:
     result: Kind = request.param
     return result
-
-
-def unchecked(afd: Any) -> Any:
-    """A client on the same server that skips botocore's own minimum checks, so the server's are exercised."""
-    return boto3.client(
-        "frauddetector",
-        endpoint_url=afd.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
-    )
 
 
 def make_event_type(afd: Any) -> None:
@@ -177,7 +165,7 @@ def test_max_results_above_range_rejected(afd: Any, kind: Kind) -> None:
 
 
 def test_max_results_below_range_rejected(afd: Any, kind: Kind) -> None:
-    raw = unchecked(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="maxResults"):
         kind.get_(raw, maxResults=kind.min_results - 1)
 

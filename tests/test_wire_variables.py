@@ -8,9 +8,9 @@ import json
 import re
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from tests.conftest import unchecked_client
 
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -35,18 +35,6 @@ def get_variable(afd: Any, name: str) -> dict[str, Any]:
     assert len(variables) == 1
     variable: dict[str, Any] = variables[0]
     return variable
-
-
-def unvalidated(afd: Any) -> Any:
-    """A client for the same server that skips botocore's own checks, to reach the server's."""
-    return boto3.client(
-        "frauddetector",
-        endpoint_url=afd.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
-    )
 
 
 def setup_event_type(afd: Any, event_type: str, variables: list[str]) -> None:
@@ -358,7 +346,7 @@ def test_get_variables_rejects_max_results_above_100(afd: Any, max_results: int)
 
 @pytest.mark.parametrize("max_results", [0, 10, 49])
 def test_get_variables_rejects_max_results_below_50_on_the_server(afd: Any, max_results: int) -> None:
-    raw = unvalidated(afd)
+    raw = unchecked_client(afd)
     with pytest.raises(raw.exceptions.ValidationException, match="maxResults"):
         raw.get_variables(maxResults=max_results)
 
