@@ -62,13 +62,10 @@ def test_catalog_round_trip(store_client: Client) -> None:
 
 def test_in_use_resources_conflict_then_delete(store_client: Client) -> None:
     build_catalog(store_client)
-    for call in (
-        lambda: store_client.delete_variable(name="email"),
-        lambda: store_client.delete_label(name="fraud"),
-        lambda: store_client.delete_entity_type(name="customer"),
-    ):
+    for operation in ("DeleteVariable", "DeleteLabel", "DeleteEntityType"):
+        name = {"DeleteVariable": "email", "DeleteLabel": "fraud", "DeleteEntityType": "customer"}[operation]
         with pytest.raises(store_client.exceptions.ConflictException):
-            call()
+            store_client.call(operation, name=name)
     store_client.delete_event_type(name="payment")
     store_client.delete_variable(name="email")
     store_client.delete_label(name="fraud")
