@@ -186,3 +186,65 @@ def test_serve_command_starts_a_usable_server(tmp_path: Path) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert "no access keys configured" in output
+
+
+def _sign_only(server: RunningServer, body: bytes, signed: list[str], region: str = "us-east-1") -> dict[str, str]:
+    """Headers for a request whose signature covers only `signed` (a signer other than botocore)."""
+    from hashlib import sha256
+
+    amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "host": f"127.0.0.1:{server.port}",
+        "x-amz-date": amz_date,
+        "x-amz-target": "AWSHawksNestServiceFacade.GetLabels",
+        "content-type": "application/x-amz-json-1.1",
+    }
+    canonical = "\n".join(
+        ["POST", "/", "", "".join(f"{h}:{headers[h]}\n" for h in signed), ";".join(signed), sha256(body).hexdigest()]
+    )
+    scope = f"{amz_date[:8]}/{region}/frauddetector/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, sha256(canonical.encode()).hexdigest()])
+    import hmac as _hmac
+
+    key = auth.signing_key(KEYS["AKIDFRAUDHAWK"], amz_date[:8], region, "frauddetector")
+    signature = _hmac.new(key, to_sign.encode(), sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential=AKIDFRAUDHAWK/{scope}, SignedHeaders={';'.join(signed)}, Signature={signature}"
+    )
+    return headers
+
+
+def test_signature_must_cover_the_operation(secured: RunningServer) -> None:
+    body = b"{}"
+    status, data = _raw(secured, _sign_only(secured, body, ["host", "x-amz-date"]), body)
+    assert status == 403
+    assert b"IncompleteSignatureException" in data
+    assert b"x-amz-target" in data
+    status, _ = _raw(secured, _sign_only(secured, body, ["host", "x-amz-date", "x-amz-target"]), body)
+    assert status == 200
+
+
+def test_signature_for_another_region_is_refused(secured: RunningServer) -> None:
+    body = b"{}"
+    headers = _sign_only(secured, body, ["host", "x-amz-date", "x-amz-target"], region="eu-west-1")
+    status, data = _raw(secured, headers, body)
+    assert status == 403
+    assert b"us-east-1" in data
+
+
+def test_malformed_signature_value_is_a_clean_refusal(secured: RunningServer) -> None:
+    headers = _signed(secured, b"{}")
+    headers["Authorization"] = headers["Authorization"].rsplit("Signature=", 1)[0] + "Signature=\u00e9"
+    status, data = _raw(secured, {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}, b"{}")
+    assert status == 403
+    assert b"IncompleteSignatureException" in data
+
+
+def test_unsigned_server_answers_only_loopback_host_names(server: RunningServer) -> None:
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSHawksNestServiceFacade.PutOutcome"}
+    status, data = _raw(server, {**headers, "Host": "attacker.example"}, b'{"name": "x"}')
+    assert status == 400
+    assert b"AccessDeniedException" in data
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}"):
+        status, _ = _raw(server, {**headers, "Host": host}, b'{"name": "x"}')
+        assert status == 200

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fraudhawk.storage.database import Database
+
 
 def fraudhawk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -37,10 +39,11 @@ def test_call_reports_errors(tmp_path: Path) -> None:
 
 
 def test_migrate_and_operations(tmp_path: Path) -> None:
+    head = Database.head_revision()
     result = fraudhawk("migrate", "--data-dir", str(tmp_path))
     assert result.returncode == 0
-    assert "schema at revision 0001 (was empty)" in result.stdout
-    assert "(was 0001)" in fraudhawk("migrate", "--data-dir", str(tmp_path)).stdout
+    assert f"schema at revision {head} (was empty)" in result.stdout
+    assert f"(was {head})" in fraudhawk("migrate", "--data-dir", str(tmp_path)).stdout
     listing = fraudhawk("operations").stdout.splitlines()
     assert "yes  PutEventType" in listing
     assert len(listing) == 73

@@ -198,3 +198,68 @@ def test_unknown_path_is_not_a_server_error(server: RunningServer) -> None:
     response.read()
     conn.close()
     assert response.status == 404
+
+
+def test_json_null_members_count_as_absent(afd: Any, server: RunningServer) -> None:
+    afd.create_list(name="ips", elements=["a", "b"])
+    status, _, _ = post(server, b'{"name": "ips", "elements": ["a"], "updateMode": null}', target="UpdateList")
+    assert status == 200
+    assert afd.get_list_elements(name="ips")["elements"] == ["a"]  # REPLACE, the default
+    afd.create_variable(name="n", dataType="INTEGER", dataSource="EVENT", defaultValue="3")
+    status, _, _ = post(server, b'{"name": "n", "defaultValue": null}', target="UpdateVariable")
+    assert status == 200
+    assert afd.get_variables(name="n")["variables"][0]["defaultValue"] == "3"
+    assert_error(post(server, b'{"name": null}', target="PutLabel"), "ValidationException", match="'name'")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "lab", "description": "\\ud800"}',
+        b'{"name": "\\ud800"}',
+        b'{"name": "lab", "description": "a\\u0000b"}',
+    ],
+)
+def test_strings_no_database_can_store(server: RunningServer, body: bytes) -> None:
+    assert_error(post(server, body, target="PutLabel"), "ValidationException")
+
+
+@pytest.mark.parametrize("after", ["{}", "[1]", "true", "10" + "0" * 30, '"\\ud800"'])
+def test_next_tokens_of_the_wrong_kind(server: RunningServer, after: str) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(f'{{"after": {after}}}'.encode()).decode()
+    for target, body in (("GetLabels", {}), ("GetListElements", {"name": "x"})):
+        if target == "GetListElements":
+            post(server, b'{"name": "x", "elements": ["a"]}', target="CreateList")
+        result = post(server, json.dumps({**body, "nextToken": token}).encode(), target=target)
+        assert_error(result, "ValidationException", match="nextToken")
+    # a string token where the key is a number
+    token = base64.urlsafe_b64encode(b'{"after": "zzz"}').decode()
+    assert_error(
+        post(server, json.dumps({"name": "x", "nextToken": token}).encode(), target="GetListElements"),
+        "ValidationException",
+        match="nextToken",
+    )
+
+
+def test_values_with_a_trailing_newline_are_refused(afd: Any) -> None:
+    with pytest.raises(afd.exceptions.ValidationException, match="name"):
+        afd.create_variable(name="amt\n", dataType="INTEGER", dataSource="EVENT", defaultValue="5")
+    with pytest.raises(afd.exceptions.ValidationException, match="defaultValue"):
+        afd.create_variable(name="amt", dataType="INTEGER", dataSource="EVENT", defaultValue="5\n")
+
+
+def test_update_variable_description_is_bounded(afd: Any) -> None:
+    afd.create_variable(name="amt", dataType="FLOAT", dataSource="EVENT", defaultValue="0")
+    with pytest.raises(afd.exceptions.ValidationException, match="description"):
+        afd.update_variable(name="amt", description="d" * 129)
+
+
+def test_patterns_use_ascii_classes_as_java_does(afd: Any) -> None:
+    with pytest.raises(afd.exceptions.ValidationException):
+        afd.put_kms_encryption_key(
+            kmsEncryptionKeyArn="arn:aws:kms:us-east-1:\u0661\u0662\u0663456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        )
+    afd.create_list(name="names", elements=["a\u00a0b"])  # \S is any non-ASCII-space character
+    assert afd.get_list_elements(name="names")["elements"] == ["a\u00a0b"]

@@ -6,6 +6,8 @@ FRAUDHAWK_TEST_POSTGRES_URL and skips with that reason otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from fraudhawk import Client
+from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
 
@@ -187,3 +190,41 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Any) -> None:
     with raw.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     raw.dispose()
+
+
+def _race(*calls: Any) -> None:
+    """Run the calls at the same moment; failures the race can cause are expected, others are not."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Any) -> None:
+        barrier.wait()
+        with contextlib.suppress(ValidationError, ResourceNotFoundError):
+            call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        for future in [pool.submit(run, call) for call in calls]:
+            future.result()
+
+
+def _thirty(prefix: str) -> list[dict[str, str]]:
+    return [{"key": f"{prefix}{i}", "value": "v"} for i in range(30)]
+
+
+def test_concurrent_tagging_keeps_the_limit(store_client: Client) -> None:
+    store_client.put_outcome(name="review")
+    arn = store_client.get_outcomes(name="review")["outcomes"][0]["arn"]
+    _race(*(functools.partial(store_client.tag_resource, resourceARN=arn, tags=_thirty(p)) for p in "abc"))
+    assert 30 <= len(store_client.list_tags_for_resource(resourceARN=arn, maxResults=50)["tags"]) <= 50
+
+
+def test_tags_never_outlive_their_resource(store_client: Client) -> None:
+    for _ in range(3):
+        store_client.put_outcome(name="review")
+        arn = store_client.get_outcomes(name="review")["outcomes"][0]["arn"]
+        _race(
+            functools.partial(store_client.tag_resource, resourceARN=arn, tags=_thirty("a")),
+            functools.partial(store_client.delete_outcome, name="review"),
+        )
+        store_client.put_outcome(name="review")  # the same name again: a new resource, with no tags
+        assert store_client.list_tags_for_resource(resourceARN=arn, maxResults=50)["tags"] == []
+        store_client.delete_outcome(name="review")

@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from fraudhawk.settings import Settings
 
 log = logging.getLogger("fraudhawk.api")
 WORKER_THREADS = 4
+QUICK_BODY_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
 
 
 def create_app(settings: Settings, service: Service | None = None) -> Starlette:
@@ -43,14 +45,18 @@ def create_app(settings: Settings, service: Service | None = None) -> Starlette:
             if owned:
                 state["service"].close()
 
+    def handle(operation: str, body: bytes) -> dict[str, Any]:
+        return state["service"].call(operation, protocol.parse_body(body))
+
     async def afd(request: Request) -> Response:
         request_id = str(uuid.uuid4())
         try:
-            body = await protocol.read_body(request, settings.max_body_bytes)
             if settings.access_keys:
                 headers: dict[str, list[str]] = defaultdict(list)
                 for name, value in request.headers.raw:
                     headers[name.decode("latin-1").lower()].append(value.decode("latin-1"))
+                auth.precheck(settings.access_keys, headers, settings.region)
+                body = await protocol.read_body(request, settings.max_body_bytes)
                 auth.verify(
                     settings.access_keys,
                     request.method,
@@ -58,15 +64,17 @@ def create_app(settings: Settings, service: Service | None = None) -> Starlette:
                     request.url.query,
                     headers,
                     body,
+                    region=settings.region,
                 )
+            else:
+                protocol.check_loopback_host(request)
+                body = await protocol.read_body(request, settings.max_body_bytes)
             protocol.check_content_type(request)
             operation = protocol.operation_of(request)
-            params = protocol.parse_body(body)
-            service_ = state["service"]
-            if service_.is_quick(operation):
-                result = service_.call(operation, params)
+            if len(body) <= QUICK_BODY_BYTES and state["service"].is_quick(operation):
+                result = handle(operation, body)
             else:
-                result = await anyio.to_thread.run_sync(service_.call, operation, params, limiter=limiter)
+                result = await anyio.to_thread.run_sync(handle, operation, body, limiter=limiter)
             return protocol.json_response(result, request_id)
         except FraudhawkError as error:
             return protocol.error_response(error, request_id)

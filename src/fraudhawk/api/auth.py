@@ -23,6 +23,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "frauddetector"
 MAX_SKEW = timedelta(minutes=15)
 _AUTH_PART = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]+)")
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 _SPACES = re.compile(r"\s+")
 
 
@@ -37,19 +38,14 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return _hmac(key, "aws4_request")
 
 
-def verify(
-    keys: Mapping[str, str],
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, list[str]],
-    body: bytes,
-    now: datetime | None = None,
-) -> str:
-    """Check the request's SigV4 signature; return the access key id, or raise an AuthError.
+def precheck(keys: Mapping[str, str], headers: Mapping[str, list[str]], region: str | None = None) -> None:
+    """The checks that need no body, so a stranger's request is refused before it is read."""
+    _parse(keys, headers, region)
 
-    `headers` maps lower-case names to every value received for that name.
-    """
+
+def _parse(
+    keys: Mapping[str, str], headers: Mapping[str, list[str]], region: str | None
+) -> tuple[dict[str, str], str, str, str, str, str]:
     authorization = (headers.get("authorization") or [""])[0]
     if not authorization:
         raise MissingAuthenticationTokenError("Missing Authentication Token")
@@ -59,15 +55,46 @@ def verify(
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in parts]
     if missing:
         raise IncompleteSignatureError(f"Authorization header requires {', '.join(missing)}")
+    if not _SIGNATURE.match(parts["Signature"]):
+        raise IncompleteSignatureError("Signature must be 64 lower-case hexadecimal digits")
     scope = parts["Credential"].split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
         raise IncompleteSignatureError("Credential must be KEYID/date/region/service/aws4_request")
-    key_id, date, region, service = scope[0], scope[1], scope[2], scope[3]
+    key_id, date, scope_region, service = scope[0], scope[1], scope[2], scope[3]
     secret = keys.get(key_id)
     if secret is None:
         raise UnrecognizedClientError("The security token included in the request is invalid.")
     if service != SERVICE:
         raise InvalidSignatureError(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if region is not None and scope_region != region:
+        raise InvalidSignatureError(
+            f"Credential should be scoped to a valid region: this server's region is '{region}' "
+            "(set region_name accordingly, or FRAUDHAWK_REGION on the server)."
+        )
+    signed = parts["SignedHeaders"].split(";")
+    required = {"host", "x-amz-date", *(name for name in headers if name.startswith("x-amz-"))}
+    unsigned = sorted(required - set(signed))
+    if unsigned:
+        raise IncompleteSignatureError(f"SignedHeaders must include {', '.join(unsigned)}")
+    return parts, key_id, secret, date, scope_region, service
+
+
+def verify(
+    keys: Mapping[str, str],
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, list[str]],
+    body: bytes,
+    now: datetime | None = None,
+    region: str | None = None,
+) -> str:
+    """Check the request's SigV4 signature; return the access key id, or raise an AuthError.
+
+    `headers` maps lower-case names to every value received for that name. The signature must cover
+    the host, the date and every x-amz-* header (the operation is named in X-Amz-Target).
+    """
+    parts, key_id, secret, date, region, service = _parse(keys, headers, region)
     amz_date = (headers.get("x-amz-date") or [""])[0]
     try:
         moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -82,8 +109,6 @@ def verify(
             "than 15 minutes."
         )
     signed = parts["SignedHeaders"].split(";")
-    if "host" not in signed:
-        raise IncompleteSignatureError("SignedHeaders must include host")
     canonical_headers = "".join(
         f"{name}:{','.join(_SPACES.sub(' ', value.strip()) for value in headers.get(name, []))}\n" for name in signed
     )

@@ -6,13 +6,20 @@ Errors leave the server only through `error_response`, as `{"__type": ..., "mess
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fraudhawk.errors import FraudhawkError, SerializationError, UnknownOperationError, ValidationError
+from fraudhawk.errors import (
+    AccessDeniedError,
+    FraudhawkError,
+    SerializationError,
+    UnknownOperationError,
+    ValidationError,
+)
 
 TARGET_PREFIX = "AWSHawksNestServiceFacade."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -61,9 +68,34 @@ def parse_body(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
-        return json.loads(body, parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError) as error:
+        value = json.loads(body, parse_constant=_no_constants)
+    except (UnicodeError, ValueError) as error:
         raise SerializationError(f"The request body is not valid JSON: {error}") from None
+    return value
+
+
+def check_loopback_host(request: Request) -> None:
+    """Without access keys, answer only requests addressed to a loopback name.
+
+    The server already listens on loopback only; this also stops a web page from reaching it through
+    a DNS name rebound to 127.0.0.1 (its requests carry the page's host name).
+    """
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or _is_loopback_ip(name):
+        return
+    raise AccessDeniedError(
+        f"Host {host!r} is not a loopback address: without access keys this server answers only requests to "
+        "localhost or 127.0.0.1"
+    )
+
+
+def _is_loopback_ip(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def json_response(payload: dict[str, Any], request_id: str) -> Response:
@@ -72,7 +104,7 @@ def json_response(payload: dict[str, Any], request_id: str) -> Response:
 
 
 def error_response(error: FraudhawkError, request_id: str) -> Response:
-    body = json.dumps(error.to_wire(), ensure_ascii=False).encode()
+    body = json.dumps(error.to_wire()).encode()
     return Response(
         body,
         status_code=error.http_status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, delete, insert, select, update
@@ -11,7 +12,7 @@ from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.errors import ValidationError
+from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
 
 ARN_TYPE = "event-type"
@@ -23,7 +24,7 @@ _LINKS: dict[str, tuple[Table, str, Table, str]] = {
     "entityTypes": (schema.event_type_entity_types, "entity_type", schema.entity_types, "entity type"),
 }
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0])
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0], lock=True)
 
 
 def _check_references(conn: Connection, req: dict[str, Any]) -> None:
@@ -47,6 +48,43 @@ def _check_references(conn: Connection, req: dict[str, Any]) -> None:
     )
     if scores:
         raise ValidationError(f"eventVariables: {', '.join(sorted(scores))} are model outputs, not event variables")
+
+
+@dataclass(frozen=True)
+class EventTypeSpec:
+    """What events of a type may carry: used to validate every stored or predicted event."""
+
+    name: str
+    variables: dict[str, str]  # name -> data type, in the event type's order
+    defaults: dict[str, str]
+    labels: tuple[str, ...]
+    entity_types: tuple[str, ...]
+    ingestion_enabled: bool
+
+
+def load_spec(conn: Connection, name: str) -> EventTypeSpec:
+    row = conn.execute(select(_table).where(_table.c.name == name)).first()
+    if row is None:
+        raise ResourceNotFoundError(f"The event type {name} does not exist")
+    links = _load_links(conn, [name])
+    variables = schema.variables
+    types = {
+        v.name: (v.data_type, v.default_value)
+        for v in conn.execute(
+            select(variables.c.name, variables.c.data_type, variables.c.default_value).where(
+                variables.c.name.in_(links["eventVariables"].get(name, []))
+            )
+        )
+    }
+    ordered = links["eventVariables"].get(name, [])
+    return EventTypeSpec(
+        name=name,
+        variables={v: types[v][0] for v in ordered},
+        defaults={v: types[v][1] for v in ordered},
+        labels=tuple(links["labels"].get(name, [])),
+        entity_types=tuple(links["entityTypes"].get(name, [])),
+        ingestion_enabled=row.event_ingestion == "ENABLED",
+    )
 
 
 def put_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
@@ -79,16 +117,28 @@ def put_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _to_wire(ctx: Context, row: Row[Any], links: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+def _statistics(stats: Row[Any] | None) -> dict[str, Any]:
+    if stats is None:
+        return {"numberOfEvents": 0, "eventDataSizeInBytes": 0}
+    result: dict[str, Any] = {
+        "numberOfEvents": stats.number_of_events,
+        "eventDataSizeInBytes": stats.size_bytes,
+        "lastUpdatedTime": iso_time(stats.updated_ms),
+    }
+    if stats.number_of_events and stats.least_recent_ms is not None:
+        result["leastRecentEvent"] = iso_time(stats.least_recent_ms)
+        result["mostRecentEvent"] = iso_time(stats.most_recent_ms)
+    return result
+
+
+def _to_wire(
+    ctx: Context, row: Row[Any], links: dict[str, dict[str, list[str]]], stats: dict[str, Row[Any]]
+) -> dict[str, Any]:
     item = stamp_wire(ctx, ARN_TYPE, row)
     for member in _LINKS:
         item[member] = links[member].get(row.name, [])
     item["eventIngestion"] = row.event_ingestion
-    item["ingestedEventStatistics"] = {
-        "numberOfEvents": 0,
-        "eventDataSizeInBytes": 0,
-        "lastUpdatedTime": iso_time(row.updated_ms),
-    }
+    item["ingestedEventStatistics"] = _statistics(stats.get(row.name))
     item["eventOrchestration"] = {"eventBridgeEnabled": bool(row.event_bridge_enabled)}
     return item
 
@@ -111,13 +161,23 @@ def _load_links(conn: Connection, names: list[str]) -> dict[str, dict[str, list[
 def get_event_types(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         rows, token = one_or_page(conn, _table, req, "event type", 10)
-        links = _load_links(conn, [row.name for row in rows])
-    return with_token({"eventTypes": [_to_wire(ctx, row, links) for row in rows]}, token)
+        names = [row.name for row in rows]
+        links = _load_links(conn, names)
+        stats = {
+            item.event_type: item
+            for item in conn.execute(select(schema.event_stats).where(schema.event_stats.c.event_type.in_(names)))
+        }
+    return with_token({"eventTypes": [_to_wire(ctx, row, links, stats) for row in rows]}, token)
 
 
 def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name = req["name"]
     with ctx.db.write() as conn:
+        stored = select(schema.event_index.c.event_id).where(schema.event_index.c.event_type == name).limit(1)
+        if conn.execute(stored).first() is not None:
+            raise ConflictError(
+                f"The event type {name} still has stored events: delete them first with DeleteEventsByEventType"
+            )
         # Link rows go with the event type (ON DELETE CASCADE); delete them explicitly as well so the
         # result does not depend on the backend enforcing foreign keys.
         for link, _column, _target, _noun in _LINKS.values():

@@ -19,7 +19,7 @@ MAX_ELEMENTS = 100_000
 _lists = schema.lists
 _elements = schema.list_elements
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _lists, path[0])
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _lists, path[0], lock=True)
 
 
 def _check_variable_type(variable_type: str) -> None:

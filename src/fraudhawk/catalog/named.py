@@ -21,8 +21,13 @@ from fraudhawk.errors import ConflictError, ResourceNotFoundError
 InUseCheck = Callable[[Connection, str], str | None]
 
 
-def exists(conn: Connection, table: Table, name: str) -> bool:
-    return conn.execute(select(table.c.name).where(table.c.name == name)).first() is not None
+def exists(conn: Connection, table: Table, name: str, *, lock: bool = False) -> bool:
+    """Whether the named row exists; `lock` holds it (PostgreSQL) until the transaction ends, so a
+    concurrent delete cannot slip between this check and what the caller writes next."""
+    query = select(table.c.name).where(table.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first() is not None
 
 
 def one_or_page(
@@ -58,7 +63,7 @@ class NamedResource:
     in_use: tuple[InUseCheck, ...] = ()
 
     def __post_init__(self) -> None:
-        TAGGABLE[self.arn_type] = lambda conn, path: len(path) == 1 and exists(conn, self.table, path[0])
+        TAGGABLE[self.arn_type] = lambda conn, path: len(path) == 1 and exists(conn, self.table, path[0], lock=True)
 
     def put(self, ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         name, stamp = req["name"], now_ms()

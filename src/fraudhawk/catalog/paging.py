@@ -18,12 +18,22 @@ def encode_token(key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": key}).encode()).decode()
 
 
-def decode_token(token: str) -> Any:
+def decode_token(token: str, kind: type) -> Any:
+    """The key a token resumes after; it must be of the key column's type (and range)."""
     try:
         after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
         after = None
-    if not isinstance(after, str | int) or isinstance(after, bool):
+    valid = type(after) is kind
+    if isinstance(after, int) and valid:
+        valid = -(2**63) <= after < 2**63
+    if isinstance(after, str) and valid:
+        try:
+            after.encode("utf-8")
+            valid = "\x00" not in after
+        except UnicodeEncodeError:
+            valid = False
+    if not valid:
         raise ValidationError("The nextToken is not valid: pass the nextToken of a previous response")
     return after
 
@@ -39,7 +49,7 @@ def page(
     """One page of `query` ordered by `key`, and the token for the next page (None on the last)."""
     size = max_results or default_size
     if next_token:
-        query = query.where(key > decode_token(next_token))
+        query = query.where(key > decode_token(next_token, key.type.python_type))
     rows = conn.execute(query.order_by(key).limit(size + 1)).all()
     if len(rows) <= size:
         return rows, None

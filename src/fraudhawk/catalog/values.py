@@ -13,7 +13,7 @@ INT64 = 2**63
 
 def parse_utc_timestamp(text: str) -> datetime | None:
     """An ISO-8601 UTC timestamp ending in Z (AFD accepts no other zone), or None."""
-    if not _ISO_UTC.match(text):
+    if not _ISO_UTC.fullmatch(text):
         return None
     try:
         return datetime.fromisoformat(text)
@@ -26,7 +26,7 @@ def value_problem(data_type: str, text: str) -> str | None:
     if data_type == "STRING":
         return None
     if data_type == "INTEGER":
-        if _INTEGER.match(text) and -INT64 <= int(text) < INT64:
+        if _INTEGER.fullmatch(text) and -INT64 <= int(text) < INT64:
             return None
         return "an INTEGER value must be a whole number such as 0 or -12"
     if data_type == "FLOAT":

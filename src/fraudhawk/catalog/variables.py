@@ -25,7 +25,7 @@ DATA_SOURCES = ("EVENT", "MODEL_SCORE", "EXTERNAL_MODEL_SCORE")
 _table = schema.variables
 _in_event_types = used_by_event_types(schema.event_type_variables, "variable")
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0])
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0], lock=True)
 
 
 def to_wire(ctx: Context, row: Row[Any]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def to_wire(ctx: Context, row: Row[Any]) -> dict[str, Any]:
 def _check_new(entry: dict[str, Any]) -> None:
     """Every AFD rule a new variable must meet, beyond the shapes."""
     name = entry.get("name")
-    if not name or not NAME_PATTERN.match(name):
+    if not name or not NAME_PATTERN.fullmatch(name):
         raise ValidationError(
             f"Variable name {name!r} is invalid: use 1 to 64 lowercase letters, digits and underscores"
         )
@@ -60,7 +60,12 @@ def _check_new(entry: dict[str, Any]) -> None:
         problem = variable_type_problem(entry["variableType"], data_type)
         if problem:
             raise ValidationError(f"Variable {name}: {problem}")
-    description = entry.get("description")
+    _check_description(name, entry.get("description"))
+
+
+def _check_description(name: str, description: str | None) -> None:
+    # VariableEntry and UpdateVariable leave `description` unconstrained in the model; the stored
+    # description is 1..128 characters as everywhere else.
     if description is not None and not 1 <= len(description) <= 128:
         raise ValidationError(f"description of variable {name} must be 1 to 128 characters")
 
@@ -143,6 +148,7 @@ def update_variable(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             _check_default(name, row.data_type, req["defaultValue"])
             changes["default_value"] = req["defaultValue"]
         if "description" in req:
+            _check_description(name, req["description"])
             changes["description"] = req["description"]
         if "variableType" in req:
             if row.data_source == "MODEL_SCORE":

@@ -37,7 +37,8 @@ def operation_names() -> list[str]:
 
 @cache
 def _pattern(text: str) -> regex.Pattern[str]:
-    return regex.compile(text)
+    # AFD's patterns are Java regular expressions, where \d, \s and \w are ASCII-only.
+    return regex.compile(text, regex.ASCII)
 
 
 def validate_input(operation: str, params: Any) -> dict[str, Any]:
@@ -52,7 +53,36 @@ def validate_input(operation: str, params: Any) -> dict[str, Any]:
     problems = check(shape, params, "")
     if problems:
         raise ValidationError(format_problems(problems))
-    return params
+    check_text(params)
+    cleaned: dict[str, Any] = _without_nulls(params)
+    return cleaned
+
+
+def _without_nulls(value: Any) -> Any:
+    """Drop members given as JSON null, as botocore never sends them: handlers see them as absent."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def check_text(value: Any) -> None:
+    """Refuse strings no database can store: lone surrogates (from \\ud800 escapes) and NUL."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("The request holds a string that is not valid Unicode (a lone surrogate)") from None
+        if "\x00" in value:
+            raise ValidationError("The request holds a NUL character (\\u0000), which no field accepts")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            check_text(item)
 
 
 def format_problems(problems: list[str]) -> str:

@@ -30,6 +30,23 @@ _RETRIES = 3
 _READ_PREFIXES = ("Get", "List", "Describe", "BatchGet")
 
 
+_PG_CONFLICT = {"23505", "23503"}  # unique_violation, foreign_key_violation
+_PG_BUSY = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock_detected, lock_not_available
+
+
+def _transient(error: DBAPIError) -> str | None:
+    """'conflict' or 'busy' for failures a retry can cure; None for real errors."""
+    code = getattr(error.orig, "sqlstate", None)
+    if code is not None:
+        return "conflict" if code in _PG_CONFLICT else "busy" if code in _PG_BUSY else None
+    text = str(error.orig).lower()
+    if isinstance(error, IntegrityError) and ("unique constraint" in text or "foreign key constraint" in text):
+        return "conflict"
+    if isinstance(error, OperationalError) and ("locked" in text or "busy" in text):
+        return "busy"
+    return None
+
+
 class Service:
     def __init__(self, settings: Settings, database: Database | None = None, *, migrate: bool = True) -> None:
         self.settings = settings
@@ -50,18 +67,17 @@ class Service:
                 return handler(self.context, request)
             except FraudhawkError:
                 raise
-            except IntegrityError as error:
-                # A concurrent request created or removed the same resource between our check and
-                # our write; the transaction rolled back whole, so running it again is safe.
-                if attempt == _RETRIES - 1:
-                    raise ConflictError(f"{operation} conflicted with a concurrent change; try again") from error
-            except OperationalError as error:
-                if attempt == _RETRIES - 1:
-                    log.warning("%s: database busy: %s", operation, error)
-                    raise ThrottlingError("The database is busy; try again shortly") from error
             except DBAPIError as error:
-                log.exception("%s failed in the database", operation)
-                raise InternalError(f"{operation} failed: internal database error") from error
+                # A concurrent request wrote the same rows between our check and our write, or the
+                # database was busy: the transaction rolled back whole, so running it again is safe.
+                kind = _transient(error)
+                if kind is None:
+                    log.exception("%s failed in the database", operation)
+                    raise InternalError(f"{operation} failed: internal database error") from error
+                if attempt == _RETRIES - 1:
+                    if kind == "conflict":
+                        raise ConflictError(f"{operation} conflicted with a concurrent change; try again") from error
+                    raise ThrottlingError("The database is busy; try again shortly") from error
             except Exception as error:
                 log.exception("%s failed", operation)
                 raise InternalError(f"{operation} failed: internal error") from error

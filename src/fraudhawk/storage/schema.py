@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -113,4 +114,106 @@ service_settings = Table(
     metadata,
     Column("key", String(NAME), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# --- Stored events ------------------------------------------------------------------------------
+# Imported events live in immutable columnar segments (Parquet, zstd) stored as blobs, so an import
+# writes a few large values instead of a row per event, and training scans read columns. Every
+# stored event, imported or sent singly, has one row in `event_index`: it enforces unique event ids,
+# finds an event for GetEvent, and holds the current label (labels change after import).
+
+event_index = Table(
+    "event_index",
+    metadata,
+    Column("event_type", String(NAME), nullable=False),
+    Column("event_id", String(NAME), nullable=False),
+    Column("segment_id", BigInteger),  # null: the event is in streamed_events
+    Column("row_index", Integer),
+    Column("event_ms", BigInteger, nullable=False),
+    Column("label", String(NAME)),
+    Column("label_ms", BigInteger),
+    PrimaryKeyConstraint("event_type", "event_id"),
+    sqlite_with_rowid=False,
+)
+
+event_segments = Table(
+    "event_segments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_type", String(NAME), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("min_ms", BigInteger, nullable=False),
+    Column("max_ms", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index(None, "event_type", "id"),
+)
+
+streamed_events = Table(
+    "streamed_events",
+    metadata,
+    Column("event_type", String(NAME), nullable=False),
+    Column("event_id", String(NAME), nullable=False),
+    Column("event_ms", BigInteger, nullable=False),
+    Column("entity_type", String(NAME), nullable=False),
+    Column("entity_id", String(256), nullable=False),
+    Column("variables", Text, nullable=False),  # JSON object of the values as sent
+    Column("size_bytes", Integer, nullable=False),
+    PrimaryKeyConstraint("event_type", "event_id"),
+    Index(None, "event_type", "event_ms"),
+)
+
+event_stats = Table(
+    "event_stats",
+    metadata,
+    Column("event_type", String(NAME), primary_key=True),
+    Column("number_of_events", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("least_recent_ms", BigInteger),
+    Column("most_recent_ms", BigInteger),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+event_deletions = Table(
+    "event_deletions",
+    metadata,
+    Column("event_type", String(NAME), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("failure_reason", Text),
+    Column("requested_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+batch_imports = Table(
+    "batch_imports",
+    metadata,
+    Column("job_id", String(NAME), primary_key=True),
+    Column("event_type", String(NAME), nullable=False),
+    Column("input_path", String(512), nullable=False),
+    Column("output_path", String(512), nullable=False),
+    Column("iam_role_arn", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("failure_reason", Text),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("completion_ms", BigInteger),
+    Column("processed", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("records_done", BigInteger, nullable=False),  # resume point: data records consumed so far
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("owner", String(NAME)),
+    Column("heartbeat_ms", BigInteger),
+)
+
+# A batch import's rejected rows, written beside its committed progress so a resumed job reports
+# every bad line exactly once.
+batch_import_failures = Table(
+    "batch_import_failures",
+    metadata,
+    Column("job_id", String(NAME), ForeignKey("batch_imports.job_id", ondelete="CASCADE"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text),
+    PrimaryKeyConstraint("job_id", "line"),
 )

@@ -1,0 +1,290 @@
+"""Reading and writing stored events: segments for imports, rows for single events, one index.
+
+All functions take an open connection so that callers put a whole step (a batch and its job
+progress, an event and its statistics) in one transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from fraudhawk.context import now_ms
+from fraudhawk.events import layout
+from fraudhawk.storage import schema
+
+_index = schema.event_index
+_segments = schema.event_segments
+_streamed = schema.streamed_events
+_stats = schema.event_stats
+_LOOKUP_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    event_type: str
+    event_ms: int
+    entity_type: str
+    entity_id: str
+    variables: dict[str, str]
+    label: str | None
+    label_ms: int | None
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+# --- segments -------------------------------------------------------------------------------------
+
+
+def encode_segment(frame: pl.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(frame.to_arrow(), sink, compression="zstd", row_group_size=16384)
+    return sink.getvalue()
+
+
+class SegmentCache:
+    """Decoded segments, most recently used first, so repeated GetEvent calls stay cheap."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._items: OrderedDict[int, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, segment_id: int) -> pa.Table:
+        with self._lock:
+            if segment_id in self._items:
+                self._items.move_to_end(segment_id)
+                return self._items[segment_id]
+        data = conn.execute(select(_segments.c.data).where(_segments.c.id == segment_id)).scalar_one()
+        table = pq.read_table(io.BytesIO(data))
+        with self._lock:
+            self._items[segment_id] = table
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return table
+
+    def forget(self, segment_ids: list[int]) -> None:
+        with self._lock:
+            for segment_id in segment_ids:
+                self._items.pop(segment_id, None)
+
+
+SEGMENTS = SegmentCache()
+
+
+def existing_ids(conn: Connection, event_type: str, ids: list[str]) -> set[str]:
+    """Which of `ids` are already stored for the event type."""
+    found: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        query = select(_index.c.event_id).where(_index.c.event_type == event_type, _index.c.event_id.in_(chunk))
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> None:
+    """Store `frame` (segment columns, ids new and unique) as one segment and index its events."""
+    if frame.height == 0:
+        return
+    event_ms = frame[layout.EVENT_MS]
+    low, high = int(event_ms.min()), int(event_ms.max())  # type: ignore[arg-type]
+    total = int(sizes.sum())
+    segment_id = conn.execute(
+        insert(_segments)
+        .values(
+            event_type=event_type,
+            row_count=frame.height,
+            min_ms=low,
+            max_ms=high,
+            size_bytes=total,
+            data=encode_segment(frame),
+            created_ms=now_ms(),
+        )
+        .returning(_segments.c.id)
+    ).scalar_one()
+    rows = pl.DataFrame(
+        {
+            "event_type": pl.repeat(event_type, frame.height, eager=True),
+            "event_id": frame[layout.EVENT_ID],
+            "segment_id": pl.repeat(segment_id, frame.height, eager=True, dtype=pl.Int64),
+            "row_index": pl.int_range(0, frame.height, eager=True),
+            "event_ms": event_ms,
+            "label": frame[layout.EVENT_LABEL],
+            "label_ms": frame[layout.LABEL_MS],
+        }
+    ).iter_rows()
+    mark = _placeholder(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO event_index (event_type, event_id, segment_id, row_index, event_ms, label, label_ms) "
+        f"VALUES ({', '.join([mark] * 7)})",
+        list(rows),
+    )
+    bump_stats(conn, event_type, frame.height, total, low, high)
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+def bump_stats(conn: Connection, event_type: str, count: int, size: int, low: int | None, high: int | None) -> None:
+    """Add stored events to the event type's statistics (negative counts remove them)."""
+    stamp = now_ms()
+    row = conn.execute(select(_stats).where(_stats.c.event_type == event_type)).first()
+    if row is None:
+        conn.execute(
+            insert(_stats).values(
+                event_type=event_type,
+                number_of_events=count,
+                size_bytes=size,
+                least_recent_ms=low,
+                most_recent_ms=high,
+                updated_ms=stamp,
+            )
+        )
+        return
+    least, most = row.least_recent_ms, row.most_recent_ms
+    if count > 0:
+        least = low if least is None or (low is not None and low < least) else least
+        most = high if most is None or (high is not None and high > most) else most
+    elif low is not None and (low == least or high == most):
+        # The oldest or newest event went: find the new bounds.
+        least, most = conn.execute(
+            select(func.min(_index.c.event_ms), func.max(_index.c.event_ms)).where(_index.c.event_type == event_type)
+        ).one()
+    conn.execute(
+        update(_stats)
+        .where(_stats.c.event_type == event_type)
+        .values(
+            number_of_events=row.number_of_events + count,
+            size_bytes=row.size_bytes + size,
+            least_recent_ms=least,
+            most_recent_ms=most,
+            updated_ms=stamp,
+        )
+    )
+
+
+def stats(conn: Connection, names: list[str]) -> dict[str, Any]:
+    return {row.event_type: row for row in conn.execute(select(_stats).where(_stats.c.event_type.in_(names)))}
+
+
+def has_events(conn: Connection, event_type: str) -> bool:
+    query = select(_index.c.event_id).where(_index.c.event_type == event_type).limit(1)
+    return conn.execute(query).first() is not None
+
+
+# --- single events --------------------------------------------------------------------------------
+
+
+def event_size(event_id: str, entity_id: str, variables: dict[str, str]) -> int:
+    return len(event_id.encode()) + len(entity_id.encode()) + sum(len(v.encode()) for v in variables.values())
+
+
+def insert_single(conn: Connection, event_type: str, event: StoredEvent) -> None:
+    size = event_size(event.event_id, event.entity_id, event.variables)
+    conn.execute(
+        insert(_streamed).values(
+            event_type=event_type,
+            event_id=event.event_id,
+            event_ms=event.event_ms,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            variables=json.dumps(event.variables, separators=(",", ":")),
+            size_bytes=size,
+        )
+    )
+    conn.execute(
+        insert(_index).values(
+            event_type=event_type,
+            event_id=event.event_id,
+            segment_id=None,
+            row_index=None,
+            event_ms=event.event_ms,
+            label=event.label,
+            label_ms=event.label_ms,
+        )
+    )
+    bump_stats(conn, event_type, 1, size, event.event_ms, event.event_ms)
+
+
+def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent | None:
+    entry = conn.execute(select(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id)).first()
+    if entry is None:
+        return None
+    if entry.segment_id is None:
+        row = conn.execute(
+            select(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id)
+        ).one()
+        entity_type, entity_id, variables = row.entity_type, row.entity_id, json.loads(row.variables)
+    else:
+        record = SEGMENTS.get(conn, entry.segment_id).slice(entry.row_index, 1).to_pylist()[0]
+        entity_type, entity_id = record[layout.ENTITY_TYPE], record[layout.ENTITY_ID]
+        skip = set(layout.SEGMENT_METADATA)
+        variables = {k: v for k, v in record.items() if k not in skip and v is not None}
+    return StoredEvent(
+        event_id=event_id,
+        event_type=event_type,
+        event_ms=entry.event_ms,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        variables=variables,
+        label=entry.label,
+        label_ms=entry.label_ms,
+    )
+
+
+def set_label(conn: Connection, event_type: str, event_id: str, label: str, label_ms: int) -> bool:
+    result = conn.execute(
+        update(_index)
+        .where(_index.c.event_type == event_type, _index.c.event_id == event_id)
+        .values(label=label, label_ms=label_ms)
+    )
+    return bool(result.rowcount)
+
+
+def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
+    """Remove one event; its segment row stays but is no longer indexed, so scans skip it."""
+    event = get_event(conn, event_type, event_id)
+    if event is None:
+        return False
+    conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id))
+    conn.execute(delete(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id))
+    size = event_size(event.event_id, event.entity_id, event.variables)
+    bump_stats(conn, event_type, -1, -size, event.event_ms, event.event_ms)
+    return True
+
+
+def delete_some(conn: Connection, event_type: str, limit: int) -> int:
+    """Delete up to `limit` stored events of a type (whole segments first); return how many went."""
+    segment = conn.execute(
+        select(_segments.c.id, _segments.c.row_count).where(_segments.c.event_type == event_type).limit(1)
+    ).first()
+    if segment is not None:
+        conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.segment_id == segment.id))
+        conn.execute(delete(_segments).where(_segments.c.id == segment.id))
+        SEGMENTS.forget([segment.id])
+        return int(segment.row_count)
+    ids = (
+        conn.execute(select(_streamed.c.event_id).where(_streamed.c.event_type == event_type).limit(limit))
+        .scalars()
+        .all()
+    )
+    if ids:
+        conn.execute(delete(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id.in_(ids)))
+        conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.event_id.in_(ids)))
+    return len(ids)
+
+
+def clear_stats(conn: Connection, event_type: str) -> None:
+    conn.execute(delete(_stats).where(_stats.c.event_type == event_type))
