@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,11 +22,16 @@ def iso_time(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Context:
     settings: Settings
     db: Database
     arns: Arns = field(init=False)
+    wake_jobs: Callable[[], None] = _nothing  # tells the background worker that a job is waiting
 
     def __post_init__(self) -> None:
         self.arns = Arns(region=self.settings.region, account_id=self.settings.account_id)

@@ -24,6 +24,8 @@ class Settings:
     region: str = "us-east-1"
     access_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = 64 * 1024 * 1024
+    s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key
+    allowed_roots: tuple[Path, ...] = ()  # where plain and file:// paths may point
 
     @classmethod
     def load(
@@ -31,6 +33,8 @@ class Settings:
         data_dir: str | os.PathLike[str] | None = None,
         database_url: str | None = None,
         environ: Mapping[str, str] | None = None,
+        s3_root: str | os.PathLike[str] | None = None,
+        allowed_roots: tuple[str | os.PathLike[str], ...] = (),
     ) -> Settings:
         env = os.environ if environ is None else environ
         directory = Path(data_dir or env.get("FRAUDHAWK_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
@@ -48,6 +52,12 @@ class Settings:
         if key_file.is_file():
             keys = {**parse_access_keys(key_file.read_text(encoding="utf-8"), str(key_file)), **keys}
         max_body = int(env.get("FRAUDHAWK_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
+        bucket_root = s3_root or env.get("FRAUDHAWK_S3_ROOT") or None
+        roots = [Path(root) for root in allowed_roots]
+        roots += [Path(root) for root in env.get("FRAUDHAWK_ALLOWED_ROOTS", "").split(os.pathsep) if root]
+        if bucket_root:
+            roots.append(Path(bucket_root))
+        roots.append(directory / "files")
         return cls(
             data_dir=directory,
             database_url=url,
@@ -55,6 +65,8 @@ class Settings:
             region=region,
             access_keys=keys,
             max_body_bytes=max_body,
+            s3_root=Path(bucket_root).resolve() if bucket_root else None,
+            allowed_roots=tuple(dict.fromkeys(root.resolve() for root in roots)),
         )
 
 

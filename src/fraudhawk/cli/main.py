@@ -37,13 +37,31 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--s3-root",
+    envvar="FRAUDHAWK_S3_ROOT",
+    default=None,
+    help="Serve s3://bucket/key paths from DIR/bucket/key instead of a real S3 store.",
+)
+@click.option(
+    "--allow-root",
+    "allow_roots",
+    multiple=True,
+    help="A directory whose files jobs may read and write by plain path or file:// URL (repeatable).",
+)
 @_data_dir
-def serve(host: str, port: int, log_level: str, data_dir: str | None) -> None:
+def serve(
+    host: str, port: int, log_level: str, s3_root: str | None, allow_roots: tuple[str, ...], data_dir: str | None
+) -> None:
     """Serve AFD's API (AWS JSON 1.1) over HTTP."""
     from fraudhawk.api.server import serve as run
 
     try:
-        run(_settings(data_dir), host, port, log_level)
+        settings = Settings.load(data_dir=data_dir, s3_root=s3_root, allowed_roots=allow_roots)
+    except ConfigurationError as error:
+        raise click.UsageError(error.message) from None
+    try:
+        run(settings, host, port, log_level)
     except ConfigurationError as error:
         click.echo(f"fraudhawk: {error.message}", err=True)
         sys.exit(2)

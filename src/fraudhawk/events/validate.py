@@ -142,7 +142,11 @@ def validate_batch(
     frame = frame.with_columns(pl.coalesce(checks).alias(REASON))
 
     bad = frame.filter(pl.col(REASON).is_not_null())
-    rejected = [Rejected(int(line), reason) for line, reason in bad.select(LINE, REASON).iter_rows()]
+    record = pl.concat_str([pl.col(name).fill_null("") for name in bad.columns[1 : batch.num_columns]], separator=",")
+    rejected = [
+        Rejected(int(line), reason, raw[:1000])
+        for line, reason, raw in bad.select(LINE, REASON, record.alias("raw")).iter_rows()
+    ]
     good = frame.filter(pl.col(REASON).is_null())
     has_label_col = layout.EVENT_LABEL in meta
     segment = good.select(

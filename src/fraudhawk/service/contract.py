@@ -18,6 +18,8 @@ from botocore.session import get_session
 from fraudhawk.errors import ValidationError
 
 SERVICE_NAME = "frauddetector"
+# Where fraudhawk deliberately accepts more than AFD: data locations may also be local files.
+PATTERN_OVERRIDES = {"s3BucketLocation": r"^(s3://.+|file://.+|/.+)$"}
 _MAX_REPORTED = 10
 
 
@@ -166,7 +168,7 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
         enum = shape.enum
         if enum and value not in enum:
             problems.append(f"{fail} satisfy enum value set: [{', '.join(enum)}]")
-        pattern = shape.metadata.get("pattern")
+        pattern = PATTERN_OVERRIDES.get(shape.name, shape.metadata.get("pattern"))
         if pattern and not _pattern(pattern).fullmatch(value):
             problems.append(f"{fail} satisfy regular expression pattern: {pattern}")
         return problems

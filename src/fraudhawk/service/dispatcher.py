@@ -20,8 +20,9 @@ from fraudhawk.errors import (
     UnknownOperationError,
     ValidationError,
 )
+from fraudhawk.events.worker import Worker
 from fraudhawk.service import contract
-from fraudhawk.service.operations import OPERATIONS
+from fraudhawk.service.operations import OPERATIONS, RUNNERS
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
 
@@ -48,12 +49,19 @@ def _transient(error: DBAPIError) -> str | None:
 
 
 class Service:
-    def __init__(self, settings: Settings, database: Database | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, database: Database | None = None, *, migrate: bool = True, worker: bool = True
+    ) -> None:
         self.settings = settings
         self.db = database or Database(settings.database_url)
         if migrate:
             self.db.migrate()
         self.context = Context(settings=settings, db=self.db)
+        self.worker: Worker | None = None
+        if worker:
+            self.worker = Worker(self.context, RUNNERS)
+            self.context.wake_jobs = self.worker.wake
+            self.worker.start()
 
     def call(self, operation: str, params: Any) -> dict[str, Any]:
         if operation not in contract.service_model().operation_names:
@@ -89,4 +97,6 @@ class Service:
         return self.db.is_sqlite and operation.startswith(_READ_PREFIXES) and operation in OPERATIONS
 
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
         self.db.dispose()

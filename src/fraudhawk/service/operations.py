@@ -7,6 +7,7 @@ from typing import Any
 
 from fraudhawk.catalog import entity_types, event_types, kms, labels, lists, outcomes, tags, variables
 from fraudhawk.context import Context
+from fraudhawk.events import deletion, imports, single
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
@@ -39,4 +40,17 @@ OPERATIONS: dict[str, Handler] = {
     "ListTagsForResource": tags.list_tags_for_resource,
     "PutKMSEncryptionKey": kms.put_kms_encryption_key,
     "GetKMSEncryptionKey": kms.get_kms_encryption_key,
+    "SendEvent": single.send_event,
+    "GetEvent": single.get_event,
+    "UpdateEventLabel": single.update_event_label,
+    "DeleteEvent": single.delete_event,
+    "DeleteEventsByEventType": deletion.delete_events_by_event_type,
+    "GetDeleteEventsByEventTypeStatus": deletion.get_delete_events_by_event_type_status,
+    "CreateBatchImportJob": imports.create_batch_import_job,
+    "GetBatchImportJobs": imports.get_batch_import_jobs,
+    "CancelBatchImportJob": imports.cancel_batch_import_job,
+    "DeleteBatchImportJob": imports.delete_batch_import_job,
 }
+
+#: Kinds of background job the worker runs.
+RUNNERS = [imports.run_pending, deletion.run_pending]

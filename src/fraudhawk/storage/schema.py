@@ -183,6 +183,8 @@ event_deletions = Table(
     Column("failure_reason", Text),
     Column("requested_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+    Column("owner", String(NAME)),
+    Column("heartbeat_ms", BigInteger),
 )
 
 batch_imports = Table(

@@ -74,6 +74,8 @@ def upgrade() -> None:
         sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("requested_ms", sa.BigInteger(), nullable=False),
         sa.Column("updated_ms", sa.BigInteger(), nullable=False),
+        sa.Column("owner", sa.String(64), nullable=True),
+        sa.Column("heartbeat_ms", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("event_type", name="pk_event_deletions"),
     )
     op.create_table(

@@ -1,0 +1,319 @@
+"""Batch import jobs: CreateBatchImportJob and friends, and the runner that stores a CSV's events.
+
+The runner commits one batch at a time together with the job's progress (the last line handled,
+the counts, the rejected lines), so a job killed at any moment resumes after its last commit:
+no event is stored twice or half, and no bad line is reported twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow.compute as pc
+from sqlalchemy import Connection, delete, insert, select, update
+
+from fraudhawk.catalog.event_types import load_spec
+from fraudhawk.catalog.paging import page, with_token
+from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.events import paths, store
+from fraudhawk.events.csvsource import LINE, Rejected, read_csv
+from fraudhawk.events.validate import map_header, missing_required, validate_batch
+from fraudhawk.events.worker import candidates, claim
+from fraudhawk.storage import schema
+
+log = logging.getLogger("fraudhawk.imports")
+ARN_TYPE = "batch-import"
+ACTIVE = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
+DONE = ("COMPLETE", "FAILED", "CANCELED")
+_jobs = schema.batch_imports
+_failures = schema.batch_import_failures
+
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
+
+
+def _job_exists(conn: Connection, job_id: str) -> bool:
+    query = select(_jobs.c.job_id).where(_jobs.c.job_id == job_id).with_for_update()
+    return conn.execute(query).first() is not None
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+
+def create_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    job_id = req["jobId"]
+    source = paths.resolve(ctx.settings, req["inputPath"], "inputPath")
+    paths.resolve(ctx.settings, req["outputPath"], "outputPath")
+    paths.check_readable(source, "inputPath")
+    with ctx.db.write() as conn:
+        spec = load_spec(conn, req["eventTypeName"])
+        if not spec.ingestion_enabled:
+            raise ValidationError(
+                f"Event ingestion is DISABLED for event type {spec.name}: enable it with PutEventType before importing"
+            )
+        previous = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id)).scalar()
+        if previous is not None:
+            raise ValidationError(f"A batch import job with id {job_id} already exists (status {previous})")
+        conn.execute(
+            insert(_jobs).values(
+                job_id=job_id,
+                event_type=spec.name,
+                input_path=req["inputPath"],
+                output_path=req["outputPath"],
+                iam_role_arn=req["iamRoleArn"],
+                status="IN_PROGRESS_INITIALIZING",
+                start_ms=now_ms(),
+                processed=0,
+                failed=0,
+                total=0,
+                records_done=1,  # the header line
+                cancel_requested=False,
+            )
+        )
+        apply_tags(conn, ctx.arns.build(ARN_TYPE, job_id), req.get("tags"))
+    ctx.wake_jobs()
+    return {}
+
+
+def _to_wire(ctx: Context, row: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "jobId": row.job_id,
+        "status": row.status,
+        "startTime": iso_time(row.start_ms),
+        "inputPath": row.input_path,
+        "outputPath": row.output_path,
+        "eventTypeName": row.event_type,
+        "iamRoleArn": row.iam_role_arn,
+        "arn": ctx.arns.build(ARN_TYPE, row.job_id),
+        "processedRecordsCount": row.processed,
+        "failedRecordsCount": row.failed,
+        "totalRecordsCount": row.total,
+    }
+    if row.failure_reason:
+        item["failureReason"] = row.failure_reason
+    if row.completion_ms is not None:
+        item["completionTime"] = iso_time(row.completion_ms)
+    return item
+
+
+def get_batch_import_jobs(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        if "jobId" in req:
+            rows = conn.execute(select(_jobs).where(_jobs.c.job_id == req["jobId"])).all()
+            if not rows:
+                raise ResourceNotFoundError(f"The batch import job {req['jobId']} does not exist")
+            token = None
+        else:
+            rows, token = page(conn, select(_jobs), _jobs.c.job_id, req.get("nextToken"), req.get("maxResults"), 50)
+    return with_token({"batchImports": [_to_wire(ctx, row) for row in rows]}, token)
+
+
+def cancel_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    job_id = req["jobId"]
+    with ctx.db.write() as conn:
+        status = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id).with_for_update()).scalar()
+        if status is None:
+            raise ResourceNotFoundError(f"The batch import job {job_id} does not exist")
+        if status in DONE:
+            raise ValidationError(f"The batch import job {job_id} is {status} and cannot be cancelled")
+        conn.execute(
+            update(_jobs).where(_jobs.c.job_id == job_id).values(cancel_requested=True, status="CANCEL_IN_PROGRESS")
+        )
+    ctx.wake_jobs()
+    return {}
+
+
+def delete_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    job_id = req["jobId"]
+    with ctx.db.write() as conn:
+        status = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id).with_for_update()).scalar()
+        if status is None:
+            return {}
+        if status not in DONE:
+            raise ValidationError(f"The batch import job {job_id} is {status}: cancel it before deleting it")
+        conn.execute(delete(_failures).where(_failures.c.job_id == job_id))
+        conn.execute(delete(_jobs).where(_jobs.c.job_id == job_id))
+        drop_tags(conn, ctx.arns.build(ARN_TYPE, job_id))
+    return {}
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
+    worked = False
+    for job_id in candidates(ctx, _jobs, "job_id", ACTIVE):
+        if stopping():
+            break
+        if claim(ctx, _jobs, "job_id", job_id, owner):
+            worked = True
+            run_job(ctx, job_id, owner, stopping)
+    return worked
+
+
+def _finish(ctx: Context, job_id: str, status: str, reason: str | None = None) -> None:
+    with ctx.db.write() as conn:
+        conn.execute(
+            update(_jobs)
+            .where(_jobs.c.job_id == job_id)
+            .values(status=status, failure_reason=reason, completion_ms=now_ms(), owner=None)
+        )
+
+
+def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool]) -> None:
+    with ctx.db.read() as conn:
+        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
+    if job.cancel_requested:
+        _finish(ctx, job_id, "CANCELED")
+        return
+    try:
+        with ctx.db.write() as conn:
+            conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(status="IN_PROGRESS"))
+        outcome = _import(ctx, job, owner, stopping)
+    except Exception as error:  # the job, not the server, fails; the reason goes to the caller
+        log.exception("batch import %s failed", job_id)
+        _finish(ctx, job_id, "FAILED", f"The import stopped: {error}")
+        _write_report(ctx, job_id)
+        return
+    if outcome is None:
+        return  # the worker is stopping: the job stays claimed and resumes later
+    _finish(ctx, job_id, *outcome)
+    _write_report(ctx, job_id)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _import(ctx: Context, job: Any, owner: str, stopping: Callable[[], bool]) -> tuple[str, str | None] | None:
+    location = paths.resolve(ctx.settings, job.input_path, "inputPath")
+    with paths.open_input(location) as raw:
+        try:
+            records = read_csv(raw)
+        except ValueError as error:
+            return "FAILED", str(error)
+        if not records.header:
+            return "FAILED", "The input file is empty: it needs a header line and events"
+        with ctx.db.read() as conn:
+            spec = load_spec(conn, job.event_type)
+        columns = map_header(spec, records.header)
+        missing = missing_required(columns)
+        if missing:
+            return "FAILED", f"The header lacks the required column(s) {', '.join(missing)}"
+        done = job.records_done
+        header_notes = []
+        if columns.ignored and done <= 1:
+            header_notes.append(
+                Rejected(
+                    1,
+                    f"column(s) {', '.join(columns.ignored)} are not variables of event type {spec.name}; "
+                    "their values were not stored",
+                )
+            )
+        pending: list[Rejected] = []
+        for parsed in records.batches():
+            if stopping():
+                return None
+            lines = parsed.column(0)
+            if parsed.num_rows == 0:
+                continue
+            last = lines[parsed.num_rows - 1].as_py()
+            if last <= done:
+                continue
+            batch = parsed.filter(pc.greater(lines, done)) if lines[0].as_py() <= done else parsed
+            good, sizes, rejected = validate_batch(spec, columns, batch)
+            pending += records.rejected
+            records.rejected.clear()
+            status = _commit(
+                ctx, job.job_id, spec.name, owner, good, sizes, [*header_notes, *rejected], pending, last, done
+            )
+            header_notes = []
+            done = last
+            if status == "cancel":
+                return "CANCELED", None
+        pending += records.rejected
+        final = max([done, *(r.line for r in pending)])
+        _commit(ctx, job.job_id, spec.name, owner, None, None, header_notes, pending, final, done)
+    return "COMPLETE", None
+
+
+def _commit(
+    ctx: Context,
+    job_id: str,
+    event_type: str,
+    owner: str,
+    good: Any,
+    sizes: Any,
+    rejected: list[Rejected],
+    pending: list[Rejected],
+    upto: int,
+    done: int,
+) -> str:
+    """Store one batch with the job's progress in a single transaction; say whether to cancel."""
+    # Lines the parser rejected belong to this step once the step has reached them.
+    due = [r for r in pending if done < r.line <= upto]
+    pending[:] = [r for r in pending if r.line > upto]
+    failures = [r for r in [*rejected, *due] if r.line > done or r.line == 1]
+    stored = 0
+    with ctx.db.write() as conn:
+        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id).with_for_update()).one()
+        if job.owner != owner:
+            raise RuntimeError("another worker took over this job")
+        if good is not None and good.height:
+            taken = store.existing_ids(conn, event_type, good["EVENT_ID"].to_list())
+            if taken:
+                keep = ~good["EVENT_ID"].is_in(list(taken))
+                for line, event_id in good.filter(~keep).select(LINE, "EVENT_ID").iter_rows():
+                    failures.append(
+                        Rejected(int(line), f"EVENT_ID '{event_id}' is already stored for event type {event_type}")
+                    )
+                good, sizes = good.filter(keep), sizes.filter(keep)
+            store.append_segment(conn, event_type, good.drop(LINE), sizes)
+            stored = good.height
+        counted = [r for r in failures if r.line != 1]
+        if failures:
+            conn.execute(
+                insert(_failures),
+                [{"job_id": job_id, "line": r.line, "reason": r.reason, "raw": r.raw} for r in failures],
+            )
+        conn.execute(
+            update(_jobs)
+            .where(_jobs.c.job_id == job_id)
+            .values(
+                processed=job.processed + stored,
+                failed=job.failed + len(counted),
+                total=job.total + stored + len(counted),
+                records_done=upto,
+                heartbeat_ms=now_ms(),
+            )
+        )
+        return "cancel" if job.cancel_requested else "go"
+
+
+def _write_report(ctx: Context, job_id: str) -> None:
+    """The failed lines, sorted, at the job's outputPath; written whole or not at all."""
+    with ctx.db.read() as conn:
+        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
+        rows = conn.execute(
+            select(_failures.c.line, _failures.c.reason, _failures.c.raw)
+            .where(_failures.c.job_id == job_id)
+            .order_by(_failures.c.line)
+        ).all()
+    text = io.StringIO()
+    out = csv.writer(text)
+    out.writerow(["LINE_NUMBER", "REASON", "RECORD"])
+    for row in rows:
+        out.writerow([row.line, row.reason, row.raw or ""])
+    try:
+        target = paths.report_location(
+            paths.resolve(ctx.settings, job.output_path, "outputPath"), f"{job_id}_failed_records.csv"
+        )
+        paths.write_atomically(target, text.getvalue().encode("utf-8"))
+    except Exception as error:
+        log.exception("batch import %s: could not write its report", job_id)
+        _finish(ctx, job_id, "FAILED", f"The events were stored, but the report could not be written: {error}")
