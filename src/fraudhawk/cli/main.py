@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -107,6 +108,78 @@ def call(operation: str, params: str, data_dir: str | None) -> None:
             sys.exit(1)
     response.pop("ResponseMetadata", None)
     click.echo(json.dumps(response, indent=2))
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--event-type", required=True, help="Event type to store into (created when missing).")
+@click.option("--entity-id", required=True, help="Column holding the entity id (a customer, a card...).")
+@click.option("--timestamp", "event_time", required=True, help="Column holding the event time.")
+@click.option(
+    "--timestamp-format",
+    default=None,
+    help="Format of the time column: a strftime pattern such as '%Y-%m-%d %H:%M:%S' (read as UTC), 'unix' or "
+    "'unix_ms'. Default: any format AFD accepts.",
+)
+@click.option("--event-id", default=None, help="Column holding a unique event id (default: generated).")
+@click.option("--label", default=None, help="Column holding the label, if the data is labelled.")
+@click.option(
+    "--fraud-values",
+    default="1,true,fraud,yes",
+    show_default=True,
+    help="Label values that mean fraud (comma-separated).",
+)
+@click.option("--entity-type", default="customer", show_default=True, help="Entity type of the events.")
+@click.option("--exclude", default="", help="Columns not to store (comma-separated).")
+@_data_dir
+def import_events(
+    path: Path,
+    event_type: str,
+    entity_id: str,
+    event_time: str,
+    timestamp_format: str | None,
+    event_id: str | None,
+    label: str | None,
+    fraud_values: str,
+    entity_type: str,
+    exclude: str,
+    data_dir: str | None,
+) -> None:
+    """Import a raw CSV file (plain, .gz or .xz) as stored events, creating what is missing.
+
+    Example, the Kaggle credit-card file:
+
+        fraudhawk import fraudTrain.csv.xz --event-type cc_txn --entity-id cc_num \\
+          --timestamp trans_date_trans_time --timestamp-format '%Y-%m-%d %H:%M:%S' \\
+          --event-id trans_num --label is_fraud
+    """
+    from fraudhawk.cli.raw_import import run_import
+    from fraudhawk.client import Client
+    from fraudhawk.events.raw import Mapping
+
+    mapping = Mapping(
+        event_time=event_time,
+        entity_id=entity_id,
+        event_id=event_id,
+        time_format=timestamp_format,
+        label=label,
+        fraud_values=tuple(v.strip().lower() for v in fraud_values.split(",") if v.strip()),
+        entity_type=entity_type,
+        exclude=tuple(c.strip() for c in exclude.split(",") if c.strip()),
+    )
+    settings = _settings(data_dir)
+    with Client(settings=settings) as client:
+        try:
+            job = run_import(client, settings.data_dir, path, event_type, mapping)
+        except FraudhawkError as error:
+            raise click.ClickException(error.message) from None
+    click.echo(
+        f"{job['status']}: {job['processedRecordsCount']:,} events stored, {job['failedRecordsCount']:,} rejected "
+        f"(report: {job['reportPath']})"
+    )
+    if job["status"] != "COMPLETE":
+        click.echo(f"reason: {job.get('failureReason', 'cancelled')}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -265,16 +265,13 @@ def _commit(
         if job.owner != owner:
             raise RuntimeError("another worker took over this job")
         if good is not None and good.height:
-            taken = store.existing_ids(conn, event_type, good["EVENT_ID"].to_list())
+            taken = store.store_batch(conn, event_type, good.drop(LINE), sizes)
             if taken:
-                keep = ~good["EVENT_ID"].is_in(list(taken))
-                for line, event_id in good.filter(~keep).select(LINE, "EVENT_ID").iter_rows():
-                    failures.append(
-                        Rejected(int(line), f"EVENT_ID '{event_id}' is already stored for event type {event_type}")
-                    )
-                good, sizes = good.filter(keep), sizes.filter(keep)
-            store.append_segment(conn, event_type, good.drop(LINE), sizes)
-            stored = good.height
+                already = good.filter(good["EVENT_ID"].is_in(taken))
+                for line, event_id in already.select(LINE, "EVENT_ID").iter_rows():
+                    reason = f"EVENT_ID '{event_id}' is already stored for event type {event_type}"
+                    failures.append(Rejected(int(line), reason))
+            stored = good.height - len(taken)
         counted = [r for r in failures if r.line != 1]
         if failures:
             conn.execute(

@@ -55,30 +55,30 @@ def encode_segment(frame: pl.DataFrame) -> bytes:
 
 
 class SegmentCache:
-    """Decoded segments, most recently used first, so repeated GetEvent calls stay cheap."""
+    """Decoded segments, most recently used first, so repeated GetEvent calls stay cheap.
+
+    Keyed by database and segment id: segment ids are never reused within a database, and a segment
+    never changes once written, so an entry cannot go stale.
+    """
 
     def __init__(self, size: int = 4) -> None:
         self._size = size
-        self._items: OrderedDict[int, pa.Table] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, conn: Connection, segment_id: int) -> pa.Table:
+        key = (conn.engine.url.render_as_string(hide_password=False), segment_id)
         with self._lock:
-            if segment_id in self._items:
-                self._items.move_to_end(segment_id)
-                return self._items[segment_id]
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
         data = conn.execute(select(_segments.c.data).where(_segments.c.id == segment_id)).scalar_one()
         table = pq.read_table(io.BytesIO(data))
         with self._lock:
-            self._items[segment_id] = table
+            self._items[key] = table
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return table
-
-    def forget(self, segment_ids: list[int]) -> None:
-        with self._lock:
-            for segment_id in segment_ids:
-                self._items.pop(segment_id, None)
 
 
 SEGMENTS = SegmentCache()
@@ -94,10 +94,27 @@ def existing_ids(conn: Connection, event_type: str, ids: list[str]) -> set[str]:
     return found
 
 
-def append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> None:
-    """Store `frame` (segment columns, ids new and unique) as one segment and index its events."""
+def store_batch(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> list[str]:
+    """Store a batch of new events (segment layout, ids unique within it) as one segment.
+
+    Returns the ids that were already stored, which are left out. The common case, no such id, costs
+    no look-up: the index insert skips conflicts and its row count says whether any occurred.
+    """
     if frame.height == 0:
-        return
+        return []
+    with conn.begin_nested() as savepoint:
+        if _append_segment(conn, event_type, frame, sizes):
+            return []
+        savepoint.rollback()
+    taken = existing_ids(conn, event_type, frame[layout.EVENT_ID].to_list())
+    keep = ~frame[layout.EVENT_ID].is_in(list(taken))
+    if keep.any() and not _append_segment(conn, event_type, frame.filter(keep), sizes.filter(keep)):
+        raise RuntimeError("events were stored concurrently by another import; retry")
+    return sorted(taken)
+
+
+def _append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> bool:
+    """Write the segment and index its rows; False if some id was already indexed."""
     event_ms = frame[layout.EVENT_MS]
     low, high = int(event_ms.min()), int(event_ms.max())  # type: ignore[arg-type]
     total = int(sizes.sum())
@@ -114,24 +131,32 @@ def append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, sizes
         )
         .returning(_segments.c.id)
     ).scalar_one()
-    rows = pl.DataFrame(
-        {
-            "event_type": pl.repeat(event_type, frame.height, eager=True),
-            "event_id": frame[layout.EVENT_ID],
-            "segment_id": pl.repeat(segment_id, frame.height, eager=True, dtype=pl.Int64),
-            "row_index": pl.int_range(0, frame.height, eager=True),
-            "event_ms": event_ms,
-            "label": frame[layout.EVENT_LABEL],
-            "label_ms": frame[layout.LABEL_MS],
-        }
-    ).iter_rows()
+    # Sorted keys touch each index page once per batch: about twice as fast as random order.
+    rows = (
+        pl.DataFrame(
+            {
+                "event_type": pl.repeat(event_type, frame.height, eager=True),
+                "event_id": frame[layout.EVENT_ID],
+                "segment_id": pl.repeat(segment_id, frame.height, eager=True, dtype=pl.Int64),
+                "row_index": pl.int_range(0, frame.height, eager=True),
+                "event_ms": event_ms,
+                "label": frame[layout.EVENT_LABEL],
+                "label_ms": frame[layout.LABEL_MS],
+            }
+        )
+        .sort("event_id")
+        .iter_rows()
+    )
     mark = _placeholder(conn)
-    conn.exec_driver_sql(
+    result = conn.exec_driver_sql(
         "INSERT INTO event_index (event_type, event_id, segment_id, row_index, event_ms, label, label_ms) "
-        f"VALUES ({', '.join([mark] * 7)})",
+        f"VALUES ({', '.join([mark] * 7)}) ON CONFLICT DO NOTHING",
         list(rows),
     )
+    if result.rowcount != frame.height:
+        return False
     bump_stats(conn, event_type, frame.height, total, low, high)
+    return True
 
 
 # --- statistics -----------------------------------------------------------------------------------
@@ -273,7 +298,6 @@ def delete_some(conn: Connection, event_type: str, limit: int) -> int:
     if segment is not None:
         conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.segment_id == segment.id))
         conn.execute(delete(_segments).where(_segments.c.id == segment.id))
-        SEGMENTS.forget([segment.id])
         return int(segment.row_count)
     ids = (
         conn.execute(select(_streamed.c.event_id).where(_streamed.c.event_type == event_type).limit(limit))

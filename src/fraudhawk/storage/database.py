@@ -93,6 +93,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # A 32 MiB page cache per connection keeps the event index's hot pages in memory during imports;
+        # checkpointing every 64 MiB of WAL rather than 4 MiB saves most of the fsyncs of bulk writes.
+        cursor.execute("PRAGMA cache_size=-32768")
+        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -148,6 +148,7 @@ event_segments = Table(
     Column("data", LargeBinary, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Index(None, "event_type", "id"),
+    sqlite_autoincrement=True,  # ids are never reused, so a cached segment is never mistaken for another
 )
 
 streamed_events = Table(

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_event_segments"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_event_segments_event_type_id", "event_segments", ["event_type", "id"])
     op.create_table(
