@@ -35,6 +35,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/import_events.py $(if $(SPARKOV),--source $(SPARKOV))
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -228,3 +229,76 @@ def test_tags_never_outlive_their_resource(store_client: Client) -> None:
         store_client.put_outcome(name="review")  # the same name again: a new resource, with no tags
         assert store_client.list_tags_for_resource(resourceARN=arn, maxResults=50)["tags"] == []
         store_client.delete_outcome(name="review")
+
+
+def _event_catalog(client: Client) -> None:
+    build_catalog(client)
+    client.put_event_type(
+        name="payment",
+        eventVariables=["email", "amount"],
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
+    )
+
+
+def test_stored_events(store_client: Client) -> None:
+    _event_catalog(store_client)
+    for i in range(3):
+        store_client.send_event(
+            eventTypeName="payment",
+            eventId=f"e{i}",
+            eventTimestamp=f"2024-01-0{i + 1}T00:00:00Z",
+            eventVariables={"email": f"u{i}@x.com", "amount": str(i)},
+            entities=[{"entityType": "customer", "entityId": f"c{i}"}],
+        )
+    with pytest.raises(store_client.exceptions.ConflictException):
+        store_client.send_event(
+            eventTypeName="payment",
+            eventId="e0",
+            eventTimestamp="2024-01-01T00:00:00Z",
+            eventVariables={"email": "z@x.com"},
+            entities=[{"entityType": "customer", "entityId": "c9"}],
+        )
+    store_client.update_event_label(
+        eventTypeName="payment", eventId="e1", assignedLabel="fraud", labelTimestamp="2024-02-01T00:00:00Z"
+    )
+    assert store_client.get_event(eventTypeName="payment", eventId="e1")["event"]["currentLabel"] == "fraud"
+    store_client.delete_event(eventTypeName="payment", eventId="e2")
+    stats = store_client.get_event_types(name="payment")["eventTypes"][0]["ingestedEventStatistics"]
+    assert stats["numberOfEvents"] == 2
+    assert stats["mostRecentEvent"].startswith("2024-01-02")
+
+
+def test_batch_import(store_client: Client, tmp_path: Any) -> None:
+    _event_catalog(store_client)
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,EVENT_LABEL,LABEL_TIMESTAMP,email,amount"]
+    lines += [f"i{n},2024-03-01T00:00:00Z,c{n},customer,legit,2024-03-02T00:00:00Z,a{n}@x.com,{n}" for n in range(500)]
+    lines.append("bad,nope,c1,customer,,,x@x.com,1")
+    (folder / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store_client.create_batch_import_job(
+        jobId="job",
+        inputPath=str(folder / "in.csv"),
+        outputPath=str(folder / "out") + "/",
+        eventTypeName="payment",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+    for _ in range(600):
+        job = store_client.get_batch_import_jobs(jobId="job")["batchImports"][0]
+        if job["status"] not in ("IN_PROGRESS", "IN_PROGRESS_INITIALIZING"):
+            break
+        time.sleep(0.05)
+    assert (job["status"], job["processedRecordsCount"], job["failedRecordsCount"]) == ("COMPLETE", 500, 1)
+    assert store_client.get_event(eventTypeName="payment", eventId="i499")["event"]["eventVariables"]["amount"] == "499"
+    report = (folder / "out" / "job_failed_records.csv").read_text(encoding="utf-8")
+    assert "502,EVENT_TIMESTAMP 'nope'" in report
+    store_client.delete_events_by_event_type(eventTypeName="payment")
+    for _ in range(600):
+        status = store_client.get_delete_events_by_event_type_status(eventTypeName="payment")["eventsDeletionStatus"]
+        if status == "COMPLETE":
+            break
+        time.sleep(0.05)
+    assert status == "COMPLETE"
+    store_client.delete_event_type(name="payment")

@@ -1,0 +1,120 @@
+"""Kill the server in the middle of a large batch import, start it again, and find every event
+stored exactly once: the job resumes after its last committed batch."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import boto_client
+
+ROWS = 300_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(data: Path, s3: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--data-dir", str(data)]
+    process = subprocess.Popen(
+        [*command, "--s3-root", str(s3), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def _write_events(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        out.write("EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,EVENT_LABEL,LABEL_TIMESTAMP,amount\n")
+        for i in range(ROWS):
+            label = "fraud" if i % 50 == 0 else "legit"
+            stamp = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z"
+            out.write(f"ev{i:07d},{stamp},c{i % 5000},customer,{label},{stamp},{i % 997}.5\n")
+
+
+def _job(afd: Any) -> dict[str, Any]:
+    job: dict[str, Any] = afd.get_batch_import_jobs(jobId="big")["batchImports"][0]
+    return job
+
+
+def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    data, s3 = tmp_path / "data", tmp_path / "s3"
+    _write_events(s3 / "bucket" / "events.csv")
+    port = _free_port()
+    server = _serve(data, s3, port)
+    try:
+        afd = boto_client(f"http://127.0.0.1:{port}")
+        afd.put_entity_type(name="customer")
+        for label in ("fraud", "legit"):
+            afd.put_label(name=label)
+        afd.create_variable(name="amount", dataType="FLOAT", dataSource="EVENT", defaultValue="0", variableType="PRICE")
+        afd.put_event_type(
+            name="payment",
+            eventVariables=["amount"],
+            labels=["fraud", "legit"],
+            entityTypes=["customer"],
+            eventIngestion="ENABLED",
+        )
+        afd.create_batch_import_job(
+            jobId="big",
+            inputPath="s3://bucket/events.csv",
+            outputPath="s3://bucket/reports/",
+            eventTypeName="payment",
+            iamRoleArn="arn:aws:iam::123456789012:role/importer",
+        )
+        deadline = time.monotonic() + 120
+        while _job(afd)["processedRecordsCount"] == 0:
+            assert time.monotonic() < deadline, "the import made no progress"
+            time.sleep(0.05)
+        before = _job(afd)
+        assert before["status"] == "IN_PROGRESS", before
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+    assert before["processedRecordsCount"] < ROWS  # killed part-way
+
+    server = _serve(data, s3, port)
+    try:
+        afd = boto_client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 300
+        while _job(afd)["status"] in ("IN_PROGRESS", "IN_PROGRESS_INITIALIZING"):
+            assert time.monotonic() < deadline, "the import did not resume"
+            time.sleep(0.2)
+        job = _job(afd)
+        assert job["status"] == "COMPLETE", job
+        assert (job["processedRecordsCount"], job["failedRecordsCount"], job["totalRecordsCount"]) == (ROWS, 0, ROWS)
+        stats = afd.get_event_types(name="payment")["eventTypes"][0]["ingestedEventStatistics"]
+        assert stats["numberOfEvents"] == ROWS
+        for i in (0, ROWS // 2, ROWS - 1):
+            event = afd.get_event(eventTypeName="payment", eventId=f"ev{i:07d}")["event"]
+            assert event["eventVariables"]["amount"] == f"{i % 997}.5"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with sqlite3.connect(data / "fraudhawk.db") as db:
+        indexed = db.execute("SELECT count(*) FROM event_index WHERE event_type = 'payment'").fetchone()[0]
+        in_segments = db.execute("SELECT sum(row_count) FROM event_segments WHERE event_type = 'payment'").fetchone()[0]
+    assert indexed == in_segments == ROWS  # every event once: no batch stored twice or half
