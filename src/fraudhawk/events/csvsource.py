@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 LINE = "__line__"
-BLOCK = 4 << 20
+BLOCK = 16 << 20
 
 
 @dataclass

@@ -94,7 +94,9 @@ def existing_ids(conn: Connection, event_type: str, ids: list[str]) -> set[str]:
     return found
 
 
-def store_batch(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> list[str]:
+def store_batch(
+    conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series, encoded: bytes | None = None
+) -> list[str]:
     """Store a batch of new events (segment layout, ids unique within it) as one segment.
 
     Returns the ids that were already stored, which are left out. The common case, no such id, costs
@@ -103,7 +105,7 @@ def store_batch(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: p
     if frame.height == 0:
         return []
     with conn.begin_nested() as savepoint:
-        if _append_segment(conn, event_type, frame, sizes):
+        if _append_segment(conn, event_type, frame, sizes, encoded):
             return []
         savepoint.rollback()
     taken = existing_ids(conn, event_type, frame[layout.EVENT_ID].to_list())
@@ -113,7 +115,9 @@ def store_batch(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: p
     return sorted(taken)
 
 
-def _append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series) -> bool:
+def _append_segment(
+    conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series, encoded: bytes | None = None
+) -> bool:
     """Write the segment and index its rows; False if some id was already indexed."""
     event_ms = frame[layout.EVENT_MS]
     low, high = int(event_ms.min()), int(event_ms.max())  # type: ignore[arg-type]
@@ -126,7 +130,7 @@ def _append_segment(conn: Connection, event_type: str, frame: pl.DataFrame, size
             min_ms=low,
             max_ms=high,
             size_bytes=total,
-            data=encode_segment(frame),
+            data=encoded if encoded is not None else encode_segment(frame),
             created_ms=now_ms(),
         )
         .returning(_segments.c.id)
