@@ -7,6 +7,7 @@ progress, an event and its statistics) in one transaction.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from fraudhawk.events import layout
 from fraudhawk.storage import schema
 
 _index = schema.event_index
+_labels = schema.event_labels
 _segments = schema.event_segments
 _streamed = schema.streamed_events
 _stats = schema.event_stats
@@ -136,26 +138,22 @@ def _append_segment(
         .returning(_segments.c.id)
     ).scalar_one()
     # Sorted keys touch each index page once per batch: about twice as fast as random order.
-    rows = (
-        pl.DataFrame(
-            {
-                "event_type": pl.repeat(event_type, frame.height, eager=True),
-                "event_id": frame[layout.EVENT_ID],
-                "segment_id": pl.repeat(segment_id, frame.height, eager=True, dtype=pl.Int64),
-                "row_index": pl.int_range(0, frame.height, eager=True),
-                "event_ms": event_ms,
-                "label": frame[layout.EVENT_LABEL],
-                "label_ms": frame[layout.LABEL_MS],
-            }
+    keys = pl.DataFrame({"id": frame[layout.EVENT_ID], "ms": event_ms}).with_row_index("row").sort("id")
+    rows = list(
+        zip(
+            itertools.repeat(event_type),
+            keys["id"].to_list(),
+            itertools.repeat(segment_id),
+            keys["row"].to_list(),
+            keys["ms"].to_list(),
+            strict=False,
         )
-        .sort("event_id")
-        .iter_rows()
     )
     mark = _placeholder(conn)
     result = conn.exec_driver_sql(
-        "INSERT INTO event_index (event_type, event_id, segment_id, row_index, event_ms, label, label_ms) "
-        f"VALUES ({', '.join([mark] * 7)}) ON CONFLICT DO NOTHING",
-        list(rows),
+        "INSERT INTO event_index (event_type, event_id, segment_id, row_index, event_ms) "
+        f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING",
+        rows,
     )
     if result.rowcount != frame.height:
         return False
@@ -230,18 +228,14 @@ def insert_single(conn: Connection, event_type: str, event: StoredEvent) -> None
             entity_type=event.entity_type,
             entity_id=event.entity_id,
             variables=json.dumps(event.variables, separators=(",", ":")),
+            label=event.label,
+            label_ms=event.label_ms,
             size_bytes=size,
         )
     )
     conn.execute(
         insert(_index).values(
-            event_type=event_type,
-            event_id=event.event_id,
-            segment_id=None,
-            row_index=None,
-            event_ms=event.event_ms,
-            label=event.label,
-            label_ms=event.label_ms,
+            event_type=event_type, event_id=event.event_id, segment_id=None, row_index=None, event_ms=event.event_ms
         )
     )
     bump_stats(conn, event_type, 1, size, event.event_ms, event.event_ms)
@@ -256,11 +250,20 @@ def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent |
             select(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id)
         ).one()
         entity_type, entity_id, variables = row.entity_type, row.entity_id, json.loads(row.variables)
+        label, label_ms = row.label, row.label_ms
     else:
         record = SEGMENTS.get(conn, entry.segment_id).slice(entry.row_index, 1).to_pylist()[0]
         entity_type, entity_id = record[layout.ENTITY_TYPE], record[layout.ENTITY_ID]
+        label, label_ms = record[layout.EVENT_LABEL], record[layout.LABEL_MS]
         skip = set(layout.SEGMENT_METADATA)
         variables = {k: v for k, v in record.items() if k not in skip and v is not None}
+    changed = conn.execute(
+        select(_labels.c.label, _labels.c.label_ms).where(
+            _labels.c.event_type == event_type, _labels.c.event_id == event_id
+        )
+    ).first()
+    if changed is not None:
+        label, label_ms = changed.label, changed.label_ms
     return StoredEvent(
         event_id=event_id,
         event_type=event_type,
@@ -268,18 +271,24 @@ def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent |
         entity_type=entity_type,
         entity_id=entity_id,
         variables=variables,
-        label=entry.label,
-        label_ms=entry.label_ms,
+        label=label,
+        label_ms=label_ms,
     )
 
 
 def set_label(conn: Connection, event_type: str, event_id: str, label: str, label_ms: int) -> bool:
-    result = conn.execute(
-        update(_index)
-        .where(_index.c.event_type == event_type, _index.c.event_id == event_id)
-        .values(label=label, label_ms=label_ms)
-    )
-    return bool(result.rowcount)
+    """Record a stored event's new label; False if no such event is stored."""
+    stored = select(_index.c.event_id).where(_index.c.event_type == event_type, _index.c.event_id == event_id)
+    if conn.execute(stored).first() is None:
+        return False
+    _drop_label(conn, event_type, [event_id])
+    conn.execute(insert(_labels).values(event_type=event_type, event_id=event_id, label=label, label_ms=label_ms))
+    return True
+
+
+def _drop_label(conn: Connection, event_type: str, ids: list[str] | None) -> None:
+    query = delete(_labels).where(_labels.c.event_type == event_type)
+    conn.execute(query if ids is None else query.where(_labels.c.event_id.in_(ids)))
 
 
 def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
@@ -289,6 +298,7 @@ def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
         return False
     conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id))
     conn.execute(delete(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id))
+    _drop_label(conn, event_type, [event_id])
     size = event_size(event.event_id, event.entity_id, event.variables)
     bump_stats(conn, event_type, -1, -size, event.event_ms, event.event_ms)
     return True
@@ -315,4 +325,6 @@ def delete_some(conn: Connection, event_type: str, limit: int) -> int:
 
 
 def clear_stats(conn: Connection, event_type: str) -> None:
+    """After every event of a type went: drop its statistics and changed labels."""
     conn.execute(delete(_stats).where(_stats.c.event_type == event_type))
+    _drop_label(conn, event_type, None)

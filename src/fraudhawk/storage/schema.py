@@ -119,8 +119,8 @@ service_settings = Table(
 # --- Stored events ------------------------------------------------------------------------------
 # Imported events live in immutable columnar segments (Parquet, zstd) stored as blobs, so an import
 # writes a few large values instead of a row per event, and training scans read columns. Every
-# stored event, imported or sent singly, has one row in `event_index`: it enforces unique event ids,
-# finds an event for GetEvent, and holds the current label (labels change after import).
+# stored event, imported or sent singly, has one narrow row in `event_index`: it enforces unique
+# event ids and finds an event for GetEvent. A label changed after storing goes to `event_labels`.
 
 event_index = Table(
     "event_index",
@@ -130,10 +130,18 @@ event_index = Table(
     Column("segment_id", BigInteger),  # null: the event is in streamed_events
     Column("row_index", Integer),
     Column("event_ms", BigInteger, nullable=False),
-    Column("label", String(NAME)),
-    Column("label_ms", BigInteger),
     PrimaryKeyConstraint("event_type", "event_id"),
     sqlite_with_rowid=False,
+)
+
+event_labels = Table(
+    "event_labels",
+    metadata,
+    Column("event_type", String(NAME), nullable=False),
+    Column("event_id", String(NAME), nullable=False),
+    Column("label", String(NAME), nullable=False),
+    Column("label_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("event_type", "event_id"),
 )
 
 event_segments = Table(
@@ -160,6 +168,8 @@ streamed_events = Table(
     Column("entity_type", String(NAME), nullable=False),
     Column("entity_id", String(256), nullable=False),
     Column("variables", Text, nullable=False),  # JSON object of the values as sent
+    Column("label", String(NAME)),
+    Column("label_ms", BigInteger),
     Column("size_bytes", Integer, nullable=False),
     PrimaryKeyConstraint("event_type", "event_id"),
     Index(None, "event_type", "event_ms"),

@@ -27,10 +27,16 @@ def upgrade() -> None:
         sa.Column("segment_id", sa.BigInteger(), nullable=True),
         sa.Column("row_index", sa.Integer(), nullable=True),
         sa.Column("event_ms", sa.BigInteger(), nullable=False),
-        sa.Column("label", sa.String(64), nullable=True),
-        sa.Column("label_ms", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("event_type", "event_id", name="pk_event_index"),
         sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "event_labels",
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("label", sa.String(64), nullable=False),
+        sa.Column("label_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("event_type", "event_id", name="pk_event_labels"),
     )
     op.create_table(
         "event_segments",
@@ -54,6 +60,8 @@ def upgrade() -> None:
         sa.Column("entity_type", sa.String(64), nullable=False),
         sa.Column("entity_id", sa.String(256), nullable=False),
         sa.Column("variables", sa.Text(), nullable=False),
+        sa.Column("label", sa.String(64), nullable=True),
+        sa.Column("label_ms", sa.BigInteger(), nullable=True),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("event_type", "event_id", name="pk_streamed_events"),
     )
@@ -123,6 +131,7 @@ def downgrade() -> None:
         "event_stats",
         "streamed_events",
         "event_segments",
+        "event_labels",
         "event_index",
     ):
         op.drop_table(table)
