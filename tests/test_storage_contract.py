@@ -302,3 +302,38 @@ def test_batch_import(store_client: Client, tmp_path: Any) -> None:
         time.sleep(0.05)
     assert status == "COMPLETE"
     store_client.delete_event_type(name="payment")
+
+
+def test_time_range_stays_exact_when_imported_events_go(store_client: Client, tmp_path: Any) -> None:
+    _event_catalog(store_client)
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,email,amount"]
+    lines += [f"t{d},2024-05-0{d}T00:00:00Z,c{d},customer,a@x.com,1" for d in range(1, 4)]
+    (folder / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store_client.create_batch_import_job(
+        jobId="range",
+        inputPath=str(folder / "in.csv"),
+        outputPath=str(folder) + "/",
+        eventTypeName="payment",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+    for _ in range(600):
+        if store_client.get_batch_import_jobs(jobId="range")["batchImports"][0]["status"] == "COMPLETE":
+            break
+        time.sleep(0.05)
+
+    def bounds() -> tuple[str | None, str | None]:
+        stats = store_client.get_event_types(name="payment")["eventTypes"][0]["ingestedEventStatistics"]
+        return stats.get("leastRecentEvent"), stats.get("mostRecentEvent")
+
+    assert bounds() == ("2024-05-01T00:00:00.000Z", "2024-05-03T00:00:00.000Z")
+    store_client.delete_event(eventTypeName="payment", eventId="t3")
+    assert bounds() == ("2024-05-01T00:00:00.000Z", "2024-05-02T00:00:00.000Z")
+    store_client.delete_event(eventTypeName="payment", eventId="t1")
+    assert bounds() == ("2024-05-02T00:00:00.000Z", "2024-05-02T00:00:00.000Z")
+    store_client.delete_event(eventTypeName="payment", eventId="t2")
+    assert bounds() == (None, None)
+    assert (
+        store_client.get_event_types(name="payment")["eventTypes"][0]["ingestedEventStatistics"]["numberOfEvents"] == 0
+    )

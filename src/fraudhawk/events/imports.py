@@ -182,13 +182,12 @@ def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool])
         outcome = _import(ctx, job, owner, stopping)
     except Exception as error:  # the job, not the server, fails; the reason goes to the caller
         log.exception("batch import %s failed", job_id)
-        _finish(ctx, job_id, "FAILED", f"The import stopped: {error}")
-        _write_report(ctx, job_id)
-        return
+        outcome = ("FAILED", f"The import stopped: {error}")
     if outcome is None:
         return  # the worker is stopping: the job stays claimed and resumes later
-    _finish(ctx, job_id, *outcome)
-    _write_report(ctx, job_id)
+    # The report is in place before the job says it is done, so a caller who sees COMPLETE finds it.
+    problem = _write_report(ctx, job_id)
+    _finish(ctx, job_id, *(("FAILED", problem) if problem else outcome))
 
 
 @dataclass
@@ -196,8 +195,7 @@ class _Step:
     """One batch made ready for storing: validated rows, their encoded segment, rejections."""
 
     good: pl.DataFrame
-    sizes: pl.Series
-    encoded: bytes
+    segment: store.Segment
     rejected: list[Rejected]
     parser_rejected: list[Rejected]
     last: int
@@ -260,10 +258,10 @@ class _Prepared:
                     continue
                 batch = parsed.filter(pc.greater(lines, done)) if lines[0].as_py() <= done else parsed
                 good, sizes, rejected = validate_batch(self._spec, self._columns, batch)
-                encoded = store.encode_segment(good.drop(LINE)) if good.height else b""
+                segment = store.prepare_segment(good.drop(LINE), sizes)
                 parser_rejected = list(self._records.rejected)
                 self._records.rejected.clear()
-                if not self._put(_Step(good, sizes, encoded, rejected, parser_rejected, last)):
+                if not self._put(_Step(good, segment, rejected, parser_rejected, last)):
                     return
                 done = last
             self.leftover_rejected = list(self._records.rejected)
@@ -347,7 +345,7 @@ def _commit(
             raise RuntimeError("another worker took over this job")
         if step is not None and step.good.height:
             good = step.good
-            taken = store.store_batch(conn, event_type, good.drop(LINE), step.sizes, step.encoded)
+            taken = store.store_batch(conn, event_type, step.segment)
             if taken:
                 already = good.filter(good["EVENT_ID"].is_in(taken))
                 for line, event_id in already.select(LINE, "EVENT_ID").iter_rows():
@@ -374,8 +372,8 @@ def _commit(
         return "cancel" if job.cancel_requested else "go"
 
 
-def _write_report(ctx: Context, job_id: str) -> None:
-    """The failed lines, sorted, at the job's outputPath; written whole or not at all."""
+def _write_report(ctx: Context, job_id: str) -> str | None:
+    """The failed lines, sorted, at the job's outputPath, written whole or not at all; or why not."""
     with ctx.db.read() as conn:
         job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
         rows = conn.execute(
@@ -395,4 +393,5 @@ def _write_report(ctx: Context, job_id: str) -> None:
         paths.write_atomically(target, text.getvalue().encode("utf-8"))
     except Exception as error:
         log.exception("batch import %s: could not write its report", job_id)
-        _finish(ctx, job_id, "FAILED", f"The events were stored, but the report could not be written: {error}")
+        return f"The events were stored, but the report could not be written: {error}"
+    return None

@@ -96,68 +96,94 @@ def existing_ids(conn: Connection, event_type: str, ids: list[str]) -> set[str]:
     return found
 
 
-def store_batch(
-    conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series, encoded: bytes | None = None
-) -> list[str]:
-    """Store a batch of new events (segment layout, ids unique within it) as one segment.
+@dataclass(frozen=True)
+class Segment:
+    """A batch of new events made ready to store: encoded, measured, its index keys sorted.
+
+    Built off the database thread (see imports), so storing it is only writing.
+    """
+
+    frame: pl.DataFrame
+    sizes: pl.Series
+    data: bytes
+    low: int
+    high: int
+    total: int
+    ids: list[str]  # sorted: sorted keys touch each index page once per batch, twice as fast as random
+    rows: list[int]
+
+
+def prepare_segment(frame: pl.DataFrame, sizes: pl.Series) -> Segment:
+    if frame.height == 0:
+        return Segment(frame, sizes, b"", 0, 0, 0, [], [])
+    event_ms = frame[layout.EVENT_MS]
+    keys = pl.DataFrame({"id": frame[layout.EVENT_ID]}).with_row_index("row").sort("id")
+    return Segment(
+        frame=frame,
+        sizes=sizes,
+        data=encode_segment(frame),
+        low=int(event_ms.min()),  # type: ignore[arg-type]
+        high=int(event_ms.max()),  # type: ignore[arg-type]
+        total=int(sizes.sum()),
+        ids=keys["id"].to_list(),
+        rows=keys["row"].to_list(),
+    )
+
+
+def store_batch(conn: Connection, event_type: str, segment: Segment) -> list[str]:
+    """Store a batch of new events (ids unique within it) as one segment.
 
     Returns the ids that were already stored, which are left out. The common case, no such id, costs
     no look-up: the index insert skips conflicts and its row count says whether any occurred.
     """
-    if frame.height == 0:
+    if segment.frame.height == 0:
         return []
     with conn.begin_nested() as savepoint:
-        if _append_segment(conn, event_type, frame, sizes, encoded):
+        if _append_segment(conn, event_type, segment):
             return []
         savepoint.rollback()
-    taken = existing_ids(conn, event_type, frame[layout.EVENT_ID].to_list())
-    keep = ~frame[layout.EVENT_ID].is_in(list(taken))
-    if keep.any() and not _append_segment(conn, event_type, frame.filter(keep), sizes.filter(keep)):
-        raise RuntimeError("events were stored concurrently by another import; retry")
+    taken = existing_ids(conn, event_type, segment.ids)
+    keep = ~segment.frame[layout.EVENT_ID].is_in(list(taken))
+    if keep.any():
+        rest = prepare_segment(segment.frame.filter(keep), segment.sizes.filter(keep))
+        if not _append_segment(conn, event_type, rest):
+            raise RuntimeError("events were stored concurrently by another import; retry")
     return sorted(taken)
 
 
-def _append_segment(
-    conn: Connection, event_type: str, frame: pl.DataFrame, sizes: pl.Series, encoded: bytes | None = None
-) -> bool:
+def _append_segment(conn: Connection, event_type: str, segment: Segment) -> bool:
     """Write the segment and index its rows; False if some id was already indexed."""
-    event_ms = frame[layout.EVENT_MS]
-    low, high = int(event_ms.min()), int(event_ms.max())  # type: ignore[arg-type]
-    total = int(sizes.sum())
     segment_id = conn.execute(
         insert(_segments)
         .values(
             event_type=event_type,
-            row_count=frame.height,
-            min_ms=low,
-            max_ms=high,
-            size_bytes=total,
-            data=encoded if encoded is not None else encode_segment(frame),
+            row_count=segment.frame.height,
+            min_ms=segment.low,
+            max_ms=segment.high,
+            size_bytes=segment.total,
+            data=segment.data,
             created_ms=now_ms(),
         )
         .returning(_segments.c.id)
     ).scalar_one()
-    # Sorted keys touch each index page once per batch: about twice as fast as random order.
-    keys = pl.DataFrame({"id": frame[layout.EVENT_ID], "ms": event_ms}).with_row_index("row").sort("id")
     rows = list(
         zip(
             itertools.repeat(event_type),
-            keys["id"].to_list(),
+            segment.ids,
             itertools.repeat(segment_id),
-            keys["row"].to_list(),
-            keys["ms"].to_list(),
+            segment.rows,
             strict=False,
         )
     )
     mark = _placeholder(conn)
     result = conn.exec_driver_sql(
-        "INSERT INTO event_index (event_type, event_id, segment_id, row_index, event_ms) "
-        f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING",
+        "INSERT INTO event_index (event_type, event_id, segment_id, row_index) "
+        f"VALUES ({', '.join([mark] * 4)}) ON CONFLICT DO NOTHING",
         rows,
     )
-    if result.rowcount != frame.height:
+    if result.rowcount != segment.frame.height:
         return False
-    bump_stats(conn, event_type, frame.height, total, low, high)
+    bump_stats(conn, event_type, segment.frame.height, segment.total, segment.low, segment.high)
     return True
 
 
@@ -185,10 +211,21 @@ def bump_stats(conn: Connection, event_type: str, count: int, size: int, low: in
         least = low if least is None or (low is not None and low < least) else least
         most = high if most is None or (high is not None and high > most) else most
     elif low is not None and (low == least or high == most):
-        # The oldest or newest event went: find the new bounds.
-        least, most = conn.execute(
-            select(func.min(_index.c.event_ms), func.max(_index.c.event_ms)).where(_index.c.event_type == event_type)
+        # The oldest or newest event went: find the new bounds from the segments' (kept exact by
+        # delete_event) and the single events'.
+        in_segments = conn.execute(
+            select(func.min(_segments.c.min_ms), func.max(_segments.c.max_ms)).where(
+                _segments.c.event_type == event_type
+            )
         ).one()
+        single = conn.execute(
+            select(func.min(_streamed.c.event_ms), func.max(_streamed.c.event_ms)).where(
+                _streamed.c.event_type == event_type
+            )
+        ).one()
+        lows = [v for v in (in_segments[0], single[0]) if v is not None]
+        highs = [v for v in (in_segments[1], single[1]) if v is not None]
+        least, most = (min(lows) if lows else None), (max(highs) if highs else None)
     conn.execute(
         update(_stats)
         .where(_stats.c.event_type == event_type)
@@ -233,11 +270,7 @@ def insert_single(conn: Connection, event_type: str, event: StoredEvent) -> None
             size_bytes=size,
         )
     )
-    conn.execute(
-        insert(_index).values(
-            event_type=event_type, event_id=event.event_id, segment_id=None, row_index=None, event_ms=event.event_ms
-        )
-    )
+    conn.execute(insert(_index).values(event_type=event_type, event_id=event.event_id, segment_id=None, row_index=None))
     bump_stats(conn, event_type, 1, size, event.event_ms, event.event_ms)
 
 
@@ -250,10 +283,10 @@ def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent |
             select(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id)
         ).one()
         entity_type, entity_id, variables = row.entity_type, row.entity_id, json.loads(row.variables)
-        label, label_ms = row.label, row.label_ms
+        label, label_ms, event_ms = row.label, row.label_ms, row.event_ms
     else:
         record = SEGMENTS.get(conn, entry.segment_id).slice(entry.row_index, 1).to_pylist()[0]
-        entity_type, entity_id = record[layout.ENTITY_TYPE], record[layout.ENTITY_ID]
+        entity_type, entity_id, event_ms = record[layout.ENTITY_TYPE], record[layout.ENTITY_ID], record[layout.EVENT_MS]
         label, label_ms = record[layout.EVENT_LABEL], record[layout.LABEL_MS]
         skip = set(layout.SEGMENT_METADATA)
         variables = {k: v for k, v in record.items() if k not in skip and v is not None}
@@ -267,7 +300,7 @@ def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent |
     return StoredEvent(
         event_id=event_id,
         event_type=event_type,
-        event_ms=entry.event_ms,
+        event_ms=event_ms,
         entity_type=entity_type,
         entity_id=entity_id,
         variables=variables,
@@ -296,12 +329,43 @@ def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
     event = get_event(conn, event_type, event_id)
     if event is None:
         return False
+    segment_id = conn.execute(
+        select(_index.c.segment_id).where(_index.c.event_type == event_type, _index.c.event_id == event_id)
+    ).scalar()
     conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id))
+    if segment_id is not None:
+        _refresh_bounds(conn, event_type, segment_id, event.event_ms)
     conn.execute(delete(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id))
     _drop_label(conn, event_type, [event_id])
     size = event_size(event.event_id, event.entity_id, event.variables)
     bump_stats(conn, event_type, -1, -size, event.event_ms, event.event_ms)
     return True
+
+
+def _refresh_bounds(conn: Connection, event_type: str, segment_id: int, removed_ms: int) -> None:
+    """Keep a segment's time bounds exact after one of its events went; drop it once none is left."""
+    bounds = conn.execute(select(_segments.c.min_ms, _segments.c.max_ms).where(_segments.c.id == segment_id)).one()
+    if removed_ms not in (bounds.min_ms, bounds.max_ms):
+        return
+    table = SEGMENTS.get(conn, segment_id)
+    ids = table.column(layout.EVENT_ID).to_pylist()
+    alive: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        alive.update(
+            conn.execute(
+                select(_index.c.event_id).where(
+                    _index.c.event_type == event_type, _index.c.event_id.in_(chunk), _index.c.segment_id == segment_id
+                )
+            ).scalars()
+        )
+    times = [
+        ms for event_id, ms in zip(ids, table.column(layout.EVENT_MS).to_pylist(), strict=True) if event_id in alive
+    ]
+    if not times:
+        conn.execute(delete(_segments).where(_segments.c.id == segment_id))
+        return
+    conn.execute(update(_segments).where(_segments.c.id == segment_id).values(min_ms=min(times), max_ms=max(times)))
 
 
 def delete_some(conn: Connection, event_type: str, limit: int) -> int:

@@ -129,7 +129,6 @@ event_index = Table(
     Column("event_id", String(NAME), nullable=False),
     Column("segment_id", BigInteger),  # null: the event is in streamed_events
     Column("row_index", Integer),
-    Column("event_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("event_type", "event_id"),
     sqlite_with_rowid=False,
 )

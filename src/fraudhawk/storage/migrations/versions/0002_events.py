@@ -26,7 +26,6 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("segment_id", sa.BigInteger(), nullable=True),
         sa.Column("row_index", sa.Integer(), nullable=True),
-        sa.Column("event_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("event_type", "event_id", name="pk_event_index"),
         sqlite_with_rowid=False,
     )
