@@ -118,3 +118,45 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
         indexed = db.execute("SELECT count(*) FROM event_index WHERE event_type = 'payment'").fetchone()[0]
         in_segments = db.execute("SELECT sum(row_count) FROM event_segments WHERE event_type = 'payment'").fetchone()[0]
     assert indexed == in_segments == ROWS  # every event once: no batch stored twice or half
+
+
+def test_a_stopped_worker_hands_its_job_to_the_next(tmp_path: Path) -> None:
+    """Closing a client mid-import (its worker stops between batches) lets the next one resume at once."""
+    import fraudhawk
+    from fraudhawk.settings import Settings
+
+    s3 = tmp_path / "s3"
+    _write_events(s3 / "bucket" / "events.csv")
+    settings = Settings.load(data_dir=tmp_path / "data", s3_root=s3, environ={})
+    first = fraudhawk.Client(settings=settings)
+    first.put_entity_type(name="customer")
+    for label in ("fraud", "legit"):
+        first.put_label(name=label)
+    first.create_variable(name="amount", dataType="FLOAT", dataSource="EVENT", defaultValue="0", variableType="PRICE")
+    first.put_event_type(
+        name="payment",
+        eventVariables=["amount"],
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
+    )
+    first.create_batch_import_job(
+        jobId="big",
+        inputPath="s3://bucket/events.csv",
+        outputPath="s3://bucket/reports/",
+        eventTypeName="payment",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+    while _job(first)["processedRecordsCount"] == 0:
+        time.sleep(0.01)
+    first.close()
+    with fraudhawk.Client(settings=settings) as second:
+        stopped = _job(second)
+        assert stopped["status"] == "IN_PROGRESS", stopped  # the first worker left it part-way
+        assert stopped["processedRecordsCount"] < ROWS
+        deadline = time.monotonic() + 60  # well inside the 120 s after which a claim would go stale
+        while _job(second)["status"] != "COMPLETE":
+            assert time.monotonic() < deadline, _job(second)
+            time.sleep(0.1)
+        job = _job(second)
+    assert (job["processedRecordsCount"], job["failedRecordsCount"], job["totalRecordsCount"]) == (ROWS, 0, ROWS)

@@ -78,11 +78,12 @@ Runner = Callable[[Context, str, Callable[[], bool]], bool]
 class Worker(threading.Thread):
     """Runs each kind of pending job in turn; `wake()` makes it look at once."""
 
-    def __init__(self, ctx: Context, runners: Sequence[Runner]) -> None:
+    def __init__(self, ctx: Context, runners: Sequence[Runner], job_tables: Sequence[Table] = ()) -> None:
         super().__init__(name="fraudhawk-worker", daemon=True)
         self.ctx = ctx
         self.owner = new_owner_id()
         self.runners = runners
+        self.job_tables = job_tables
         self._wake = threading.Event()
         self._halt = threading.Event()
 
@@ -90,9 +91,18 @@ class Worker(threading.Thread):
         self._wake.set()
 
     def stop(self, timeout: float = 30) -> None:
+        """Stop after the current step and hand back unfinished jobs, so any worker resumes them now."""
         self._halt.set()
         self._wake.set()
         self.join(timeout)
+        if self.is_alive():
+            return  # still inside a step: its claim goes stale and another worker takes over
+        try:
+            with self.ctx.db.write() as conn:
+                for table in self.job_tables:
+                    conn.execute(update(table).where(table.c.owner == self.owner).values(owner=None))
+        except Exception:
+            log.warning("could not release this worker's jobs; they resume once the claim goes stale", exc_info=True)
 
     @property
     def stopping(self) -> bool:

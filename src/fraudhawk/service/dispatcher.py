@@ -24,6 +24,7 @@ from fraudhawk.events.worker import Worker
 from fraudhawk.service import contract
 from fraudhawk.service.operations import OPERATIONS, RUNNERS
 from fraudhawk.settings import Settings
+from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
 
 log = logging.getLogger("fraudhawk")
@@ -59,7 +60,7 @@ class Service:
         self.context = Context(settings=settings, db=self.db)
         self.worker: Worker | None = None
         if worker:
-            self.worker = Worker(self.context, RUNNERS)
+            self.worker = Worker(self.context, RUNNERS, (schema.batch_imports, schema.event_deletions))
             self.context.wake_jobs = self.worker.wake
             self.worker.start()
 
