@@ -337,3 +337,37 @@ def test_time_range_stays_exact_when_imported_events_go(store_client: Client, tm
     assert (
         store_client.get_event_types(name="payment")["eventTypes"][0]["ingestedEventStatistics"]["numberOfEvents"] == 0
     )
+
+
+def test_quotes_inside_unquoted_values_lose_no_line(store_client: Client, tmp_path: Any) -> None:
+    _event_catalog(store_client)
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (
+        "EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,email,amount\n"
+        'q1,2024-05-01T00:00:00Z,c1,customer,5" screen,1\n'
+        'q2,2024-05-01T00:00:00Z,c2,customer,"a\nb",2\n'
+        "q3,2024-05-01T00:00:00Z,c3,customer,x@y.com,3,extra\n"
+        "q4,2024-05-01T00:00:00Z,c4,customer,z@y.com,4\n"
+    )
+    (folder / "q.csv").write_text(text, encoding="utf-8")
+    store_client.create_batch_import_job(
+        jobId="quotes",
+        inputPath=str(folder / "q.csv"),
+        outputPath=str(folder) + "/",
+        eventTypeName="payment",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+    for _ in range(600):
+        job = store_client.get_batch_import_jobs(jobId="quotes")["batchImports"][0]
+        if job["status"] not in ("IN_PROGRESS", "IN_PROGRESS_INITIALIZING"):
+            break
+        time.sleep(0.05)
+    assert (job["status"], job["processedRecordsCount"], job["failedRecordsCount"]) == ("COMPLETE", 3, 1)
+    assert (
+        store_client.get_event(eventTypeName="payment", eventId="q1")["event"]["eventVariables"]["email"] == '5" screen'
+    )
+    assert store_client.get_event(eventTypeName="payment", eventId="q2")["event"]["eventVariables"]["email"] == "a\nb"
+    assert store_client.get_event(eventTypeName="payment", eventId="q4")["event"]["eventVariables"]["amount"] == "4"
+    report = (folder / "quotes_failed_records.csv").read_text(encoding="utf-8")
+    assert '\n5,"expected 6 fields, found 7"' in report  # q3 starts on line 5: q2's value spans lines 3-4

@@ -73,6 +73,10 @@ def run_import(client: Client, data_dir: Path, path: Path, event_type: str, mapp
         records = read_csv(open_binary(handle))
         result = raw.write_afd_csv(raw.convert_batches(records.batches(), mapping, variables, source), converted)
     click.echo(f"converted {result.rows:,} rows to AFD's layout in {time.monotonic() - started:.1f}s")
+    if records.rejected:
+        shown = ", ".join(f"{r.line} ({r.reason})" for r in sorted(records.rejected, key=lambda r: r.line)[:20])
+        more = f" and {len(records.rejected) - 20} more" if len(records.rejected) > 20 else ""
+        click.echo(f"skipped {len(records.rejected):,} malformed line(s) of {path.name}: {shown}{more}", err=True)
 
     job_id = f"import-{source}-{int(time.time())}"
     client.create_batch_import_job(

@@ -21,6 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 LINE = "__line__"
+_FIELD = r'(?:"(?:[^"]|"")*"|[^",\r][^,\r]*|)'
+_COMPLETE = rf"^{_FIELD}(?:,{_FIELD})*\r?$"  # a whole record on one line
+_CLOSES = rf'^(?:[^"]|"")*"(?:,{_FIELD})*\r?$'  # ends a quoted value opened on an earlier line
 BLOCK = 16 << 20
 
 
@@ -72,20 +75,38 @@ class _Numbered(io.RawIOBase):
         self._out += self._number(lines)
 
     def _number(self, lines: list[bytes]) -> bytes:
-        """Prefix each line that starts a record with its number, a whole block at a time."""
+        """Prefix each line that starts a record with its number, a whole block at a time.
+
+        A line continues the record before it when that record left a quoted value open. As in
+        pyarrow's parser, a quote opens a value only at the start of a field (`5" screen` is text).
+        """
         count = len(lines)
         if not count:
             return b""
         text = pa.array(lines, type=pa.binary())
-        odd = np.asarray(pc.count_substring(text, '"')) % 2
-        # A line continues a quoted value when an odd number of quotes came before it.
-        inside = (np.cumsum(odd) - odd + int(self._in_quotes)) % 2 == 1
+        complete = np.asarray(pc.match_substring_regex(text, _COMPLETE).fill_null(False))
+        closes = np.asarray(pc.match_substring_regex(text, _CLOSES).fill_null(False))
+        starts = np.ones(count, dtype=bool)
+        index, inside = 0, self._in_quotes
+        while index < count:
+            if inside:
+                # Find the line that closes the open value; the lines up to it continue the record.
+                found = np.flatnonzero(closes[index:])
+                stop = index + int(found[0]) if len(found) else count
+                starts[index : stop + 1] = False
+                index, inside = stop + 1, stop == count
+            else:
+                found = np.flatnonzero(~complete[index:])
+                if not len(found):
+                    break
+                index += int(found[0]) + 1
+                inside = True
+        self._in_quotes = inside
         numbers = pc.cast(pa.array(np.arange(self._line, self._line + count)), pa.string()).cast(pa.binary())
         prefixed = pc.binary_join_element_wise(numbers, text, b",")
-        chosen = pc.if_else(pa.array(inside), text, prefixed)
+        chosen = pc.if_else(pa.array(starts), prefixed, text)
         joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), chosen), b"\n")
         self._line += count
-        self._in_quotes = bool((int(odd.sum()) + int(self._in_quotes)) % 2)
         return bytes(joined[0].as_buffer()) + b"\n"
 
     def readinto(self, buffer: Any) -> int:

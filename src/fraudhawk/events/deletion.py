@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.context import Context, now_ms
@@ -17,6 +17,11 @@ from fraudhawk.storage import schema
 _deletions = schema.event_deletions
 ACTIVE = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS")
 STEP = 20_000
+
+
+def deletion_running(conn: Connection, event_type: str) -> bool:
+    status = conn.execute(select(_deletions.c.status).where(_deletions.c.event_type == event_type)).scalar()
+    return status in ACTIVE
 
 
 def delete_events_by_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
@@ -56,11 +61,14 @@ def get_delete_events_by_event_type_status(ctx: Context, req: dict[str, Any]) ->
 def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
     worked = False
     for name in candidates(ctx, _deletions, "event_type", ACTIVE):
-        if stopping() or not claim(ctx, _deletions, "event_type", name, owner):
+        if stopping() or not claim(ctx, _deletions, "event_type", name, owner, ACTIVE):
             continue
         worked = True
         while not stopping():
             with ctx.db.write() as conn:
+                mine = select(_deletions.c.owner).where(_deletions.c.event_type == name).with_for_update()
+                if conn.execute(mine).scalar() != owner:
+                    return worked  # another worker took it over
                 removed = store.delete_some(conn, name, STEP)
                 values: dict[str, Any] = {"heartbeat_ms": now_ms(), "updated_ms": now_ms()}
                 if not removed:

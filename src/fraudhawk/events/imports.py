@@ -28,6 +28,7 @@ from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths, store
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
+from fraudhawk.events.deletion import deletion_running
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.events.worker import candidates, claim
 from fraudhawk.storage import schema
@@ -57,6 +58,8 @@ def create_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]
     paths.check_readable(source, "inputPath")
     with ctx.db.write() as conn:
         spec = load_spec(conn, req["eventTypeName"])
+        if deletion_running(conn, spec.name):
+            raise ValidationError(f"The events of {spec.name} are being deleted: import once that is COMPLETE")
         if not spec.ingestion_enabled:
             raise ValidationError(
                 f"Event ingestion is DISABLED for event type {spec.name}: enable it with PutEventType before importing"
@@ -155,31 +158,37 @@ def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
     for job_id in candidates(ctx, _jobs, "job_id", ACTIVE):
         if stopping():
             break
-        if claim(ctx, _jobs, "job_id", job_id, owner):
+        if claim(ctx, _jobs, "job_id", job_id, owner, ACTIVE):
             worked = True
             run_job(ctx, job_id, owner, stopping)
     return worked
 
 
-def _finish(ctx: Context, job_id: str, status: str, reason: str | None = None) -> None:
+def _finish(ctx: Context, job_id: str, owner: str, status: str, reason: str | None = None) -> None:
     with ctx.db.write() as conn:
         conn.execute(
             update(_jobs)
-            .where(_jobs.c.job_id == job_id)
+            .where(_jobs.c.job_id == job_id, _jobs.c.owner == owner)
             .values(status=status, failure_reason=reason, completion_ms=now_ms(), owner=None)
         )
+
+
+class _LostClaim(Exception):
+    """Another worker took the job over (this one was thought gone): leave it to that worker."""
 
 
 def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool]) -> None:
     with ctx.db.read() as conn:
         job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
     if job.cancel_requested:
-        _finish(ctx, job_id, "CANCELED")
+        _finish(ctx, job_id, owner, "CANCELED")
         return
     try:
         with ctx.db.write() as conn:
             conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(status="IN_PROGRESS"))
         outcome = _import(ctx, job, owner, stopping)
+    except _LostClaim:
+        return
     except Exception as error:  # the job, not the server, fails; the reason goes to the caller
         log.exception("batch import %s failed", job_id)
         outcome = ("FAILED", f"The import stopped: {error}")
@@ -187,7 +196,14 @@ def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool])
         return  # the worker is stopping: the job stays claimed and resumes later
     # The report is in place before the job says it is done, so a caller who sees COMPLETE finds it.
     problem = _write_report(ctx, job_id)
-    _finish(ctx, job_id, *(("FAILED", problem) if problem else outcome))
+    _finish(ctx, job_id, owner, *(("FAILED", problem) if problem else outcome))
+
+
+def _check_numbered(rejected: list[Rejected]) -> None:
+    """Every rejected line must be reported by number; fail the job rather than drop one."""
+    for item in rejected:
+        if item.line <= 0:
+            raise ValueError(f"could not tell the line number of a malformed record: {(item.raw or '')[:200]!r}")
 
 
 @dataclass
@@ -261,10 +277,12 @@ class _Prepared:
                 segment = store.prepare_segment(good.drop(LINE), sizes)
                 parser_rejected = list(self._records.rejected)
                 self._records.rejected.clear()
+                _check_numbered(parser_rejected)
                 if not self._put(_Step(good, segment, rejected, parser_rejected, last)):
                     return
                 done = last
             self.leftover_rejected = list(self._records.rejected)
+            _check_numbered(self.leftover_rejected)
             self._put(self._END)
         except BaseException as error:  # handed to the consuming thread, which fails the job
             self._put(error)
@@ -342,7 +360,15 @@ def _commit(
     with ctx.db.write() as conn:
         job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id).with_for_update()).one()
         if job.owner != owner:
-            raise RuntimeError("another worker took over this job")
+            raise _LostClaim
+        if (
+            failures
+            and failures[0].line == 1
+            and conn.execute(
+                select(_failures.c.line).where(_failures.c.job_id == job_id, _failures.c.line == 1)
+            ).first()
+        ):
+            failures = failures[1:]  # the header note of a resumed job is already recorded
         if step is not None and step.good.height:
             good = step.good
             taken = store.store_batch(conn, event_type, step.segment)

@@ -59,8 +59,12 @@ def _s3() -> Any:
 
 def check_readable(location: Location, field: str) -> None:
     if location.local is not None:
-        if not location.local.is_file():
-            raise ValidationError(f"{field} {location.text!r} does not exist")
+        try:
+            readable = location.local.is_file() and os.access(location.local, os.R_OK)
+        except OSError as error:
+            raise ValidationError(f"{field} {location.text!r} cannot be read: {error.strerror}") from None
+        if not readable:
+            raise ValidationError(f"{field} {location.text!r} does not exist or cannot be read")
         return
     try:
         _s3().head_object(Bucket=location.bucket, Key=location.key)

@@ -9,6 +9,7 @@ from fraudhawk.catalog.values import parse_utc_timestamp, value_problem
 from fraudhawk.context import Context, iso_time
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import store
+from fraudhawk.events.deletion import deletion_running
 
 
 def _timestamp_ms(text: str, field: str) -> int:
@@ -60,6 +61,8 @@ def send_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     label_ms = _timestamp_ms(label_time, "labelTimestamp") if label_time is not None else None
     with ctx.db.write() as conn:
         spec = load_spec(conn, name)
+        if deletion_running(conn, name):
+            raise ConflictError(f"The events of {name} are being deleted: send events once that is COMPLETE")
         if not spec.ingestion_enabled:
             raise ValidationError(
                 f"Event ingestion is DISABLED for event type {name}: "

@@ -45,11 +45,13 @@ def owner_is_gone(owner: str | None) -> bool:
     return False
 
 
-def claim(ctx: Context, table: Table, key: str, key_value: str, owner: str) -> bool:
-    """Take the job for `owner` if it is free, ours, stale, or its owner's process is gone."""
+def claim(ctx: Context, table: Table, key: str, key_value: str, owner: str, active: tuple[str, ...]) -> bool:
+    """Take an unfinished job for `owner` if it is free, ours, stale, or its owner's process is gone."""
     column = table.c[key]
     with ctx.db.write() as conn:
-        row = conn.execute(select(table.c.owner, table.c.heartbeat_ms).where(column == key_value)).first()
+        row = conn.execute(
+            select(table.c.owner, table.c.heartbeat_ms).where(column == key_value, table.c.status.in_(active))
+        ).first()
         if row is None:
             return False
         stamp = now_ms()
@@ -58,7 +60,9 @@ def claim(ctx: Context, table: Table, key: str, key_value: str, owner: str) -> b
             return False
         previous = table.c.owner.is_(None) if row.owner is None else table.c.owner == row.owner
         result = conn.execute(
-            update(table).where(and_(column == key_value, previous)).values(owner=owner, heartbeat_ms=stamp)
+            update(table)
+            .where(and_(column == key_value, previous, table.c.status.in_(active)))
+            .values(owner=owner, heartbeat_ms=stamp)
         )
         return bool(result.rowcount)
 
