@@ -60,6 +60,28 @@ def _job(afd: Any) -> dict[str, Any]:
     return job
 
 
+def _start_import(client: Any) -> None:
+    """The catalog for the generated events, and the import job "big" of s3://bucket/events.csv."""
+    client.put_entity_type(name="customer")
+    for label in ("fraud", "legit"):
+        client.put_label(name=label)
+    client.create_variable(name="amount", dataType="FLOAT", dataSource="EVENT", defaultValue="0", variableType="PRICE")
+    client.put_event_type(
+        name="payment",
+        eventVariables=["amount"],
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
+    )
+    client.create_batch_import_job(
+        jobId="big",
+        inputPath="s3://bucket/events.csv",
+        outputPath="s3://bucket/reports/",
+        eventTypeName="payment",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+
+
 def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     data, s3 = tmp_path / "data", tmp_path / "s3"
     _write_events(s3 / "bucket" / "events.csv")
@@ -67,24 +89,7 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
     server = _serve(data, s3, port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
-        afd.put_entity_type(name="customer")
-        for label in ("fraud", "legit"):
-            afd.put_label(name=label)
-        afd.create_variable(name="amount", dataType="FLOAT", dataSource="EVENT", defaultValue="0", variableType="PRICE")
-        afd.put_event_type(
-            name="payment",
-            eventVariables=["amount"],
-            labels=["fraud", "legit"],
-            entityTypes=["customer"],
-            eventIngestion="ENABLED",
-        )
-        afd.create_batch_import_job(
-            jobId="big",
-            inputPath="s3://bucket/events.csv",
-            outputPath="s3://bucket/reports/",
-            eventTypeName="payment",
-            iamRoleArn="arn:aws:iam::123456789012:role/importer",
-        )
+        _start_import(afd)
         deadline = time.monotonic() + 120
         while _job(afd)["processedRecordsCount"] == 0:
             assert time.monotonic() < deadline, "the import made no progress"
@@ -129,24 +134,7 @@ def test_a_stopped_worker_hands_its_job_to_the_next(tmp_path: Path) -> None:
     _write_events(s3 / "bucket" / "events.csv")
     settings = Settings.load(data_dir=tmp_path / "data", s3_root=s3, environ={})
     first = fraudhawk.Client(settings=settings)
-    first.put_entity_type(name="customer")
-    for label in ("fraud", "legit"):
-        first.put_label(name=label)
-    first.create_variable(name="amount", dataType="FLOAT", dataSource="EVENT", defaultValue="0", variableType="PRICE")
-    first.put_event_type(
-        name="payment",
-        eventVariables=["amount"],
-        labels=["fraud", "legit"],
-        entityTypes=["customer"],
-        eventIngestion="ENABLED",
-    )
-    first.create_batch_import_job(
-        jobId="big",
-        inputPath="s3://bucket/events.csv",
-        outputPath="s3://bucket/reports/",
-        eventTypeName="payment",
-        iamRoleArn="arn:aws:iam::123456789012:role/importer",
-    )
+    _start_import(first)
     while _job(first)["processedRecordsCount"] == 0:
         time.sleep(0.01)
     first.close()

@@ -13,6 +13,7 @@ from fraudhawk.catalog.paging import with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
+from fraudhawk.events.activity import deletion_running, running_import
 from fraudhawk.storage import schema
 
 ARN_TYPE = "event-type"
@@ -174,19 +175,10 @@ def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name = req["name"]
     with ctx.db.write() as conn:
         stored = select(schema.event_index.c.event_id).where(schema.event_index.c.event_type == name).limit(1)
-        jobs = schema.batch_imports
-        running = select(jobs.c.job_id).where(
-            jobs.c.event_type == name,
-            jobs.c.status.in_(("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")),
-        )
-        importing = conn.execute(running.limit(1)).first()
+        importing = running_import(conn, name)
         if importing is not None:
-            raise ConflictError(f"The event type {name} is being imported into by batch import {importing.job_id}")
-        deletions = schema.event_deletions
-        deleting = select(deletions.c.event_type).where(
-            deletions.c.event_type == name, deletions.c.status.in_(("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"))
-        )
-        if conn.execute(deleting).first() is not None:
+            raise ConflictError(f"The event type {name} is being imported into by batch import {importing}")
+        if deletion_running(conn, name):
             raise ConflictError(f"The events of {name} are still being deleted: wait for COMPLETE")
         if conn.execute(stored).first() is not None:
             raise ConflictError(

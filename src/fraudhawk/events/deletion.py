@@ -5,23 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError
 from fraudhawk.events import store
+from fraudhawk.events.activity import DELETION_ACTIVE, deletion_running, running_import
 from fraudhawk.events.worker import candidates, claim
 from fraudhawk.storage import schema
 
 _deletions = schema.event_deletions
-ACTIVE = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS")
+ACTIVE = DELETION_ACTIVE
 STEP = 20_000
-
-
-def deletion_running(conn: Connection, event_type: str) -> bool:
-    status = conn.execute(select(_deletions.c.status).where(_deletions.c.event_type == event_type)).scalar()
-    return status in ACTIVE
 
 
 def delete_events_by_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
@@ -29,16 +25,10 @@ def delete_events_by_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, 
     stamp = now_ms()
     with ctx.db.write() as conn:
         load_spec(conn, name)
-        running = conn.execute(
-            select(schema.batch_imports.c.job_id).where(
-                schema.batch_imports.c.event_type == name,
-                schema.batch_imports.c.status.in_(("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")),
-            )
-        ).first()
+        running = running_import(conn, name)
         if running is not None:
-            raise ConflictError(f"Batch import {running.job_id} is still storing events of {name}: cancel it or wait")
-        status = conn.execute(select(_deletions.c.status).where(_deletions.c.event_type == name)).scalar()
-        if status in ACTIVE:
+            raise ConflictError(f"Batch import {running} is still storing events of {name}: cancel it or wait")
+        if deletion_running(conn, name):
             raise ConflictError(f"Events of {name} are already being deleted")
         conn.execute(delete(_deletions).where(_deletions.c.event_type == name))
         conn.execute(

@@ -27,15 +27,15 @@ from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths, store
+from fraudhawk.events.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
-from fraudhawk.events.deletion import deletion_running
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.events.worker import candidates, claim
 from fraudhawk.storage import schema
 
 log = logging.getLogger("fraudhawk.imports")
 ARN_TYPE = "batch-import"
-ACTIVE = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
+ACTIVE = IMPORT_ACTIVE
 DONE = ("COMPLETE", "FAILED", "CANCELED")
 _jobs = schema.batch_imports
 _failures = schema.batch_import_failures

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -69,7 +69,6 @@ class Suggestion:
 @dataclass
 class Conversion:
     rows: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def variable_name(column: str, position: int) -> str:

@@ -9,7 +9,7 @@ from fraudhawk.catalog.values import parse_utc_timestamp, value_problem
 from fraudhawk.context import Context, iso_time
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import store
-from fraudhawk.events.deletion import deletion_running
+from fraudhawk.events.activity import deletion_running
 
 
 def _timestamp_ms(text: str, field: str) -> int:

@@ -12,7 +12,6 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -237,15 +236,6 @@ def bump_stats(conn: Connection, event_type: str, count: int, size: int, low: in
             updated_ms=stamp,
         )
     )
-
-
-def stats(conn: Connection, names: list[str]) -> dict[str, Any]:
-    return {row.event_type: row for row in conn.execute(select(_stats).where(_stats.c.event_type.in_(names)))}
-
-
-def has_events(conn: Connection, event_type: str) -> bool:
-    query = select(_index.c.event_id).where(_index.c.event_type == event_type).limit(1)
-    return conn.execute(query).first() is not None
 
 
 # --- single events --------------------------------------------------------------------------------
