@@ -75,6 +75,21 @@ class Client:
     def __dir__(self) -> list[str]:
         return [*super().__dir__(), *self._methods]
 
+    def training_progress(self, modelId: str, modelVersionNumber: str) -> str | None:
+        """What the training of a model version is doing now, or None once it has ended."""
+        from fraudhawk.training.versions import training_progress
+
+        with self._service.db.read() as conn:
+            return training_progress(conn, modelId, modelVersionNumber)
+
+    def training_details(self, modelId: str, modelVersionNumber: str) -> dict[str, Any] | None:
+        """Validation figures beyond AFD's: average precision, recall at 0.1% and 1% FPR, score
+        distributions of fraud and legit events, and a summary of the data."""
+        from fraudhawk.training.versions import training_details
+
+        with self._service.db.read() as conn:
+            return training_details(conn, modelId, modelVersionNumber)
+
     def close(self) -> None:
         self._service.close()
 

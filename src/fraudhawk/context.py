@@ -32,6 +32,7 @@ class Context:
     db: Database
     arns: Arns = field(init=False)
     wake_jobs: Callable[[], None] = _nothing  # tells the background worker that a job is waiting
+    wake_training: Callable[[], None] = _nothing  # the same for the training worker
 
     def __post_init__(self) -> None:
         self.arns = Arns(region=self.settings.region, account_id=self.settings.account_id)

@@ -184,6 +184,9 @@ def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             raise ConflictError(
                 f"The event type {name} still has stored events: delete them first with DeleteEventsByEventType"
             )
+        model = conn.execute(select(schema.models.c.model_id).where(schema.models.c.event_type == name)).first()
+        if model is not None:
+            raise ConflictError(f"The event type {name} is used by model {model.model_id}: delete the model first")
         # Link rows go with the event type (ON DELETE CASCADE); delete them explicitly as well so the
         # result does not depend on the backend enforcing foreign keys.
         for link, _column, _target, _noun in _LINKS.values():

@@ -6,6 +6,8 @@ import math
 import re
 from datetime import datetime
 
+from fraudhawk.errors import ValidationError
+
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$")
 INT64 = 2**63
@@ -19,6 +21,14 @@ def parse_utc_timestamp(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def utc_ms(text: str, field: str) -> int:
+    """Epoch milliseconds of an API timestamp; ValidationException naming `field` if it is not one."""
+    moment = parse_utc_timestamp(text)
+    if moment is None:
+        raise ValidationError(f"{field} {text!r} must be an ISO-8601 UTC timestamp such as 2019-11-30T13:01:01Z")
+    return int(moment.timestamp() * 1000)
 
 
 def value_problem(data_type: str, text: str) -> str | None:

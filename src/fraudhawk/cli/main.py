@@ -1,4 +1,4 @@
-"""`fraudhawk serve | migrate | call | operations`."""
+"""`fraudhawk serve | migrate | call | import | train | operations`."""
 
 from __future__ import annotations
 
@@ -179,6 +179,89 @@ def import_events(
     )
     if job["status"] != "COMPLETE":
         click.echo(f"reason: {job.get('failureReason', 'cancelled')}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--model-id", required=True, help="Model to train (created when missing).")
+@click.option("--event-type", required=True, help="Event type the model scores.")
+@click.option(
+    "--model-type",
+    default="ofi",
+    show_default=True,
+    type=click.Choice(["ofi", "tfi"], case_sensitive=False),
+    help="ofi: Online Fraud Insights (event level); tfi: Transaction Fraud Insights (with each entity's history).",
+)
+@click.option("--variables", default=None, help="Variables to use (comma-separated; default: all of the event type).")
+@click.option("--fraud-labels", default="fraud", show_default=True, help="Labels that mean fraud (comma-separated).")
+@click.option("--legit-labels", default="legit", show_default=True, help="Labels that mean legit (comma-separated).")
+@click.option(
+    "--unlabeled",
+    default="IGNORE",
+    show_default=True,
+    type=click.Choice(["IGNORE", "FRAUD", "LEGIT", "AUTO"]),
+    help="What unlabeled events count as.",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Train on this CSV (AFD layout) instead of the stored events.",
+)
+@click.option("--start", default=None, help="Stored events from this time (ISO-8601 UTC; default: the first).")
+@click.option("--end", default=None, help="Stored events up to this time (ISO-8601 UTC; default: the last).")
+@_data_dir
+def train(
+    model_id: str,
+    event_type: str,
+    model_type: str,
+    variables: str | None,
+    fraud_labels: str,
+    legit_labels: str,
+    unlabeled: str,
+    data: Path | None,
+    start: str | None,
+    end: str | None,
+    data_dir: str | None,
+) -> None:
+    """Train a new version of a model and show how well it does.
+
+    Example, after `fraudhawk import` of the Kaggle credit-card file:
+
+        fraudhawk train --model-id cc_tfi --event-type cc_txn --model-type tfi
+    """
+    from fraudhawk.cli.train import describe, run_training
+    from fraudhawk.client import Client
+
+    if (start is None) != (end is None):
+        raise click.UsageError("give --start and --end together")
+    roots = (str(data.resolve().parent),) if data is not None else ()
+    try:
+        settings = Settings.load(data_dir=data_dir, allowed_roots=roots)
+    except ConfigurationError as error:
+        raise click.UsageError(error.message) from None
+
+    def split(text: str) -> list[str]:
+        return [v.strip() for v in text.split(",") if v.strip()]
+
+    with Client(settings=settings) as client:
+        try:
+            detail = run_training(
+                client,
+                model_id,
+                model_type,
+                event_type,
+                split(variables) if variables else None,
+                split(fraud_labels),
+                split(legit_labels),
+                unlabeled,
+                data,
+                (start, end) if start and end else None,
+            )
+        except FraudhawkError as error:
+            raise click.ClickException(error.message) from None
+    describe(detail)
+    if detail["status"] != "TRAINING_COMPLETE":
         sys.exit(1)
 
 

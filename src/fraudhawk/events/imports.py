@@ -31,6 +31,7 @@ from fraudhawk.events.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.events.worker import candidates, claim
+from fraudhawk.scoring import states
 from fraudhawk.storage import schema
 
 log = logging.getLogger("fraudhawk.imports")
@@ -378,6 +379,10 @@ def _commit(
                     reason = f"EVENT_ID '{event_id}' is already stored for event type {event_type}"
                     failures.append(Rejected(int(line), reason))
             stored = good.height - len(taken)
+            fresh = step.segment.frame
+            if taken:
+                fresh = fresh.filter(~fresh["EVENT_ID"].is_in(taken))
+            states.advance(conn, ctx.settings, event_type, fresh)
         counted = [r for r in failures if r.line != 1]
         if failures:
             conn.execute(

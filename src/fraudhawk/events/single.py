@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
-from fraudhawk.catalog.values import parse_utc_timestamp, value_problem
+from fraudhawk.catalog.values import utc_ms, value_problem
 from fraudhawk.context import Context, iso_time
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import store
 from fraudhawk.events.activity import deletion_running
-
-
-def _timestamp_ms(text: str, field: str) -> int:
-    moment = parse_utc_timestamp(text)
-    if moment is None:
-        raise ValidationError(f"{field} {text!r} must be an ISO-8601 UTC timestamp such as 2019-11-30T13:01:01Z")
-    return int(moment.timestamp() * 1000)
+from fraudhawk.scoring import states
 
 
 def check_label(spec: EventTypeSpec, label: str) -> None:
@@ -54,11 +48,11 @@ def check_entities(spec: EventTypeSpec, entities: list[dict[str, str]]) -> tuple
 
 def send_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name, event_id = req["eventTypeName"], req["eventId"]
-    event_ms = _timestamp_ms(req["eventTimestamp"], "eventTimestamp")
+    event_ms = utc_ms(req["eventTimestamp"], "eventTimestamp")
     label, label_time = req.get("assignedLabel"), req.get("labelTimestamp")
     if (label is None) != (label_time is None):
         raise ValidationError("assignedLabel and labelTimestamp must be given together")
-    label_ms = _timestamp_ms(label_time, "labelTimestamp") if label_time is not None else None
+    label_ms = utc_ms(label_time, "labelTimestamp") if label_time is not None else None
     with ctx.db.write() as conn:
         spec = load_spec(conn, name)
         if deletion_running(conn, name):
@@ -88,6 +82,7 @@ def send_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             label_ms=label_ms,
         )
         store.insert_single(conn, name, event)
+        states.advance_one(conn, ctx.settings, name, event.entity_id, event.event_ms, event.variables)
     return {}
 
 
@@ -114,7 +109,7 @@ def get_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 
 def update_event_label(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name, event_id = req["eventTypeName"], req["eventId"]
-    label_ms = _timestamp_ms(req["labelTimestamp"], "labelTimestamp")
+    label_ms = utc_ms(req["labelTimestamp"], "labelTimestamp")
     with ctx.db.write() as conn:
         spec = load_spec(conn, name)
         check_label(spec, req["assignedLabel"])

@@ -82,8 +82,10 @@ Runner = Callable[[Context, str, Callable[[], bool]], bool]
 class Worker(threading.Thread):
     """Runs each kind of pending job in turn; `wake()` makes it look at once."""
 
-    def __init__(self, ctx: Context, runners: Sequence[Runner], job_tables: Sequence[Table] = ()) -> None:
-        super().__init__(name="fraudhawk-worker", daemon=True)
+    def __init__(
+        self, ctx: Context, runners: Sequence[Runner], job_tables: Sequence[Table] = (), name: str = "fraudhawk-worker"
+    ) -> None:
+        super().__init__(name=name, daemon=True)
         self.ctx = ctx
         self.owner = new_owner_id()
         self.runners = runners

@@ -22,7 +22,7 @@ from fraudhawk.errors import (
 )
 from fraudhawk.events.worker import Worker
 from fraudhawk.service import contract
-from fraudhawk.service.operations import OPERATIONS, RUNNERS
+from fraudhawk.service.operations import OPERATIONS, RUNNERS, TRAINING_RUNNERS
 from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
@@ -59,10 +59,14 @@ class Service:
             self.db.migrate()
         self.context = Context(settings=settings, db=self.db)
         self.worker: Worker | None = None
+        self.trainer: Worker | None = None
         if worker:
             self.worker = Worker(self.context, RUNNERS, (schema.batch_imports, schema.event_deletions))
             self.context.wake_jobs = self.worker.wake
             self.worker.start()
+            self.trainer = Worker(self.context, TRAINING_RUNNERS, name="fraudhawk-trainer")
+            self.context.wake_training = self.trainer.wake
+            self.trainer.start()
 
     def call(self, operation: str, params: Any) -> dict[str, Any]:
         if operation not in contract.service_model().operation_names:
@@ -98,6 +102,7 @@ class Service:
         return self.db.is_sqlite and operation.startswith(_READ_PREFIXES) and operation in OPERATIONS
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        for worker in (self.trainer, self.worker):
+            if worker is not None:
+                worker.stop()
         self.db.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 from fraudhawk.catalog import entity_types, event_types, kms, labels, lists, outcomes, tags, variables
 from fraudhawk.context import Context
 from fraudhawk.events import deletion, imports, single
+from fraudhawk.training import jobs, models, versions
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
@@ -50,7 +51,19 @@ OPERATIONS: dict[str, Handler] = {
     "GetBatchImportJobs": imports.get_batch_import_jobs,
     "CancelBatchImportJob": imports.cancel_batch_import_job,
     "DeleteBatchImportJob": imports.delete_batch_import_job,
+    "CreateModel": models.create_model,
+    "GetModels": models.get_models,
+    "UpdateModel": models.update_model,
+    "DeleteModel": models.delete_model,
+    "CreateModelVersion": versions.create_model_version,
+    "UpdateModelVersion": versions.update_model_version,
+    "GetModelVersion": versions.get_model_version,
+    "DescribeModelVersions": versions.describe_model_versions,
+    "UpdateModelVersionStatus": versions.update_model_version_status,
+    "DeleteModelVersion": versions.delete_model_version,
 }
 
 #: Kinds of background job the worker runs.
-RUNNERS = [imports.run_pending, deletion.run_pending]
+RUNNERS = [imports.run_pending, deletion.run_pending, jobs.run_status_changes]
+#: Training has a worker of its own: it runs for minutes and must not hold up imports.
+TRAINING_RUNNERS = [jobs.run_pending]

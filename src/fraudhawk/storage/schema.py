@@ -229,3 +229,52 @@ batch_import_failures = Table(
     Column("raw", Text),
     PrimaryKeyConstraint("job_id", "line"),
 )
+
+# --- models ----------------------------------------------------------------------------------------
+
+models = Table(
+    "models",
+    metadata,
+    Column("model_id", String(NAME), primary_key=True),  # one id, one type: its score variable is per id
+    Column("model_type", String(32), nullable=False),
+    Column("event_type", String(NAME), ForeignKey("event_types.name"), nullable=False),
+    Column("description", String(DESCRIPTION)),
+    *_timestamps(),
+)
+
+# A model version and its training job. The request is kept as sent (JSON), the training result as
+# AFD's trainingResult / trainingResultV2 (JSON); the job columns follow the batch import's.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", String(NAME), ForeignKey("models.model_id"), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("training_source", String(32), nullable=False),
+    Column("training_schema", Text, nullable=False),
+    Column("external_detail", Text),
+    Column("ingested_detail", Text),
+    Column("training_result", Text),
+    Column("progress", Text),  # what the training job is doing now, for people watching it
+    Column("artifact_sha256", String(64)),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("owner", String(NAME)),
+    Column("heartbeat_ms", BigInteger),
+    *_timestamps(),
+    PrimaryKeyConstraint("model_id", "major", "minor"),
+)
+
+# Per-entity history for Transaction Fraud Insights, one row per (model version, entity): what the
+# model's history features need, advanced by every stored event of the model's event type.
+entity_states = Table(
+    "entity_states",
+    metadata,
+    Column("model_id", String(NAME), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("entity_id", String(256), nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("model_id", "major", "minor", "entity_id"),
+    sqlite_with_rowid=False,
+)

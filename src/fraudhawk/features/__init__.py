@@ -1,0 +1,1 @@
+"""Feature engineering for model training: what each variable contributes beyond its raw value."""

@@ -1,0 +1,59 @@
+"""Scores from 0 to 1000 with AFD's meaning: tied to the false positive rate on validation legit events.
+
+AFD documents two points: a score of 600 is about a 10% false positive rate and 900 about 2%. We run
+a curve through those points (linear in the logarithm of the FPR between anchors), map it onto the
+model's raw output with the quantiles of the validation legit events, and keep the result as 1,001
+knots with the model: score(raw) is a monotone interpolation, so rules like `score > 900` mean
+"about 2% of legit events" for every model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: (false positive rate, score), from "everything flagged" to "one legit event in ten thousand".
+ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.1, 600.0), (0.02, 900.0), (1e-4, 1000.0))
+GRID = np.arange(0, 1001, dtype=np.float64)
+
+
+def fpr_for_score(score: float) -> float:
+    """The false positive rate a score stands for (the inverse of the anchor curve)."""
+    score = min(max(score, 0.0), 1000.0)
+    for (f_hi, s_lo), (f_lo, s_hi) in itertools.pairwise(ANCHORS):
+        if score <= s_hi:
+            t = (score - s_lo) / (s_hi - s_lo)
+            return math.exp(math.log(f_hi) + t * (math.log(f_lo) - math.log(f_hi)))
+    return ANCHORS[-1][0]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    knots: list[float]  # raw model output at scores 0, 1, ..., 1000 (non-decreasing)
+
+    @classmethod
+    def fit(cls, legit_raw: np.ndarray) -> Calibration:
+        values = np.sort(np.asarray(legit_raw, dtype=np.float64))
+        if len(values) == 0:
+            raise ValueError("calibration needs validation legit events")
+        targets = np.array([fpr_for_score(s) for s in GRID])
+        knots = np.quantile(values, np.clip(1.0 - targets, 0.0, 1.0))
+        knots = np.maximum.accumulate(knots)
+        # Below one legit event in the validation set the data says nothing more: continue the
+        # slope of the last stretch it does resolve, so higher raw outputs still score higher.
+        unresolved = np.flatnonzero(targets < 1.0 / len(values))
+        if len(unresolved):
+            first = int(unresolved[0])
+            start = max(first - 100, 0)
+            slope = max((knots[first - 1] - knots[start]) / max(first - 1 - start, 1), 1e-3) if first else 1e-3
+            knots[first:] = knots[first - 1 if first else 0] + slope * np.arange(1, len(knots) - first + 1)
+        # strictly increasing, so equal raw outputs never straddle a score boundary unpredictably
+        knots = knots + GRID * 1e-9
+        return cls([float(k) for k in knots])
+
+    def score(self, raw: np.ndarray) -> np.ndarray:
+        """Scores (0..1000, floats) for raw model outputs (log-odds)."""
+        return np.interp(np.asarray(raw, dtype=np.float64), np.asarray(self.knots), GRID, left=0.0, right=1000.0)

@@ -1,0 +1,146 @@
+"""Per-entity history kept in the store for Transaction Fraud Insights model versions.
+
+Every stored event (SendEvent, batch import, and predictions with ingestion) advances the state of
+its entity for each TFI version of its event type that can score, in the same transaction as the
+event itself: the event and its effect on the entity's history are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, delete, insert, select
+
+from fraudhawk.events import layout
+from fraudhawk.features.history import EntityState, HistorySpec
+from fraudhawk.scoring.model import MODELS
+from fraudhawk.settings import Settings
+from fraudhawk.storage import schema
+from fraudhawk.training import artifacts
+
+_states = schema.entity_states
+_versions = schema.model_versions
+_models = schema.models
+SCORABLE = (
+    "TRAINING_COMPLETE",
+    "ACTIVATE_REQUESTED",
+    "ACTIVATE_IN_PROGRESS",
+    "ACTIVE",
+    "INACTIVATE_REQUESTED",
+    "INACTIVATE_IN_PROGRESS",
+)
+
+
+@dataclass(frozen=True)
+class Tracked:
+    model_id: str
+    major: int
+    minor: int
+    spec: HistorySpec
+
+
+def tracked_versions(conn: Connection, settings: Settings, event_type: str) -> list[Tracked]:
+    rows = conn.execute(
+        select(_versions.c.model_id, _versions.c.major, _versions.c.minor, _versions.c.artifact_sha256)
+        .join(_models, _models.c.model_id == _versions.c.model_id)
+        .where(
+            _models.c.event_type == event_type,
+            _models.c.model_type == "TRANSACTION_FRAUD_INSIGHTS",
+            _versions.c.status.in_(SCORABLE),
+        )
+    ).all()
+    tracked = []
+    for row in rows:
+        version = f"{row.major}.0" if row.minor == 0 else f"{row.major}.{row.minor:02d}"
+        model = MODELS.get(artifacts.folder(settings.data_dir, row.model_id, version), row.artifact_sha256 or "")
+        if model.plan.history is not None:
+            tracked.append(Tracked(row.model_id, row.major, row.minor, model.plan.history))
+    return tracked
+
+
+def load_states(conn: Connection, version: Tracked, entities: Sequence[str]) -> dict[str, EntityState]:
+    found: dict[str, EntityState] = {}
+    unique = sorted(set(entities))
+    for start in range(0, len(unique), 5000):
+        chunk = unique[start : start + 5000]
+        for row in conn.execute(
+            select(_states.c.entity_id, _states.c.state).where(
+                _states.c.model_id == version.model_id,
+                _states.c.major == version.major,
+                _states.c.minor == version.minor,
+                _states.c.entity_id.in_(chunk),
+            )
+        ):
+            found[row.entity_id] = EntityState.from_bytes(row.state)
+    return found
+
+
+def save_states(conn: Connection, version: Tracked, states: dict[str, EntityState]) -> None:
+    keys = {"model_id": version.model_id, "major": version.major, "minor": version.minor}
+    names = sorted(states)
+    for start in range(0, len(names), 5000):
+        chunk = names[start : start + 5000]
+        conn.execute(
+            delete(_states).where(
+                _states.c.model_id == version.model_id,
+                _states.c.major == version.major,
+                _states.c.minor == version.minor,
+                _states.c.entity_id.in_(chunk),
+            )
+        )
+    if names:
+        conn.execute(insert(_states), [{**keys, "entity_id": n, "state": states[n].to_bytes()} for n in names])
+
+
+def _values(frame: pl.DataFrame, spec: HistorySpec) -> tuple[list[list[float | None]], list[list[str | None]]]:
+    amounts = []
+    for a in spec.amounts:
+        column = frame[a] if a in frame.columns else pl.Series(a, [None] * frame.height, pl.String)
+        amounts.append(column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).to_list())
+    categories = []
+    for c in spec.categories:
+        column = frame[c] if c in frame.columns else pl.Series(c, [None] * frame.height, pl.String)
+        text = column.cast(pl.String).str.strip_chars()
+        categories.append(pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series().to_list())
+    return amounts, categories
+
+
+def catch_up(spec: HistorySpec, states: dict[str, EntityState], frame: pl.DataFrame) -> None:
+    """Advance in-memory states by the events of `frame`, in time order."""
+    if frame.height == 0:
+        return
+    ordered = frame.sort(layout.EVENT_MS, maintain_order=True)
+    entities = ordered[layout.ENTITY_ID].cast(pl.String).to_list()
+    times = ordered[layout.EVENT_MS].cast(pl.Int64).to_list()
+    amounts, categories = _values(ordered, spec)
+    for i, entity in enumerate(entities):
+        state = states.get(entity)
+        if state is None:
+            state = states[entity] = EntityState.empty(spec)
+        state.advance(times[i], [a[i] for a in amounts], [c[i] for c in categories])
+
+
+def advance(conn: Connection, settings: Settings, event_type: str, frame: pl.DataFrame) -> None:
+    """Advance entity states by the events of `frame` (ENTITY_ID, EVENT_MS, variables as text)."""
+    if frame.height == 0:
+        return
+    versions = tracked_versions(conn, settings, event_type)
+    if not versions:
+        return
+    entities = frame[layout.ENTITY_ID].cast(pl.String).to_list()
+    for version in versions:
+        states = load_states(conn, version, entities)
+        catch_up(version.spec, states, frame)
+        save_states(conn, version, states)
+
+
+def advance_one(
+    conn: Connection, settings: Settings, event_type: str, entity_id: str, event_ms: int, variables: dict[str, Any]
+) -> None:
+    frame = pl.DataFrame(
+        {layout.ENTITY_ID: [entity_id], layout.EVENT_MS: [event_ms], **{k: [str(v)] for k, v in variables.items()}}
+    )
+    advance(conn, settings, event_type, frame)

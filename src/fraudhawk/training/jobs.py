@@ -1,0 +1,286 @@
+"""Background work on model versions: training, and the activation steps AFD reports.
+
+Training runs in its own worker thread (it takes minutes; imports should not wait behind it). A
+version in TRAINING_IN_PROGRESS is claimed by one worker, which beats while it trains. Training
+cannot resume half-way, so a version whose worker died (its process is gone, or it stopped beating)
+is put in ERROR with the reason: never left in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+
+from fraudhawk.catalog.values import utc_ms
+from fraudhawk.context import Context, now_ms
+from fraudhawk.events import paths
+from fraudhawk.events.worker import STALE_MS, owner_is_gone
+from fraudhawk.features.plan import VariableInfo
+from fraudhawk.scoring.model import MODELS
+from fraudhawk.scoring.states import catch_up
+from fraudhawk.storage import schema
+from fraudhawk.training import artifacts, dataset, report, trainer
+from fraudhawk.training.messages import Messages
+from fraudhawk.training.versions import COMPLETE, TRAINING, version_text
+
+log = logging.getLogger("fraudhawk.training")
+_versions = schema.model_versions
+BEAT_SECONDS = 5.0
+CANCEL_POLL_SECONDS = 2.0
+
+
+def _where(row: Any) -> Any:
+    return and_(_versions.c.model_id == row.model_id, _versions.c.major == row.major, _versions.c.minor == row.minor)
+
+
+def _finish(ctx: Context, row: Any, owner: str, status: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+    with ctx.db.write() as conn:
+        done = conn.execute(
+            update(_versions)
+            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
+            .values(
+                status=status,
+                training_result=None if result is None else json.dumps(result),
+                owner=None,
+                progress=None,
+                updated_ms=now_ms(),
+                **extra,
+            )
+        )
+        return bool(done.rowcount)
+
+
+def _fail(ctx: Context, row: Any, owner: str | None, messages: Messages) -> None:
+    result = report.failure(messages)
+    with ctx.db.write() as conn:
+        owned = _versions.c.owner.is_(None) if owner is None else _versions.c.owner == owner
+        conn.execute(
+            update(_versions)
+            .where(_where(row), owned, _versions.c.status == TRAINING)
+            .values(status="ERROR", training_result=json.dumps(result), owner=None, progress=None, updated_ms=now_ms())
+        )
+
+
+def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(_versions).where(_versions.c.status == TRAINING).order_by(_versions.c.created_ms)
+        ).all()
+    worked = False
+    for row in rows:
+        if stopping():
+            break
+        if row.owner is not None and row.owner != owner:
+            if owner_is_gone(row.owner) or (row.heartbeat_ms or 0) < now_ms() - STALE_MS:
+                messages = Messages()
+                messages.file_error(
+                    "Training interrupted",
+                    "The process training this version stopped before it finished (it was killed or crashed): "
+                    "create a new version to train again",
+                )
+                _fail(ctx, row, row.owner, messages)
+                worked = True
+            continue
+        if row.cancel_requested:
+            with ctx.db.write() as conn:
+                conn.execute(
+                    update(_versions)
+                    .where(_where(row), _versions.c.status == TRAINING)
+                    .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
+                )
+            worked = True
+            continue
+        with ctx.db.write() as conn:
+            claimed = conn.execute(
+                update(_versions)
+                .where(_where(row), _versions.c.owner.is_(None), _versions.c.status == TRAINING)
+                .values(owner=owner, heartbeat_ms=now_ms(), progress="starting")
+            ).rowcount
+        if claimed:
+            worked = True
+            run_one(ctx, row, owner, stopping)
+    return worked
+
+
+class _Watch:
+    """Progress, heartbeat and cancellation for one training, throttled to keep the store quiet."""
+
+    def __init__(self, ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) -> None:
+        self.ctx, self.row, self.owner, self.stopping = ctx, row, owner, stopping
+        self.last_beat = 0.0
+        self.last_poll = 0.0
+        self.cancelled = False
+        self.lost = False
+
+    def progress(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last_beat < BEAT_SECONDS and not text.startswith(("checking", "computing", "engineering")):
+            return
+        self.last_beat = now
+        with self.ctx.db.write() as conn:
+            updated = conn.execute(
+                update(_versions)
+                .where(_where(self.row), _versions.c.owner == self.owner)
+                .values(progress=text, heartbeat_ms=now_ms())
+            ).rowcount
+        self.lost = not updated
+
+    def stop(self) -> bool:
+        if self.stopping() or self.lost:
+            return True
+        now = time.monotonic()
+        if now - self.last_poll >= CANCEL_POLL_SECONDS:
+            self.last_poll = now
+            with self.ctx.db.read() as conn:
+                self.cancelled = bool(
+                    conn.execute(select(_versions.c.cancel_requested).where(_where(self.row))).scalar()
+                )
+        return self.cancelled
+
+
+def _variables(ctx: Context, names: list[str]) -> list[VariableInfo]:
+    table = schema.variables
+    with ctx.db.read() as conn:
+        rows = {
+            row.name: row
+            for row in conn.execute(
+                select(table.c.name, table.c.data_type, table.c.variable_type).where(table.c.name.in_(names))
+            )
+        }
+    infos = []
+    for name in names:
+        row = rows.get(name)
+        if row is None:
+            raise ValueError(f"the model variable {name} no longer exists")
+        infos.append(VariableInfo(name, row.data_type, row.variable_type or "CATEGORICAL"))
+    return infos
+
+
+def _load_data(
+    ctx: Context, row: Any, event_type: str, names: list[str], messages: Messages
+) -> tuple[dataset.TrainingData, tuple[int, int] | None]:
+    if row.training_source == "EXTERNAL_EVENTS":
+        detail = json.loads(row.external_detail)
+        location = paths.resolve(ctx.settings, detail["dataLocation"], "externalEventsDetail.dataLocation")
+        return dataset.from_csv(location, names, messages), None
+    window = json.loads(row.ingested_detail)["ingestedEventsTimeWindow"]
+    low = utc_ms(window["startTime"], "startTime")
+    high = utc_ms(window["endTime"], "endTime")
+    with ctx.db.read() as conn:
+        return dataset.from_store(conn, event_type, names), (low, high)
+
+
+def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) -> None:
+    watch = _Watch(ctx, row, owner, stopping)
+    version = version_text(row.major, row.minor)
+    messages = Messages()
+    try:
+        with ctx.db.read() as conn:
+            model = conn.execute(select(schema.models).where(schema.models.c.model_id == row.model_id)).one()
+        training_schema = json.loads(row.training_schema)
+        names = list(training_schema["modelVariables"])
+        label_schema = training_schema.get("labelSchema") or {}
+        watch.progress("checking the data")
+        data, window = _load_data(ctx, row, model.event_type, names, messages)
+        if messages.has_errors:
+            raise trainer.TrainingFailed(messages)
+        request = trainer.Request(
+            model_type=model.model_type,
+            variables=_variables(ctx, names),
+            label_mapper=label_schema.get("labelMapper", {}),
+            unlabeled=label_schema.get("unlabeledEventsTreatment", "IGNORE"),
+            window=window,
+        )
+        trained = trainer.train(data, request, watch.progress, watch.stop)
+        # messages from loading the data come first, then the trainer's own
+        trained.messages.file_level[:0] = messages.file_level
+        trained.messages.field_level[:0] = messages.field_level
+        target = artifacts.folder(ctx.settings.data_dir, row.model_id, version)
+        manifest = report.manifest(model, version, row, trained)
+        digest = artifacts.save(target, trained.booster.model_to_string(), manifest)
+        result = report.success(model.model_type, trained)
+        states = schema.entity_states
+        with ctx.db.write() as conn:
+            done = conn.execute(
+                update(_versions)
+                .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
+                .values(
+                    status=COMPLETE,
+                    training_result=json.dumps(result),
+                    artifact_sha256=digest,
+                    owner=None,
+                    progress=None,
+                    updated_ms=now_ms(),
+                )
+            ).rowcount
+            if done and row.training_source == "INGESTED_EVENTS" and trained.plan.history is not None:
+                # events stored while the model trained: their entities' history moves on too
+                later = dataset.later_events(conn, model.event_type, data, names)
+                catch_up(trained.plan.history, trained.states, later)
+            if done and trained.states:
+                keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
+                conn.execute(
+                    insert(states),
+                    [{**keys, "entity_id": entity, "state": s.to_bytes()} for entity, s in trained.states.items()],
+                )
+        if not done:
+            artifacts.remove(target)
+    except trainer.TrainingFailed as failure:
+        failure.messages.file_level[:0] = [m for m in messages.file_level if m not in failure.messages.file_level]
+        _fail(ctx, row, owner, failure.messages)
+    except trainer.Cancelled:
+        if watch.cancelled:
+            _finish(ctx, row, owner, "TRAINING_CANCELLED", None)
+        else:
+            stopped = Messages()
+            stopped.file_error(
+                "Training interrupted",
+                "The server stopped before training finished: create a new version to train again",
+            )
+            _fail(ctx, row, owner, stopped)
+    except Exception as error:
+        log.exception("training %s %s failed", row.model_id, version)
+        failed = Messages()
+        failed.file_error("Training failed", f"Training stopped on an internal error: {error}")
+        _fail(ctx, row, owner, failed)
+
+
+# --- activation -------------------------------------------------------------------------------------
+
+_STEPS = {
+    "ACTIVATE_REQUESTED": "ACTIVATE_IN_PROGRESS",
+    "INACTIVATE_REQUESTED": "INACTIVATE_IN_PROGRESS",
+    "INACTIVATE_IN_PROGRESS": COMPLETE,
+}
+
+
+def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
+    """Move versions through AFD's deploy states; activating loads and verifies the artifact first."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(select(_versions).where(_versions.c.status.in_([*_STEPS, "ACTIVATE_IN_PROGRESS"]))).all()
+    for row in rows:
+        if stopping():
+            break
+        following = _STEPS.get(row.status)
+        if row.status == "ACTIVATE_IN_PROGRESS":
+            following = "ACTIVE"
+            try:
+                MODELS.get(
+                    artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor)),
+                    row.artifact_sha256 or "",
+                )
+            except Exception as error:
+                log.error("model version %s %s cannot be activated: %s", row.model_id, row.major, error)
+                following = COMPLETE
+        with ctx.db.write() as conn:
+            conn.execute(
+                update(_versions)
+                .where(_where(row), _versions.c.status == row.status)
+                .values(status=following, updated_ms=now_ms())
+            )
+    return bool(rows)

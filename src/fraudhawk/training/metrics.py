@@ -1,0 +1,116 @@
+"""Validation metrics in AFD's shapes: AUC with an uncertainty range, a dense grid of (threshold, FPR,
+TPR, precision), score distributions, and log-odds variable importance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+THRESHOLD_STEP = 5
+HISTOGRAM_BINS = 50
+
+
+def roc_auc(scores: np.ndarray, target: np.ndarray) -> float:
+    """Area under the ROC curve (ties count half), the Mann-Whitney statistic."""
+    positives = target == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = scores[order]
+    # average ranks over ties
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(scores)]))
+    average = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(average, ends - starts)
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(scores: np.ndarray, target: np.ndarray) -> float:
+    """Average precision (area under the precision-recall steps), as scikit-learn defines it."""
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], target[order]
+    distinct = np.flatnonzero(np.diff(s)) if len(s) else np.array([], dtype=int)
+    cut = np.concatenate((distinct, [len(s) - 1]))
+    tp = np.cumsum(y)[cut]
+    fp = (cut + 1) - tp
+    total = y.sum()
+    if total == 0:
+        return float("nan")
+    precision = tp / np.maximum(tp + fp, 1)
+    recall = tp / total
+    previous = np.concatenate(([0.0], recall[:-1]))
+    return float(np.sum((recall - previous) * precision))
+
+
+def auc_range(auc: float, n_pos: int, n_neg: int) -> tuple[float, float]:
+    """95% interval from Hanley and McNeil's standard error of the AUC."""
+    if not math.isfinite(auc) or n_pos == 0 or n_neg == 0:
+        return (0.0, 1.0)
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
+    se = math.sqrt(max(variance, 0.0))
+    return (max(0.0, auc - 1.96 * se), min(1.0, auc + 1.96 * se))
+
+
+def metric_points(scores: np.ndarray, target: np.ndarray) -> list[dict[str, float]]:
+    """For thresholds 0, 5, ..., 1000: the share of fraud (tpr) and legit (fpr) scoring at or above
+    it, and the precision of flagging those events."""
+    fraud = np.sort(scores[target == 1])
+    legit = np.sort(scores[target == 0])
+    points = []
+    for threshold in range(0, 1001, THRESHOLD_STEP):
+        tp = len(fraud) - np.searchsorted(fraud, threshold, side="left")
+        fp = len(legit) - np.searchsorted(legit, threshold, side="left")
+        points.append(
+            {
+                "fpr": float(fp / max(len(legit), 1)),
+                "precision": float(tp / (tp + fp)) if tp + fp else 1.0,
+                "tpr": float(tp / max(len(fraud), 1)),
+                "threshold": float(threshold),
+            }
+        )
+    return points
+
+
+def recall_at_fpr(scores: np.ndarray, target: np.ndarray, fpr: float) -> float:
+    """Share of fraud caught when flagging the top `fpr` share of legit events."""
+    legit = np.sort(scores[target == 0])
+    fraud = scores[target == 1]
+    if len(legit) == 0 or len(fraud) == 0:
+        return float("nan")
+    cut = legit[min(len(legit) - 1, math.floor((1 - fpr) * len(legit)))]
+    return float((fraud > cut).mean())
+
+
+def distributions(scores: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    edges = np.linspace(0, 1000, HISTOGRAM_BINS + 1)
+    fraud, _ = np.histogram(scores[target == 1], bins=edges)
+    legit, _ = np.histogram(scores[target == 0], bins=edges)
+    return {"binEdges": edges.tolist(), "fraud": fraud.tolist(), "legit": legit.tolist()}
+
+
+def performance(scores: np.ndarray, raw: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    """Every validation figure of one model version, computed on its holdout events."""
+    auc = roc_auc(raw, target)
+    n_pos, n_neg = int((target == 1).sum()), int((target == 0).sum())
+    low, high = auc_range(auc, n_pos, n_neg)
+    return {
+        "auc": auc,
+        "aucRange": [low, high],
+        "averagePrecision": average_precision(raw, target),
+        "recallAtFpr": {
+            "0.001": recall_at_fpr(raw, target, 0.001),
+            "0.01": recall_at_fpr(raw, target, 0.01),
+        },
+        "points": metric_points(scores, target),
+        "distributions": distributions(scores, target),
+        "fraudEvents": n_pos,
+        "legitEvents": n_neg,
+    }

@@ -1,0 +1,267 @@
+"""From training data to a scored, evaluated model: the steps one training job runs.
+
+1. Map labels and check the data (an error stops here, with AFD-style diagnostics).
+2. Plan features from the declared variable types; for TFI add each entity's history, computed over
+   all of the entity's earlier events (also those before the training window).
+3. Hold out the newest 15% of events by time; fit LightGBM on the rest, stopping early on the
+   newest part of the training rows.
+4. Calibrate scores on the holdout's legit events and measure the holdout.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from fraudhawk.events import layout
+from fraudhawk.features import history as hist
+from fraudhawk.features.plan import CATEGORY_TYPES, NOVELTY_TYPES, NUMERIC_TYPES, FeaturePlan, VariableInfo, role_of
+from fraudhawk.scoring.calibration import Calibration
+from fraudhawk.training import metrics
+from fraudhawk.training.dataset import TrainingData
+from fraudhawk.training.messages import Messages
+from fraudhawk.training.validation import (
+    EVALUATE,
+    HOLDOUT,
+    TARGET,
+    WEIGHT,
+    Labelled,
+    apply_labels,
+    check_file,
+    check_variables,
+)
+
+SEED = 7
+MAX_ROUNDS = 1000
+PATIENCE = 50
+IMPORTANCE_ROWS = 20_000
+HISTORY_CATEGORIES = 6
+TARGET_FRAUD_SHARE = 0.02
+SAMPLE_ABOVE = 50_000  # smaller data is kept whole: every legit event counts there
+
+
+class TrainingFailed(Exception):
+    """The data cannot train a model; the messages say why."""
+
+    def __init__(self, messages: Messages) -> None:
+        super().__init__("; ".join(messages.errors()) or "training failed")
+        self.messages = messages
+
+
+class Cancelled(Exception):
+    """Training was cancelled or its worker is stopping."""
+
+
+@dataclass
+class Request:
+    model_type: str
+    variables: list[VariableInfo]
+    label_mapper: dict[str, list[str]]
+    unlabeled: str = "IGNORE"
+    window: tuple[int, int] | None = None  # training events' time range (ms, inclusive), None for all
+    seed: int = SEED
+
+
+@dataclass
+class Trained:
+    booster: lgb.Booster
+    plan: FeaturePlan
+    calibration: Calibration
+    performance: dict[str, Any]
+    importance: dict[str, float]  # feature -> mean |log-odds contribution| on holdout events
+    messages: Messages
+    summary: dict[str, Any]
+    states: dict[str, hist.EntityState] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+def _history_spec(plan: FeaturePlan, data: Labelled) -> hist.HistorySpec:
+    used = plan.used
+    amounts = [v.name for v in used if v.variable_type == "PRICE"]
+    if not amounts:
+        amounts = [v.name for v in used if v.variable_type in NUMERIC_TYPES and role_of(v) == "numeric"][:2]
+    categories: list[str] = []
+    for v in used:
+        if v.variable_type in NOVELTY_TYPES or (v.variable_type in CATEGORY_TYPES and v.name not in plan.raw_dropped):
+            categories.append(v.name)
+    return hist.HistorySpec(tuple(amounts), tuple(categories[:HISTORY_CATEGORIES]))
+
+
+@dataclass
+class _Prepared:
+    labelled: Labelled
+    plan: FeaturePlan
+    matrix: np.ndarray
+    states: dict[str, hist.EntityState]
+
+
+def _prepare(data: TrainingData, request: Request, messages: Messages, step: Progress) -> _Prepared:
+    """Labels, checks and features of the training window's events (history from all events)."""
+    frame = data.frame
+    tfi = request.model_type == "TRANSACTION_FRAUD_INSIGHTS"
+    if tfi and frame.height and frame[layout.ENTITY_ID].null_count() == frame.height:
+        messages.file_error(
+            "Missing ENTITY_ID",
+            "Transaction Fraud Insights learns from each entity's history: the data needs ENTITY_ID",
+        )
+        raise TrainingFailed(messages)
+    everything = frame.sort(layout.EVENT_MS, maintain_order=True).with_row_index("__position")
+    window = everything
+    if request.window is not None:
+        window = everything.filter(pl.col(layout.EVENT_MS).is_between(*request.window, closed="both"))
+    if window.height == 0:
+        messages.file_error("No events", "There are no events to train on in the given data or time window")
+        raise TrainingFailed(messages)
+    labelled = apply_labels(window, request.label_mapper, request.unlabeled, messages)
+    check_file(labelled, messages)
+    if messages.has_errors:
+        raise TrainingFailed(messages)
+    plan = FeaturePlan(list(request.variables))
+    check_variables(plan, labelled, entity_aware=tfi, messages=messages)
+    if messages.has_errors:
+        raise TrainingFailed(messages)
+    spec: hist.HistorySpec | None = None
+    history: pl.DataFrame | None = None
+    states: dict[str, hist.EntityState] = {}
+    if tfi:
+        spec = _history_spec(plan, labelled)
+        step("computing each entity's history")
+        every_history, states = hist.compute(spec, everything, with_states=True)
+        history = every_history[labelled.frame["__position"].to_numpy()]
+    step("engineering features")
+    plan.fit(labelled.frame, spec)
+    return _Prepared(labelled, plan, plan.transform(labelled.frame, history), states)
+
+
+def _sample(target: np.ndarray, end: int, seed: int) -> np.ndarray:
+    """Rows to fit on among the first `end`: every fraud event and, when fraud is rarer than
+    TARGET_FRAUD_SHARE, a seeded sample of legit events (AFD down-samples imbalanced data too)."""
+    rows = np.arange(end)
+    fraud = target[:end] == 1
+    share = fraud.mean() if end else 0.0
+    if end == 0 or share >= TARGET_FRAUD_SHARE or end < SAMPLE_ABOVE:
+        return rows
+    keep = share * (1 - TARGET_FRAUD_SHARE) / ((1 - share) * TARGET_FRAUD_SHARE)
+    chosen = np.random.default_rng(seed).random(end) < keep
+    kept: np.ndarray = rows[fraud | chosen]
+    return kept
+
+
+def train(data: TrainingData, request: Request, progress: Progress, stop: Callable[[], bool]) -> Trained:
+    messages = Messages()
+
+    def step(text: str) -> None:
+        if stop():
+            raise Cancelled()
+        progress(text)
+
+    step("checking the data")
+    prepared = _prepare(data, request, messages, step)
+    rows, plan, matrix = prepared.labelled.frame, prepared.plan, prepared.matrix
+    target = rows[TARGET].to_numpy()
+    evaluate = rows[EVALUATE].to_numpy()
+    cut = int(rows.height * (1 - HOLDOUT))
+    inner = int(cut * (1 - HOLDOUT))
+    step("training the model")
+    fit_rows = _sample(target, inner, request.seed)
+    booster = _fit(plan, matrix, target, rows[WEIGHT].to_numpy(), fit_rows, inner, cut, request.seed, stop, progress)
+
+    step("evaluating on the newest 15% of events")
+    keep = evaluate[cut:]
+    held = matrix[cut:][keep]
+    raw = np.asarray(booster.predict(held, raw_score=True), dtype=np.float64)
+    held_target = target[cut:][keep]
+    calibration = Calibration.fit(raw[held_target == 0])
+    performance = metrics.performance(calibration.score(raw), raw, held_target)
+    contributions = np.asarray(booster.predict(held[:IMPORTANCE_ROWS], pred_contrib=True))[:, :-1]
+    importance = dict(zip(plan.feature_names, np.abs(contributions).mean(axis=0).astype(float).tolist(), strict=True))
+    ms = rows[layout.EVENT_MS]
+    summary = {
+        "events": rows.height,
+        "fraudEvents": prepared.labelled.fraud,
+        "legitEvents": prepared.labelled.legit,
+        "unlabeledEvents": prepared.labelled.unlabeled,
+        "trainingEvents": cut,
+        "fittedEvents": len(fit_rows),
+        "validationEvents": int(keep.sum()),
+        "firstEventMs": int(ms.min()),  # type: ignore[arg-type]
+        "lastEventMs": int(ms.max()),  # type: ignore[arg-type]
+        "validationFromMs": int(ms[cut]) if cut < rows.height else None,
+        "bestIteration": booster.best_iteration or booster.current_iteration(),
+        "features": len(plan.feature_names),
+    }
+    return Trained(booster, plan, calibration, performance, importance, messages, summary, prepared.states)
+
+
+def _fit(
+    plan: FeaturePlan,
+    matrix: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray,
+    fit_rows: np.ndarray,
+    inner: int,
+    cut: int,
+    seed: int,
+    stop: Callable[[], bool],
+    progress: Progress,
+) -> lgb.Booster:
+    fraud = float(target[fit_rows].sum())
+    legit = float(len(fit_rows) - fraud)
+    small = len(fit_rows) < 20_000
+    params: dict[str, Any] = {
+        "objective": "binary",
+        "learning_rate": 0.05,
+        "num_leaves": 15 if small else 63,
+        "min_data_in_leaf": 10 if small else 50,
+        "min_sum_hessian_in_leaf": 1e-3,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        # Rare fraud gets more weight so trees split on it, but not the full ratio: scores are ranked
+        # against legit events afterwards, so only the order matters, and full reweighting overfits.
+        "scale_pos_weight": max(1.0, (legit / max(fraud, 1.0)) ** 0.5),
+        "max_cat_to_onehot": 8,
+        "cat_smooth": 10,
+        "metric": "average_precision",
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": max(1, min(os.cpu_count() or 1, 4)),
+        "verbosity": -1,
+    }
+    categorical = [plan.feature_names.index(name) for name in plan.categorical]
+    stop_rows = slice(inner, cut)
+    has_both = 0 < target[stop_rows].sum() < (cut - inner)
+    train_set = lgb.Dataset(
+        matrix[fit_rows],
+        label=target[fit_rows],
+        weight=weight[fit_rows],
+        feature_name=plan.feature_names,
+        categorical_feature=categorical,
+        free_raw_data=False,
+    )
+    valid_sets = []
+    callbacks: list[Any] = []
+    if has_both:
+        valid = train_set.create_valid(matrix[stop_rows], label=target[stop_rows], weight=weight[stop_rows])
+        valid_sets = [valid]
+        callbacks.append(lgb.early_stopping(PATIENCE, first_metric_only=True, verbose=False))
+
+    def watch(env: Any) -> None:
+        if env.iteration % 10 == 0:
+            if stop():
+                raise Cancelled()
+            progress(f"training the model: round {env.iteration}")
+
+    callbacks.append(watch)
+    rounds = MAX_ROUNDS if has_both else 300
+    return lgb.train(params, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)

@@ -1,0 +1,227 @@
+"""Entity history for Transaction Fraud Insights: the vectorised training engine and the incremental
+per-entity state must give the same values, in memory and through the store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import select
+
+from fraudhawk import datagen
+from fraudhawk.events import layout
+from fraudhawk.events.timestamps import parse_series
+from fraudhawk.features.history import EntityState, HistorySpec, compute, replay
+from fraudhawk.settings import Settings
+from fraudhawk.storage import schema
+from fraudhawk.storage.database import Database
+
+SPEC = HistorySpec(amounts=("amt",), categories=("merchant", "ip_address"))
+
+
+def _events(path: Path, cards: int = 60, days: int = 40, seed: int = 3) -> pl.DataFrame:
+    datagen.transactions(path, cards=cards, days=days, seed=seed)
+    frame = pl.read_csv(path, infer_schema=False)
+    return frame.with_columns(parse_series(frame[layout.EVENT_TIMESTAMP]).alias(layout.EVENT_MS))
+
+
+def _as_rows(frame: pl.DataFrame) -> list[tuple[str, int, list[Any], list[Any]]]:
+    amounts = frame["amt"].cast(pl.Float64).to_list()
+    return [
+        (entity, ms, [amount], [merchant, ip])
+        for entity, ms, amount, merchant, ip in zip(
+            frame[layout.ENTITY_ID].to_list(),
+            frame[layout.EVENT_MS].to_list(),
+            amounts,
+            frame["merchant"].to_list(),
+            frame["ip_address"].to_list(),
+            strict=True,
+        )
+    ]
+
+
+def _assert_same(vectorised: pl.DataFrame, online: list[list[Any]]) -> None:
+    expected = vectorised.to_numpy().astype(np.float64)
+    actual = np.array([[np.nan if v is None else float(v) for v in row] for row in online])
+    assert expected.shape == actual.shape
+    same = (expected == actual) | (np.isnan(expected) & np.isnan(actual))
+    bad = np.argwhere(~same)
+    assert not len(bad), [(SPEC.feature_names()[j], int(i), expected[i, j], actual[i, j]) for i, j in bad[:5]]
+
+
+def test_one_event_at_a_time_equals_the_whole_history(tmp_path: Path) -> None:
+    frame = _events(tmp_path / "t.csv").sort(layout.EVENT_MS, maintain_order=True)
+    # events at the same moment are ordered by arrival on both sides
+    frame = pl.concat([frame, frame.head(50).with_columns(pl.lit("dup").alias("EVENT_ID"))]).sort(
+        layout.EVENT_MS, maintain_order=True
+    )
+    vectorised, final = compute(SPEC, frame, with_states=True)
+    states: dict[str, EntityState] = {}
+    online = replay(SPEC, states, _as_rows(frame))
+    _assert_same(vectorised, online)
+    assert set(states) == set(final)
+    for entity, state in states.items():
+        assert state.to_bytes() == final[entity].to_bytes()
+    # the features carry signal, not constants
+    assert vectorised["h.count_24h"].max() > 1  # type: ignore[operator]
+    assert vectorised["h.merchant.seen"].null_count() < frame.height
+
+
+def test_state_from_history_then_online_equals_history_of_all(tmp_path: Path) -> None:
+    frame = _events(tmp_path / "t.csv", seed=5).sort(layout.EVENT_MS, maintain_order=True)
+    cut = int(frame.height * 0.7)
+    everything, _ = compute(SPEC, frame)
+    _, states = compute(SPEC, frame.head(cut), with_states=True)
+    restored = {k: EntityState.from_bytes(v.to_bytes()) for k, v in states.items()}
+    online = replay(SPEC, restored, _as_rows(frame.slice(cut)))
+    _assert_same(everything.slice(cut), online)
+
+
+def test_missing_values_and_new_entities(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            layout.ENTITY_ID: ["a", "a", "b", "a", "a"],
+            layout.EVENT_MS: [0, 1000, 1000, 7_200_000, 7_200_000],
+            "amt": ["10", None, "5", "abc", "30"],
+            "merchant": ["m1", "", "m1", None, "m1"],
+            "ip_address": ["1.1.1.1", "1.1.1.1", None, "2.2.2.2", "1.1.1.1"],
+        }
+    )
+    vectorised, _ = compute(SPEC, frame)
+    online = replay(
+        SPEC,
+        {},
+        [
+            ("a", 0, [10.0], ["m1", "1.1.1.1"]),
+            ("a", 1000, [None], [None, "1.1.1.1"]),
+            ("b", 1000, [5.0], ["m1", None]),
+            ("a", 7_200_000, [None], [None, "2.2.2.2"]),
+            ("a", 7_200_000, [30.0], ["m1", "1.1.1.1"]),
+        ],
+    )
+    _assert_same(vectorised, online)
+    row = dict(zip(SPEC.feature_names(), online[4], strict=True))
+    assert row["h.count_1h"] == 1  # the events 2h earlier are outside the hour; the same-time one counts
+    assert row["h.count_24h"] == 3
+    assert row["h.amt.ratio_mean"] == 30.0 / 10.0
+    assert row["h.merchant.seen"] == 1
+    assert row["h.ip_address.seen"] == 2
+
+
+# --- through the store: training builds the state, SendEvent and imports advance it ----------------
+
+
+def _wait(afd: Any, model: str, version: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found: dict[str, Any] = afd.get_model_version(
+            modelId=model, modelType="TRANSACTION_FRAUD_INSIGHTS", modelVersionNumber=version
+        )
+        if found["status"] != "TRAINING_IN_PROGRESS":
+            return found
+        time.sleep(0.3)
+    raise AssertionError("training did not finish")
+
+
+def _wait_import(afd: Any, job: str) -> None:
+    for _ in range(600):
+        status = afd.get_batch_import_jobs(jobId=job)["batchImports"][0]["status"]
+        if status not in ("IN_PROGRESS", "IN_PROGRESS_INITIALIZING"):
+            assert status == "COMPLETE"
+            return
+        time.sleep(0.1)
+    raise AssertionError("import did not finish")
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.mark.timeout(600)
+def test_store_state_follows_every_stored_event(afd: Any, settings: Settings) -> None:
+    files = settings.data_dir / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    source = files / "all.csv"
+    datagen.transactions(source, cards=100, days=40, seed=11, fraud_share=0.3)
+    with source.open() as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    first, live, last = rows[: int(len(rows) * 0.8)], rows[int(len(rows) * 0.8) : -300], rows[-300:]
+    _write(files / "first.csv", header, first)
+    _write(files / "last.csv", header, last)
+    for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
+        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
+        afd.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+        )
+    afd.put_label(name="fraud")
+    afd.put_label(name="legit")
+    afd.put_entity_type(name="card")
+    afd.put_event_type(
+        name="txn",
+        eventVariables=list(datagen.TRANSACTION_VARIABLES),
+        labels=["fraud", "legit"],
+        entityTypes=["card"],
+        eventIngestion="ENABLED",
+    )
+    role = "arn:aws:iam::123456789012:role/afd"
+    afd.create_batch_import_job(
+        jobId="first", inputPath=str(files / "first.csv"), outputPath=str(files), eventTypeName="txn", iamRoleArn=role
+    )
+    _wait_import(afd, "first")
+    afd.create_model(modelId="tfi", modelType="TRANSACTION_FRAUD_INSIGHTS", eventTypeName="txn")
+    afd.create_model_version(
+        modelId="tfi",
+        modelType="TRANSACTION_FRAUD_INSIGHTS",
+        trainingDataSource="INGESTED_EVENTS",
+        trainingDataSchema={
+            "modelVariables": list(datagen.TRANSACTION_VARIABLES),
+            "labelSchema": {"labelMapper": {"FRAUD": ["fraud"], "LEGIT": ["legit"]}},
+        },
+        ingestedEventsDetail={
+            "ingestedEventsTimeWindow": {"startTime": "2023-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
+        },
+    )
+    if _wait(afd, "tfi", "1.0")["status"] != "TRAINING_COMPLETE":
+        detail = afd.describe_model_versions(modelId="tfi")["modelVersionDetails"][0]
+        raise AssertionError(detail["trainingResult"]["dataValidationMetrics"])
+
+    index = {name: i for i, name in enumerate(header)}
+    for row in live:  # one at a time, as a live system would
+        afd.send_event(
+            eventId=row[index["EVENT_ID"]],
+            eventTypeName="txn",
+            eventTimestamp=row[index["EVENT_TIMESTAMP"]],
+            eventVariables={name: row[index[name]] for name in datagen.TRANSACTION_VARIABLES},
+            entities=[{"entityType": "card", "entityId": row[index["ENTITY_ID"]]}],
+        )
+    afd.create_batch_import_job(
+        jobId="last", inputPath=str(files / "last.csv"), outputPath=str(files), eventTypeName="txn", iamRoleArn=role
+    )
+    _wait_import(afd, "last")
+
+    manifest = json.loads((settings.data_dir / "models" / "tfi" / "1.0" / "manifest.json").read_text())
+    spec = HistorySpec.from_json(manifest["plan"]["history"])
+    assert spec.amounts == ("amt",)
+    everything = pl.read_csv(source, infer_schema=False)
+    everything = everything.with_columns(parse_series(everything[layout.EVENT_TIMESTAMP]).alias(layout.EVENT_MS))
+    _, expected = compute(spec, everything.sort(layout.EVENT_MS, maintain_order=True), with_states=True)
+    database = Database(settings.database_url)
+    with database.read() as conn:
+        stored = {
+            row.entity_id: row.state
+            for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
+        }
+    database.dispose()
+    assert set(stored) == set(expected)
+    assert all(stored[entity] == expected[entity].to_bytes() for entity in expected)

@@ -1,0 +1,254 @@
+"""Training below the wire: determinism, calibration, the variable checks, artifacts and metrics, and
+a server killed mid-training."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from fraudhawk import datagen
+from fraudhawk.errors import InternalError
+from fraudhawk.events.paths import Location
+from fraudhawk.features.plan import VariableInfo
+from fraudhawk.scoring.calibration import Calibration, fpr_for_score
+from fraudhawk.training import artifacts, metrics, trainer
+from fraudhawk.training.dataset import from_csv
+from fraudhawk.training.messages import Messages
+from tests.conftest import boto_client
+from tests.test_import_crash import _free_port, _serve
+
+FRAUD = {"FRAUD": ["fraud"], "LEGIT": ["legit"]}
+
+
+def _variables(table: dict[str, tuple[str, str]]) -> list[VariableInfo]:
+    return [VariableInfo(name, data_type, variable_type) for name, (data_type, variable_type) in table.items()]
+
+
+def _train(path: Path, model_type: str, variables: list[VariableInfo], **request: Any) -> trainer.Trained:
+    messages = Messages()
+    data = from_csv(Location(str(path), path), [v.name for v in variables], messages)
+    assert not messages.has_errors, messages.to_wire()
+    return trainer.train(
+        data, trainer.Request(model_type, variables, FRAUD, **request), lambda _text: None, lambda: False
+    )
+
+
+def test_same_data_and_seed_give_the_same_model_and_metrics(tmp_path: Path) -> None:
+    source = tmp_path / "txn.csv"
+    datagen.transactions(source, cards=150, days=40, seed=2, fraud_share=0.3)
+    variables = _variables(datagen.TRANSACTION_VARIABLES)
+    first = _train(source, "TRANSACTION_FRAUD_INSIGHTS", variables)
+    second = _train(source, "TRANSACTION_FRAUD_INSIGHTS", variables)
+    assert first.booster.model_to_string() == second.booster.model_to_string()
+    assert first.performance == second.performance
+    assert first.calibration.knots == second.calibration.knots
+    assert first.importance == second.importance
+    other = _train(source, "TRANSACTION_FRAUD_INSIGHTS", variables, seed=99)
+    assert other.booster.model_to_string() != first.booster.model_to_string()
+
+
+def test_scores_mean_false_positive_rates(tmp_path: Path) -> None:
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=6000, seed=4, fraud_rate=0.05)
+    trained = _train(source, "ONLINE_FRAUD_INSIGHTS", _variables(datagen.REGISTRATION_VARIABLES))
+    points = {p["threshold"]: p for p in trained.performance["points"]}
+    # on the validation legit events, 600 flags about 10% and 900 about 2%, as AFD documents
+    assert points[600.0]["fpr"] == pytest.approx(0.10, abs=0.02)
+    assert points[900.0]["fpr"] == pytest.approx(0.02, abs=0.01)
+    tprs = [p["tpr"] for p in trained.performance["points"]]
+    fprs = [p["fpr"] for p in trained.performance["points"]]
+    assert tprs == sorted(tprs, reverse=True)
+    assert fprs == sorted(fprs, reverse=True)
+    assert trained.performance["auc"] > 0.8
+    low, high = trained.performance["aucRange"]
+    assert low <= trained.performance["auc"] <= high
+
+
+def test_calibration_is_monotone_and_anchored() -> None:
+    legit = np.random.default_rng(0).normal(0, 1, 20_000)
+    calibration = Calibration.fit(legit)
+    raw = np.linspace(-6, 12, 5000)
+    scores = calibration.score(raw)
+    assert np.all(np.diff(scores) >= 0)
+    assert scores[0] == 0.0
+    assert scores[-1] == 1000.0
+    for score, fpr in ((600, 0.10), (900, 0.02)):
+        share = float((calibration.score(legit) >= score).mean())
+        assert share == pytest.approx(fpr, rel=0.1)
+    assert fpr_for_score(600) == pytest.approx(0.1)
+    assert fpr_for_score(900) == pytest.approx(0.02)
+    # with few legit events the top scores lie beyond the largest legit output: still ranked there
+    few = legit[:2000]
+    sparse = Calibration.fit(few)
+    top, above = sparse.score(np.array([few.max(), few.max() + 0.1]))
+    assert top < above < 1000.0
+
+
+def test_variables_that_only_encode_time_or_identity_are_left_out(tmp_path: Path) -> None:
+    source = tmp_path / "txn.csv"
+    datagen.transactions(source, cards=150, days=40, seed=6, fraud_share=0.3)
+    frame = pl.read_csv(source, infer_schema=False)
+    homes = {card: f"{i * 7919 % 100000:05d}" for i, card in enumerate(frame["ENTITY_ID"].unique().sort())}
+    frame = frame.with_columns(
+        pl.int_range(frame.height).cast(pl.String).alias("sequence"),  # grows with time
+        pl.col("ENTITY_ID").replace_strict(homes).alias("home_zip"),  # one value per card
+        pl.lit("same").alias("constant"),
+        pl.when(pl.int_range(frame.height) % 20 == 0).then(pl.lit("x")).alias("mostly_missing"),
+    )
+    frame.write_csv(source)
+    variables = [
+        *_variables(datagen.TRANSACTION_VARIABLES),
+        VariableInfo("sequence", "FLOAT", "NUMERIC"),
+        VariableInfo("home_zip", "STRING", "CATEGORICAL"),
+        VariableInfo("constant", "STRING", "CATEGORICAL"),
+        VariableInfo("mostly_missing", "STRING", "CATEGORICAL"),
+    ]
+    trained = _train(source, "TRANSACTION_FRAUD_INSIGHTS", variables)
+    assert set(trained.plan.excluded) == {"sequence", "home_zip", "constant", "mostly_missing"}
+    titles = {m["fieldName"]: m["title"] for m in trained.messages.field_level}
+    assert titles == {
+        "sequence": "Variable follows time",
+        "home_zip": "Identifies the entity",
+        "constant": "Constant variable",
+        "mostly_missing": "High missing rate",
+    }
+    assert not any(name.startswith(("sequence", "home_zip")) for name in trained.plan.feature_names)
+    assert "h.amt.ratio_mean" in trained.plan.feature_names
+
+
+def test_too_little_data_fails_with_a_reason(tmp_path: Path) -> None:
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=400, seed=1, fraud_rate=0.01)
+    with pytest.raises(trainer.TrainingFailed) as failure:
+        _train(source, "ONLINE_FRAUD_INSIGHTS", _variables(datagen.REGISTRATION_VARIABLES))
+    assert [m["title"] for m in failure.value.messages.file_level if m["type"] == "ERROR"] == ["Insufficient data"]
+
+
+def test_artifacts_are_verified_on_load(tmp_path: Path) -> None:
+    target = tmp_path / "models" / "m" / "1.0"
+    digest = artifacts.save(target, "tree model text", {"plan": {}, "modelId": "m"})
+    loaded = artifacts.load(target, digest)
+    assert loaded.model_text == "tree model text"
+    assert set(loaded.manifest["libraries"]) >= {"lightgbm", "numpy", "python"}
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.txt"]
+    (target / "model.txt").write_text("tampered")
+    with pytest.raises(InternalError, match="does not match its manifest"):
+        artifacts.load(target, digest)
+    with pytest.raises(InternalError, match="does not match the one trained"):
+        artifacts.load(target, "0" * 64)
+
+
+def test_metrics_match_their_definitions() -> None:
+    rng = np.random.default_rng(3)
+    target = (rng.random(400) < 0.2).astype(float)
+    scores = np.round(rng.normal(target * 1.5, 1.0), 1)  # with ties
+    pairs = [(p, n) for p in scores[target == 1] for n in scores[target == 0]]
+    brute = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+    assert metrics.roc_auc(scores, target) == pytest.approx(brute)
+    # average precision: mean of precision at each fraud event's rank (no ties here)
+    distinct = scores + rng.random(400) * 1e-6
+    order = np.argsort(-distinct)
+    hits = np.cumsum(target[order])
+    reference = float(np.sum((hits / np.arange(1, 401))[target[order] == 1]) / target.sum())
+    assert metrics.average_precision(distinct, target) == pytest.approx(reference)
+    low, high = metrics.auc_range(0.9, 50, 500)
+    assert 0.8 < low < 0.9 < high < 1.0
+
+
+def test_killed_server_leaves_the_version_in_error_not_in_progress(tmp_path: Path) -> None:
+    data, files = tmp_path / "data", tmp_path / "data" / "files"
+    files.mkdir(parents=True)
+    datagen.transactions(files / "txn.csv", cards=800, days=120, seed=8, fraud_share=0.3)
+    port = _free_port()
+    server = _serve(data, tmp_path / "s3", port)
+    try:
+        afd = boto_client(f"http://127.0.0.1:{port}")
+        for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
+            default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
+            afd.create_variable(
+                name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+            )
+        afd.put_label(name="fraud")
+        afd.put_label(name="legit")
+        afd.put_entity_type(name="card")
+        afd.put_event_type(
+            name="txn",
+            eventVariables=list(datagen.TRANSACTION_VARIABLES),
+            labels=["fraud", "legit"],
+            entityTypes=["card"],
+        )
+        afd.create_model(modelId="m", modelType="TRANSACTION_FRAUD_INSIGHTS", eventTypeName="txn")
+        afd.create_model_version(
+            modelId="m",
+            modelType="TRANSACTION_FRAUD_INSIGHTS",
+            trainingDataSource="EXTERNAL_EVENTS",
+            trainingDataSchema={
+                "modelVariables": list(datagen.TRANSACTION_VARIABLES),
+                "labelSchema": {"labelMapper": FRAUD},
+            },
+            externalEventsDetail={
+                "dataLocation": str(files / "txn.csv"),
+                "dataAccessRoleArn": "arn:aws:iam::123456789012:role/afd",
+            },
+        )
+        time.sleep(1.5)  # inside training: reading, features or fitting
+        version = afd.get_model_version(modelId="m", modelType="TRANSACTION_FRAUD_INSIGHTS", modelVersionNumber="1.0")
+        assert version["status"] == "TRAINING_IN_PROGRESS"
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    server = _serve(data, tmp_path / "s3", port)
+    try:
+        afd = boto_client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        status = ""
+        while time.monotonic() < deadline:
+            status = afd.get_model_version(
+                modelId="m", modelType="TRANSACTION_FRAUD_INSIGHTS", modelVersionNumber="1.0"
+            )["status"]
+            if status != "TRAINING_IN_PROGRESS":
+                break
+            time.sleep(0.2)
+        assert status == "ERROR"
+        detail = afd.describe_model_versions(modelId="m", modelType="TRANSACTION_FRAUD_INSIGHTS")[
+            "modelVersionDetails"
+        ][0]
+        messages = detail["trainingResult"]["dataValidationMetrics"]["fileLevelMessages"]
+        assert [m["title"] for m in messages] == ["Training interrupted"]
+        assert not (data / "models" / "m" / "1.0").exists()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_training_csv_with_bad_lines_keeps_the_good_ones(tmp_path: Path) -> None:
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=3000, seed=5)
+    with source.open() as handle:
+        rows = list(csv.reader(handle))
+    rows[10][0] = "not a time"
+    rows[20] = rows[20][:2]  # too few fields
+    with source.open("w", newline="") as out:
+        csv.writer(out).writerows(rows)
+    variables = _variables(datagen.REGISTRATION_VARIABLES)
+    messages = Messages()
+    data = from_csv(Location(str(source), source), [v.name for v in variables], messages)
+    assert not messages.has_errors
+    assert [m["title"] for m in messages.file_level] == ["Unreadable lines"]
+    assert "line(s)" in messages.file_level[0]["content"]
+    assert "21" in messages.file_level[0]["content"]  # the short row's line number
+    assert [(m["fieldName"], m["type"]) for m in messages.field_level] == [("EVENT_TIMESTAMP", "WARNING")]
+    assert "11" in messages.field_level[0]["content"]  # the bad time's line number
+    assert data.frame.height == 2998
+    trained = trainer.train(
+        data, trainer.Request("ONLINE_FRAUD_INSIGHTS", variables, FRAUD), lambda _text: None, lambda: False
+    )
+    assert trained.summary["events"] == 2998
