@@ -22,7 +22,7 @@ from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
 
-SPEC = HistorySpec(amounts=("amt",), categories=("merchant", "ip_address"))
+SPEC = HistorySpec(amounts=("amt",), categories=("merchant", "ip_address"), amount_groups=("merchant",))
 
 
 def _events(path: Path, cards: int = 60, days: int = 40, seed: int = 3) -> pl.DataFrame:

@@ -851,23 +851,18 @@ def test_cancelling_a_queued_training_ends_it_cancelled(lab: Lab, big_csv: Path)
     assert wait_version(afd, "queued_model", "1.0")["status"] == "TRAINING_CANCELLED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: a TRAINING_CANCELLED request accepted in the last stretch of a training is lost and the "
-    "version ends TRAINING_COMPLETE (jobs._Watch.stop polls cancel_requested at most every 2 s and nothing after "
-    "the fit polls it; run_one's final update to TRAINING_COMPLETE does not check cancel_requested)",
-)
 def test_a_cancel_accepted_late_in_training_is_not_lost(lab: Lab) -> None:
     """UpdateModelVersionStatus(TRAINING_CANCELLED) answers 200 while the version is TRAINING_IN_PROGRESS:
-    the training must then end TRAINING_CANCELLED, however close to its end the request came."""
+    the training must then end TRAINING_CANCELLED, however close to its end the request came. Small,
+    quick trainings are cancelled just after the worker's first look for a cancellation, three times."""
     afd = lab.afd
     path = lab.files / "small-registrations.csv"
-    datagen.registrations(path, events=1000, seed=9, fraud_rate=0.1)
-    for attempt in range(5):
+    datagen.registrations(path, events=600, seed=9, fraud_rate=0.1)
+    cancelled = 0
+    for attempt in range(10):
         model_id = f"late_cancel_{attempt}"
         afd.create_model(modelId=model_id, modelType=OFI, eventTypeName=REGISTRATION)
-        create_version(afd, model_id, path)
+        create_version(afd, model_id, path, variables=["email_address", "billing_state"])
         # "engineering features" is recorded after the worker's first look for a cancellation
         wait_step(lab.settings, model_id, lambda progress, _owner: progress == "engineering features")
         try:
@@ -879,8 +874,10 @@ def test_a_cancel_accepted_late_in_training_is_not_lost(lab: Lab) -> None:
             continue  # the training ended before the request came: try again
         status = wait_version(afd, model_id, "1.0")["status"]
         assert status == "TRAINING_CANCELLED", f"the cancellation was accepted, yet {model_id} 1.0 ended {status}"
-        return
-    pytest.fail("no cancellation reached a training in progress in five attempts")
+        cancelled += 1
+        if cancelled == 3:
+            return
+    pytest.fail(f"only {cancelled} of 10 cancellations reached a training in progress")
 
 
 def test_cancelling_a_complete_version_is_refused(lab: Lab, trained: Trained) -> None:

@@ -41,13 +41,16 @@ class HistorySpec:
 
     amounts: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    amount_groups: tuple[str, ...] = ()  # categories by which amounts are also compared (e.g. per product type)
 
     def feature_names(self) -> list[str]:
         names = [f"{PREFIX}since_last_s", *(f"{PREFIX}count_{w}" for w, _ in WINDOWS)]
-        names += [f"{PREFIX}events_seen", f"{PREFIX}rate_ratio", f"{PREFIX}hour_share"]
+        names += [f"{PREFIX}events_seen", f"{PREFIX}rate_ratio", f"{PREFIX}hour_share", f"{PREFIX}rate_vs_usual"]
         for a in self.amounts:
             names += [f"{PREFIX}{a}.sum_{w}" for w, _ in WINDOWS]
             names += [f"{PREFIX}{a}.{k}" for k in ("ratio_mean", "zscore", "ratio_max", "ratio_mean_24h")]
+            names += [f"{PREFIX}{a}.ratio_max_24h", f"{PREFIX}{a}.prev_ratio_mean"]
+            names += [f"{PREFIX}{a}.ratio_mean_by_{g}" for g in self.amount_groups]
         for c in self.categories:
             names += [f"{PREFIX}{c}.seen", f"{PREFIX}{c}.seen_share"]
         return names
@@ -62,11 +65,19 @@ class HistorySpec:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"amounts": list(self.amounts), "categories": list(self.categories)}
+        return {
+            "amounts": list(self.amounts),
+            "categories": list(self.categories),
+            "amount_groups": list(self.amount_groups),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HistorySpec:
-        return cls(tuple(data["amounts"]), tuple(data["categories"]))
+        return cls(tuple(data["amounts"]), tuple(data["categories"]), tuple(data.get("amount_groups", ())))
+
+    def group_index(self) -> list[int]:
+        """Position in `categories` of each amount group."""
+        return [self.categories.index(g) for g in self.amount_groups]
 
 
 def _hour(ms: int) -> int:
@@ -91,11 +102,20 @@ def _rate_ratio(count_24h: int, count_7d: int) -> float:
     return count_24h / ((count_7d + 1) / 7)
 
 
+def _rate_vs_usual(count_24h: int, n: int, event_ms: int, first_ms: int | None) -> float | None:
+    """Activity of the last day against the entity's usual daily rate since its first event."""
+    if n == 0 or first_ms is None:
+        return None
+    days = max((event_ms - first_ms) / 86_400_000, 1.0)
+    return count_24h / (n / days)
+
+
 @dataclass
 class EntityState:
     """One entity's running summary; `features` then `advance` for each new event, in time order."""
 
     n: int = 0
+    first_ms: int | None = None
     last_ms: int | None = None
     hours: list[int] = field(default_factory=lambda: [0] * 24)
     # per amount: running sum, running sum of squares, count of values, largest value
@@ -107,6 +127,10 @@ class EntityState:
     # events of the last LONGEST ms: their times and the running sums just before each
     recent_ms: list[int] = field(default_factory=list)
     recent_sums: list[list[float]] = field(default_factory=list)
+    recent_amounts: list[list[float | None]] = field(default_factory=list)
+    last_amounts: list[float | None] = field(default_factory=list)
+    # per (amount, group): group value -> [running sum, count of values]
+    by_group: list[dict[str, list[float]]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, spec: HistorySpec) -> EntityState:
@@ -117,9 +141,13 @@ class EntityState:
             counts=[0] * k,
             maxima=[None] * k,
             seen=[{} for _ in spec.categories],
+            last_amounts=[None] * k,
+            by_group=[{} for _ in range(k * len(spec.amount_groups))],
         )
 
-    def features(self, event_ms: int, amounts: list[float | None], categories: list[str | None]) -> list[Any]:
+    def features(
+        self, event_ms: int, amounts: list[float | None], categories: list[str | None], groups: list[int]
+    ) -> list[Any]:
         hour = _hour(event_ms)
         n = self.n
         out: list[Any] = [None if self.last_ms is None else (event_ms - self.last_ms) / 1000]
@@ -129,6 +157,7 @@ class EntityState:
         out += [min(n, COUNT_CAP), _rate_ratio(counts[1], counts[2])]
         near = self.hours[(hour - 1) % 24] + self.hours[hour] + self.hours[(hour + 1) % 24]
         out.append(near / n if n else None)
+        out.append(_rate_vs_usual(counts[1], n, event_ms, self.first_ms))
         for i, x in enumerate(amounts):
             window_sums = [self.sums[i] - self.recent_sums[s][i] if s < len(self.recent_ms) else 0.0 for s in starts]
             out += window_sums
@@ -137,6 +166,13 @@ class EntityState:
             out.append(_zscore(x, self.sums[i], self.squares[i], self.counts[i]))
             out.append(_ratio(x, self.maxima[i]))
             out.append(_ratio(x, window_sums[1] / counts[1] if counts[1] else None))
+            day = [amount for v in self.recent_amounts[starts[1] :] if (amount := v[i]) is not None]
+            out.append(_ratio(x, max(day) if day else None))
+            out.append(_ratio(self.last_amounts[i], mean))
+            for g, position in enumerate(groups):
+                value = categories[position]
+                stats = None if value is None else self.by_group[i * len(groups) + g].get(value)
+                out.append(_ratio(x, stats[0] / stats[1] if stats and stats[1] else None))
         for j, value in enumerate(categories):
             if value is None:
                 out += [None, None]
@@ -145,11 +181,23 @@ class EntityState:
                 out += [seen, seen / n if n else None]
         return out
 
-    def advance(self, event_ms: int, amounts: list[float | None], categories: list[str | None]) -> None:
+    def advance(
+        self, event_ms: int, amounts: list[float | None], categories: list[str | None], groups: list[int]
+    ) -> None:
+        if self.first_ms is None:
+            self.first_ms = event_ms
         self.recent_ms.append(event_ms)
         self.recent_sums.append(list(self.sums))
+        self.recent_amounts.append(list(amounts))
         for i, x in enumerate(amounts):
             value = 0.0 if x is None else x
+            self.last_amounts[i] = x
+            for g, position in enumerate(groups):
+                key = categories[position]
+                if key is not None:
+                    entry = self.by_group[i * len(groups) + g].setdefault(key, [0.0, 0])
+                    entry[0] = entry[0] + value
+                    entry[1] += 0 if x is None else 1
             self.sums[i] = self.sums[i] + value
             self.squares[i] = self.squares[i] + value * value
             if x is not None:
@@ -166,6 +214,7 @@ class EntityState:
         if cut:
             del self.recent_ms[:cut]
             del self.recent_sums[:cut]
+            del self.recent_amounts[:cut]
 
     def to_bytes(self) -> bytes:
         # json writes floats with repr, which reads back to the same double
@@ -265,10 +314,40 @@ def _activity(rows: _Sorted, columns: dict[str, Any]) -> list[np.ndarray]:
         near[neighbours] += before[neighbours]
     with np.errstate(invalid="ignore", divide="ignore"):
         columns[f"{PREFIX}hour_share"] = np.where(n_prev > 0, near / np.maximum(n_prev, 1), np.nan)
+        days = np.maximum((ms - ms[rows.starts]) / 86_400_000, 1.0)
+        usual = n_prev / days
+        columns[f"{PREFIX}rate_vs_usual"] = np.where(n_prev > 0, counts[1] / usual, np.nan)
     return counts
 
 
-def _amount(rows: _Sorted, i: int, name: str, counts: list[np.ndarray], columns: dict[str, Any]) -> np.ndarray:
+def _window_max(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """max(values[low[k]:high[k]]) for every k (NaN where empty or all missing), by a sparse table."""
+    filled = np.where(np.isnan(values), -np.inf, values)
+    levels = [filled]
+    width = 1
+    while width * 2 <= max(len(values), 1):
+        previous = levels[-1]
+        levels.append(np.maximum(previous[:-width], previous[width:]))
+        width *= 2
+    length = high - low
+    result = np.full(len(low), -np.inf)
+    present = length > 0
+    if present.any():
+        k = np.floor(np.log2(length[present])).astype(np.int64)
+        lo, hi = low[present], high[present]
+        best = np.full(len(lo), -np.inf)
+        for level in np.unique(k):
+            pick = k == level
+            table = levels[level]
+            span = 1 << int(level)
+            best[pick] = np.maximum(table[lo[pick]], table[hi[pick] - span])
+        result[present] = best
+    return np.where(np.isinf(result), np.nan, result)
+
+
+def _amount(
+    rows: _Sorted, spec: HistorySpec, i: int, name: str, counts: list[np.ndarray], columns: dict[str, Any]
+) -> np.ndarray:
     """Features of one amount variable; returns the running sums before each row (for the states)."""
     work = rows.work
     filled = pl.col(f"a{i}").fill_null(0.0)
@@ -298,6 +377,19 @@ def _amount(rows: _Sorted, i: int, name: str, counts: list[np.ndarray], columns:
         columns[f"{PREFIX}{name}.ratio_max"] = np.where(max_before > 0, x / max_before, np.nan)
         mean_24h = np.where(counts[1] > 0, window_sums[1] / np.maximum(counts[1], 1), np.nan)
         columns[f"{PREFIX}{name}.ratio_mean_24h"] = np.where(mean_24h > 0, x / mean_24h, np.nan)
+        day_max = _window_max(x, rows.lows[1], rows.position)
+        columns[f"{PREFIX}{name}.ratio_max_24h"] = np.where(day_max > 0, x / day_max, np.nan)
+        columns[f"{PREFIX}{name}.prev_ratio_mean"] = np.where(mean > 0, rows.before(x, np.nan) / mean, np.nan)
+        for g, position in zip(spec.amount_groups, spec.group_index(), strict=True):
+            keys = ["entity", f"c{position}"]
+            sums_g = work.select(filled.cum_sum().shift(1).over(keys).fill_null(0.0).alias("s"))["s"].to_numpy()
+            present = pl.col(f"a{i}").is_not_null().cast(pl.Int64)
+            counts_g = work.select(present.cum_sum().shift(1).over(keys).fill_null(0).alias("n"))["n"].to_numpy()
+            mean_g = np.where(counts_g > 0, sums_g / np.maximum(counts_g, 1), np.nan)
+            missing = work[f"c{position}"].is_null().to_numpy()
+            ratio = np.where(mean_g > 0, x / mean_g, np.nan)
+            ratio[missing] = np.nan
+            columns[f"{PREFIX}{name}.ratio_mean_by_{g}"] = ratio
     return before
 
 
@@ -322,7 +414,7 @@ def compute(
     rows = _Sorted.build(spec, frame)
     columns: dict[str, Any] = {}
     counts = _activity(rows, columns)
-    running = [_amount(rows, i, name, counts, columns) for i, name in enumerate(spec.amounts)]
+    running = [_amount(rows, spec, i, name, counts, columns) for i, name in enumerate(spec.amounts)]
     for j, name in enumerate(spec.categories):
         _category(rows, j, name, columns)
     restore = np.empty(frame.height, dtype=np.int64)
@@ -332,6 +424,35 @@ def compute(
     ).fill_nan(None)
     states = _final_states(spec, rows.work, rows.ms, rows.is_start, running) if with_states else {}
     return features, states
+
+
+def _amount_state(state: EntityState, i: int, values: list[Any], total: float, begin: int, end: int) -> None:
+    squares = 0.0
+    count = 0
+    top: float | None = None
+    for r in range(begin, end):
+        x = values[r]
+        value = 0.0 if x is None else x
+        squares = squares + value * value
+        if x is not None:
+            count += 1
+            top = x if top is None else max(top, x)
+    last = values[end - 1]
+    state.sums[i] = total + (0.0 if last is None else last)
+    state.squares[i] = squares
+    state.counts[i] = count
+    state.maxima[i] = top
+    state.last_amounts[i] = last
+
+
+def _group_state(table: dict[str, list[float]], values: list[Any], keys: list[Any], begin: int, end: int) -> None:
+    for r in range(begin, end):
+        key = keys[r]
+        if key is not None:
+            x = values[r]
+            entry = table.setdefault(key, [0.0, 0])
+            entry[0] = entry[0] + (0.0 if x is None else x)
+            entry[1] += 0 if x is None else 1
 
 
 def _final_states(
@@ -349,6 +470,7 @@ def _final_states(
     amount_values = [work[f"a{i}"].to_list() for i in range(len(spec.amounts))]
     category_values = [work[f"c{j}"].to_list() for j in range(len(spec.categories))]
     running_lists = [r.tolist() for r in running]
+    groups = spec.group_index()
     states: dict[str, EntityState] = {}
     for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
         state = EntityState.empty(spec)
@@ -356,22 +478,9 @@ def _final_states(
         for r in range(begin, end):
             hist[hours[r]] += 1
         for i, values in enumerate(amount_values):
-            total = running_lists[i][end - 1]
-            squares = 0.0
-            count = 0
-            top: float | None = None
-            for r in range(begin, end):
-                x = values[r]
-                value = 0.0 if x is None else x
-                squares = squares + value * value
-                if x is not None:
-                    count += 1
-                    top = x if top is None else max(top, x)
-            last = values[end - 1]
-            state.sums[i] = total + (0.0 if last is None else last)
-            state.squares[i] = squares
-            state.counts[i] = count
-            state.maxima[i] = top
+            _amount_state(state, i, values, running_lists[i][end - 1], begin, end)
+            for g, position in enumerate(groups):
+                _group_state(state.by_group[i * len(groups) + g], values, category_values[position], begin, end)
         for j, values_text in enumerate(category_values):
             seen = state.seen[j]
             for r in range(begin, end):
@@ -379,11 +488,13 @@ def _final_states(
                 if v is not None:
                     seen[v] = seen.get(v, 0) + 1
         state.n = end - begin
+        state.first_ms = ms_list[begin]
         state.last_ms = ms_list[end - 1]
         newest = max(ms_list[begin:end])
         keep = [r for r in range(begin, end) if ms_list[r] > newest - LONGEST]
         state.recent_ms = [ms_list[r] for r in keep]
         state.recent_sums = [[running_lists[i][r] for i in range(len(spec.amounts))] for r in keep]
+        state.recent_amounts = [[values[r] for values in amount_values] for r in keep]
         states[entities[begin]] = state
     return states
 
@@ -393,10 +504,11 @@ def replay(
 ) -> list[list[Any]]:
     """Features of each (entity, ms, amounts, categories) event, advancing `states` one event at a time."""
     out = []
+    groups = spec.group_index()
     for entity, event_ms, amounts, categories in events:
         state = states.get(entity)
         if state is None:
             state = states[entity] = EntityState.empty(spec)
-        out.append(state.features(event_ms, amounts, categories))
-        state.advance(event_ms, amounts, categories)
+        out.append(state.features(event_ms, amounts, categories, groups))
+        state.advance(event_ms, amounts, categories, groups)
     return out

@@ -116,11 +116,12 @@ def catch_up(spec: HistorySpec, states: dict[str, EntityState], frame: pl.DataFr
     entities = ordered[layout.ENTITY_ID].cast(pl.String).to_list()
     times = ordered[layout.EVENT_MS].cast(pl.Int64).to_list()
     amounts, categories = _values(ordered, spec)
+    groups = spec.group_index()
     for i, entity in enumerate(entities):
         state = states.get(entity)
         if state is None:
             state = states[entity] = EntityState.empty(spec)
-        state.advance(times[i], [a[i] for a in amounts], [c[i] for c in categories])
+        state.advance(times[i], [a[i] for a in amounts], [c[i] for c in categories], groups)
 
 
 def advance(conn: Connection, settings: Settings, event_type: str, frame: pl.DataFrame) -> None:

@@ -206,6 +206,17 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
         result = report.success(model.model_type, trained)
         states = schema.entity_states
         with ctx.db.write() as conn:
+            # a cancel accepted after the last check still wins: the caller was told it would
+            conn.execute(
+                update(_versions)
+                .where(
+                    _where(row),
+                    _versions.c.owner == owner,
+                    _versions.c.status == TRAINING,
+                    _versions.c.cancel_requested,
+                )
+                .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
+            )
             done = conn.execute(
                 update(_versions)
                 .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
