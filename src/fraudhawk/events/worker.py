@@ -96,10 +96,14 @@ class Worker(threading.Thread):
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 30) -> None:
-        """Stop after the current step and hand back unfinished jobs, so any worker resumes them now."""
+    def halt(self) -> None:
+        """Ask the worker to stop after its current step, without waiting for it."""
         self._halt.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop after the current step and hand back unfinished jobs, so any worker resumes them now."""
+        self.halt()
         self.join(timeout)
         if self.is_alive():
             return  # still inside a step: its claim goes stale and another worker takes over

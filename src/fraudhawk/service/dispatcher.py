@@ -102,7 +102,9 @@ class Service:
         return self.db.is_sqlite and operation.startswith(_READ_PREFIXES) and operation in OPERATIONS
 
     def close(self) -> None:
-        for worker in (self.trainer, self.worker):
-            if worker is not None:
-                worker.stop()
+        workers = [w for w in (self.trainer, self.worker) if w is not None]
+        for worker in workers:
+            worker.halt()  # both at once: neither goes on working while the other winds down
+        for worker in workers:
+            worker.stop()
         self.db.dispose()
