@@ -371,3 +371,96 @@ def test_quotes_inside_unquoted_values_lose_no_line(store_client: Client, tmp_pa
     assert store_client.get_event(eventTypeName="payment", eventId="q4")["event"]["eventVariables"]["amount"] == "4"
     report = (folder / "quotes_failed_records.csv").read_text(encoding="utf-8")
     assert '\n5,"expected 6 fields, found 7"' in report  # q3 starts on line 5: q2's value spans lines 3-4
+
+
+def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> None:
+    """Model versions, the training job and TFI entity state behave the same on every backend."""
+    from fraudhawk import datagen
+
+    folder = tmp_path / "data" / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    datagen.transactions(folder / "txn.csv", cards=100, days=40, seed=4, fraud_share=0.3)
+    for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
+        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
+        store_client.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+        )
+    store_client.put_entity_type(name="card")
+    store_client.put_label(name="fraud")
+    store_client.put_label(name="legit")
+    store_client.put_event_type(
+        name="txn",
+        eventVariables=list(datagen.TRANSACTION_VARIABLES),
+        labels=["fraud", "legit"],
+        entityTypes=["card"],
+        eventIngestion="ENABLED",
+    )
+    store_client.create_batch_import_job(
+        jobId="txn",
+        inputPath=str(folder / "txn.csv"),
+        outputPath=str(folder),
+        eventTypeName="txn",
+        iamRoleArn="arn:aws:iam::123456789012:role/importer",
+    )
+    for _ in range(1200):
+        if store_client.get_batch_import_jobs(jobId="txn")["batchImports"][0]["status"] == "COMPLETE":
+            break
+        time.sleep(0.05)
+    kind = "TRANSACTION_FRAUD_INSIGHTS"
+    store_client.create_model(modelId="cards", modelType=kind, eventTypeName="txn")
+    store_client.create_model_version(
+        modelId="cards",
+        modelType=kind,
+        trainingDataSource="INGESTED_EVENTS",
+        trainingDataSchema={
+            "modelVariables": list(datagen.TRANSACTION_VARIABLES),
+            "labelSchema": {"labelMapper": {"FRAUD": ["fraud"], "LEGIT": ["legit"]}},
+        },
+        ingestedEventsDetail={
+            "ingestedEventsTimeWindow": {"startTime": "2020-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
+        },
+    )
+    for _ in range(2400):
+        version = store_client.get_model_version(modelId="cards", modelType=kind, modelVersionNumber="1.0")
+        if version["status"] != "TRAINING_IN_PROGRESS":
+            break
+        time.sleep(0.05)
+    assert version["status"] == "TRAINING_COMPLETE"
+    detail = store_client.describe_model_versions(modelId="cards", modelType=kind)["modelVersionDetails"][0]
+    assert 0.5 < detail["trainingResultV2"]["trainingMetricsV2"]["tfi"]["modelPerformance"]["auc"] <= 1.0
+    with pytest.raises(store_client.exceptions.ConflictException):
+        store_client.delete_model(modelId="cards", modelType=kind)
+
+    from sqlalchemy import select
+
+    from fraudhawk.features.history import EntityState
+    from fraudhawk.storage import schema
+
+    def state_of(entity: str) -> EntityState:
+        with store_client._service.db.read() as conn:
+            data = conn.execute(
+                select(schema.entity_states.c.state).where(schema.entity_states.c.entity_id == entity)
+            ).scalar_one()
+        return EntityState.from_bytes(data)
+
+    before = state_of("card_00001")
+    store_client.send_event(
+        eventId="live-1",
+        eventTypeName="txn",
+        eventTimestamp="2029-01-01T00:00:00Z",
+        eventVariables={"amt": "12.50", "merchant": "merchant_001", "ip_address": "10.0.0.1"},
+        entities=[{"entityType": "card", "entityId": "card_00001"}],
+    )
+    after = state_of("card_00001")
+    assert after.n == before.n + 1
+    assert after.last_ms == 1861920000000
+    assert after.sums[0] == before.sums[0] + 12.5
+    store_client.update_model_version_status(modelId="cards", modelType=kind, modelVersionNumber="1.0", status="ACTIVE")
+    for _ in range(600):
+        status = store_client.get_model_version(modelId="cards", modelType=kind, modelVersionNumber="1.0")["status"]
+        if status == "ACTIVE":
+            break
+        time.sleep(0.05)
+    assert status == "ACTIVE"
+    with pytest.raises(store_client.exceptions.ConflictException):
+        store_client.delete_model_version(modelId="cards", modelType=kind, modelVersionNumber="1.0")

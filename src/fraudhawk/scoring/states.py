@@ -128,6 +128,10 @@ def advance(conn: Connection, settings: Settings, event_type: str, frame: pl.Dat
     """Advance entity states by the events of `frame` (ENTITY_ID, EVENT_MS, variables as text)."""
     if frame.height == 0:
         return
+    # A training that completes takes this row for update before it catches up on events stored
+    # meanwhile: with the share lock, an event is either caught up by it or sees it complete.
+    event_types = schema.event_types
+    conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update(read=True))
     versions = tracked_versions(conn, settings, event_type)
     if not versions:
         return

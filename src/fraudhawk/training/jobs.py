@@ -175,6 +175,55 @@ def _load_data(
         return dataset.from_store(conn, event_type, names), (low, high)
 
 
+def _complete(
+    ctx: Context,
+    row: Any,
+    owner: str,
+    event_type: str,
+    data: dataset.TrainingData,
+    names: list[str],
+    trained: trainer.Trained,
+    result: dict[str, Any],
+    digest: str,
+) -> bool:
+    """Mark the version complete and store its entity states in one transaction; False if the
+    version was taken from this worker or cancelled meanwhile."""
+    states = schema.entity_states
+    with ctx.db.write() as conn:
+        event_types = schema.event_types
+        conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update())
+        # a cancel accepted after the last check still wins: the caller was told it would
+        conn.execute(
+            update(_versions)
+            .where(
+                _where(row), _versions.c.owner == owner, _versions.c.status == TRAINING, _versions.c.cancel_requested
+            )
+            .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
+        )
+        done = conn.execute(
+            update(_versions)
+            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
+            .values(
+                status=COMPLETE,
+                training_result=json.dumps(result),
+                artifact_sha256=digest,
+                owner=None,
+                progress=None,
+                updated_ms=now_ms(),
+            )
+        ).rowcount
+        if done and row.training_source == "INGESTED_EVENTS" and trained.plan.history is not None:
+            # events stored while the model trained: their entities' history moves on too
+            catch_up(trained.plan.history, trained.states, dataset.later_events(conn, event_type, data, names))
+        if done and trained.states:
+            keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
+            conn.execute(
+                insert(states),
+                [{**keys, "entity_id": entity, "state": s.to_bytes()} for entity, s in trained.states.items()],
+            )
+    return bool(done)
+
+
 def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) -> None:
     watch = _Watch(ctx, row, owner, stopping)
     version = version_text(row.major, row.minor)
@@ -204,41 +253,7 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
         manifest = report.manifest(model, version, row, trained)
         digest = artifacts.save(target, trained.booster.model_to_string(), manifest)
         result = report.success(model.model_type, trained)
-        states = schema.entity_states
-        with ctx.db.write() as conn:
-            # a cancel accepted after the last check still wins: the caller was told it would
-            conn.execute(
-                update(_versions)
-                .where(
-                    _where(row),
-                    _versions.c.owner == owner,
-                    _versions.c.status == TRAINING,
-                    _versions.c.cancel_requested,
-                )
-                .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
-            )
-            done = conn.execute(
-                update(_versions)
-                .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
-                .values(
-                    status=COMPLETE,
-                    training_result=json.dumps(result),
-                    artifact_sha256=digest,
-                    owner=None,
-                    progress=None,
-                    updated_ms=now_ms(),
-                )
-            ).rowcount
-            if done and row.training_source == "INGESTED_EVENTS" and trained.plan.history is not None:
-                # events stored while the model trained: their entities' history moves on too
-                later = dataset.later_events(conn, model.event_type, data, names)
-                catch_up(trained.plan.history, trained.states, later)
-            if done and trained.states:
-                keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
-                conn.execute(
-                    insert(states),
-                    [{**keys, "entity_id": entity, "state": s.to_bytes()} for entity, s in trained.states.items()],
-                )
+        done = _complete(ctx, row, owner, model.event_type, data, names, trained, result, digest)
         if not done:
             artifacts.remove(target)
     except trainer.TrainingFailed as failure:
