@@ -252,3 +252,18 @@ def test_training_csv_with_bad_lines_keeps_the_good_ones(tmp_path: Path) -> None
         data, trainer.Request("ONLINE_FRAUD_INSIGHTS", variables, FRAUD), lambda _text: None, lambda: False
     )
     assert trained.summary["events"] == 2998
+
+
+def test_training_csv_without_labels_or_times_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=300, seed=5)
+    frame = pl.read_csv(source, infer_schema=False)
+    frame.drop("EVENT_LABEL").write_csv(tmp_path / "no_labels.csv")
+    frame.drop("EVENT_TIMESTAMP").write_csv(tmp_path / "no_times.csv")
+    names = list(datagen.REGISTRATION_VARIABLES)
+    for name, title in (("no_labels.csv", "Missing EVENT_LABEL"), ("no_times.csv", "Missing EVENT_TIMESTAMP")):
+        messages = Messages()
+        from_csv(Location(name, tmp_path / name), [*names, "not_there"], messages)
+        titles = [m["title"] for m in messages.file_level if m["type"] == "ERROR"]
+        assert titles == [title, "Missing variables"]
+        assert "not_there" in messages.file_level[-1]["content"]

@@ -46,6 +46,11 @@ def from_csv(location: paths.Location, variables: list[str], messages: Messages)
             messages.file_error(
                 "Missing EVENT_TIMESTAMP", "The training data has no EVENT_TIMESTAMP column: every event needs its time"
             )
+        if layout.EVENT_LABEL not in header:
+            messages.file_error(
+                "Missing EVENT_LABEL",
+                "The training data has no EVENT_LABEL column: fraud models learn from labelled events",
+            )
         missing = [v for v in variables if v not in header]
         if missing:
             messages.file_error(
