@@ -111,7 +111,7 @@ def score_test(data_dir: Path, test: Path) -> dict[str, float]:
                 row.entity_id: EntityState.from_bytes(row.state)
                 for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
             }
-    model = MODELS.get(artifacts.folder(data_dir, "cc_tfi", "1.0"), digest)
+    model = MODELS.get(artifacts.folder(data_dir, "cc_tfi", "1.0", digest), digest)
     mapping = raw.Mapping(**MAPPING)  # type: ignore[arg-type]
     with test.open("rb") as handle:
         header, sample = raw.sample_rows(open_binary(handle))

@@ -210,7 +210,8 @@ def test_store_state_follows_every_stored_event(afd: Any, settings: Settings) ->
     )
     _wait_import(afd, "last")
 
-    manifest = json.loads((settings.data_dir / "models" / "tfi" / "1.0" / "manifest.json").read_text())
+    [folder] = (settings.data_dir / "models" / "tfi" / "1.0").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
     spec = HistorySpec.from_json(manifest["plan"]["history"])
     assert spec.amounts == ("amt",)
     everything = pl.read_csv(source, infer_schema=False)
@@ -225,3 +226,68 @@ def test_store_state_follows_every_stored_event(afd: Any, settings: Settings) ->
     database.dispose()
     assert set(stored) == set(expected)
     assert all(stored[entity] == expected[entity].to_bytes() for entity in expected)
+
+
+def test_a_late_event_keeps_the_history_in_time_order() -> None:
+    hour = 3_600_000
+    arrivals = [(0, 10.0, "m1"), (30 * hour, 20.0, "m2"), (40 * hour, 30.0, "m1"), (1 * hour, 500.0, "m3")]
+    arrivals.append((41 * hour, 50.0, "m2"))
+    states: dict[str, EntityState] = {}
+    online = replay(SPEC, states, [("a", ms, [amount], [merchant, "1.1.1.1"]) for ms, amount, merchant in arrivals])
+    in_time = sorted(arrivals)
+    frame = pl.DataFrame(
+        {
+            layout.ENTITY_ID: ["a"] * len(in_time),
+            layout.EVENT_MS: [ms for ms, _, _ in in_time],
+            "amt": [str(amount) for _, amount, _ in in_time],
+            "merchant": [merchant for _, _, merchant in in_time],
+            "ip_address": ["1.1.1.1"] * len(in_time),
+        }
+    )
+    vectorised, final = compute(SPEC, frame, with_states=True)
+    last = dict(zip(SPEC.feature_names(), online[-1], strict=True))
+    expected = dict(zip(SPEC.feature_names(), vectorised.row(len(in_time) - 1), strict=True))
+    assert last == pytest.approx(expected, rel=1e-12, nan_ok=True)
+    assert last["h.since_last_s"] == 3600
+    assert last["h.count_24h"] == 2
+    assert last["h.amt.sum_24h"] == 50.0
+    # the late event itself saw only what came before it in time
+    late = dict(zip(SPEC.feature_names(), online[3], strict=True))
+    assert (late["h.since_last_s"], late["h.count_1h"], late["h.count_24h"]) == (3600, 0, 1)
+    assert late["h.amt.sum_24h"] == 10.0
+    state = states["a"]
+    assert state.recent_ms == sorted(state.recent_ms)
+    assert state.last_ms == final["a"].last_ms
+    assert [s[0] for s in state.recent_sums] == pytest.approx([s[0] for s in final["a"].recent_sums])
+
+
+def test_events_without_an_entity_have_no_history() -> None:
+    frame = pl.DataFrame(
+        {
+            layout.ENTITY_ID: ["a", None, "a", None],
+            layout.EVENT_MS: [0, 1000, 2000, 3000],
+            "amt": ["10", "20", "30", "40"],
+            "merchant": ["m", "m", "m", "m"],
+            "ip_address": ["1", "1", "1", "1"],
+        }
+    )
+    features, states = compute(SPEC, frame, with_states=True)
+    assert set(states) == {"a"}
+    assert features["h.count_24h"].to_list() == [0, 0, 1, 0]
+    assert features["h.since_last_s"].to_list() == [None, None, 2.0, None]
+
+
+def test_window_starts_over_any_time_span() -> None:
+    from fraudhawk.features.history import WINDOWS, _window_starts
+
+    rng = np.random.default_rng(1)
+    group = np.sort(rng.integers(0, 5, 300))
+    ms = np.concatenate([np.sort(rng.integers(0, 2**61, (group == g).sum())) for g in range(5)])
+    ms[group == 0] = np.sort(rng.integers(0, 30 * 86_400_000, (group == 0).sum()))  # dense enough to fill windows
+    is_start = np.ones(len(ms), dtype=bool)
+    is_start[1:] = group[1:] != group[:-1]
+    lows = _window_starts(ms, group, is_start)  # the span is too long for one key: the slower path
+    for (_, width), low in zip(WINDOWS, lows, strict=True):
+        for i in range(len(ms)):
+            expected = min(j for j in range(len(ms)) if group[j] == group[i] and ms[j] > ms[i] - width)
+            assert low[i] == expected

@@ -133,8 +133,8 @@ def test_too_little_data_fails_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_artifacts_are_verified_on_load(tmp_path: Path) -> None:
-    target = tmp_path / "models" / "m" / "1.0"
-    digest = artifacts.save(target, "tree model text", {"plan": {}, "modelId": "m"})
+    digest, target = artifacts.save(tmp_path / "models" / "m" / "1.0", "tree model text", {"plan": {}, "modelId": "m"})
+    assert target == artifacts.folder(tmp_path, "m", "1.0", digest)
     loaded = artifacts.load(target, digest)
     assert loaded.model_text == "tree model text"
     assert set(loaded.manifest["libraries"]) >= {"lightgbm", "numpy", "python"}
@@ -267,3 +267,77 @@ def test_training_csv_without_labels_or_times_is_refused(tmp_path: Path) -> None
         titles = [m["title"] for m in messages.file_level if m["type"] == "ERROR"]
         assert titles == [title, "Missing variables"]
         assert "not_there" in messages.file_level[-1]["content"]
+
+
+def test_the_holdout_stays_unseen_by_the_feature_plan(tmp_path: Path) -> None:
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=3000, seed=9)
+    frame = pl.read_csv(source, infer_schema=False)
+    newest = pl.int_range(frame.height) >= int(frame.height * 0.9)
+    frame = frame.with_columns(
+        pl.when(newest).then(pl.lit("ZZ")).otherwise(pl.col("billing_state")).alias("billing_state")
+    )
+    frame.write_csv(source)
+    trained = _train(source, "ONLINE_FRAUD_INSIGHTS", _variables(datagen.REGISTRATION_VARIABLES))
+    assert "ZZ" not in trained.plan.vocabularies["billing_state"]
+    assert "ZZ" not in trained.plan.frequencies.get("billing_state", {})
+
+
+def test_missing_model_files_block_activation_but_not_ingestion(tmp_path: Path) -> None:
+    import shutil
+
+    import fraudhawk
+    from fraudhawk.settings import Settings
+
+    settings = Settings.load(data_dir=tmp_path / "data", environ={})
+    files = settings.data_dir / "files"
+    files.mkdir(parents=True)
+    datagen.transactions(files / "txn.csv", cards=100, days=40, seed=3, fraud_share=0.3)
+    kind = "TRANSACTION_FRAUD_INSIGHTS"
+    with fraudhawk.Client(settings=settings) as client:
+        for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
+            default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
+            client.create_variable(
+                name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+            )
+        client.put_label(name="fraud")
+        client.put_label(name="legit")
+        client.put_entity_type(name="card")
+        client.put_event_type(
+            name="txn",
+            eventVariables=list(datagen.TRANSACTION_VARIABLES),
+            labels=["fraud", "legit"],
+            entityTypes=["card"],
+            eventIngestion="ENABLED",
+        )
+        client.create_model(modelId="m", modelType=kind, eventTypeName="txn")
+        client.create_model_version(
+            modelId="m",
+            modelType=kind,
+            trainingDataSource="EXTERNAL_EVENTS",
+            trainingDataSchema={
+                "modelVariables": list(datagen.TRANSACTION_VARIABLES),
+                "labelSchema": {"labelMapper": FRAUD},
+            },
+            externalEventsDetail={
+                "dataLocation": str(files / "txn.csv"),
+                "dataAccessRoleArn": "arn:aws:iam::123456789012:role/afd",
+            },
+        )
+        for _ in range(1200):
+            if client.get_model_version(modelId="m", modelType=kind, modelVersionNumber="1.0")["status"] != (
+                "TRAINING_IN_PROGRESS"
+            ):
+                break
+            time.sleep(0.05)
+        shutil.rmtree(settings.data_dir / "models")
+        client.send_event(
+            eventId="after",
+            eventTypeName="txn",
+            eventTimestamp="2025-01-01T00:00:00Z",
+            eventVariables={"amt": "10.00", "merchant": "merchant_001", "ip_address": "10.0.0.1"},
+            entities=[{"entityType": "card", "entityId": "card_00002"}],
+        )
+        with pytest.raises(client.exceptions.ValidationException, match="cannot be activated") as refused:
+            client.update_model_version_status(modelId="m", modelType=kind, modelVersionNumber="1.0", status="ACTIVE")
+        assert str(settings.data_dir) not in str(refused.value)

@@ -32,6 +32,7 @@ HOUR_MS = 3_600_000
 WINDOWS: tuple[tuple[str, int], ...] = (("1h", HOUR_MS), ("24h", 24 * HOUR_MS), ("7d", 7 * 24 * HOUR_MS))
 LONGEST = max(ms for _, ms in WINDOWS)
 COUNT_CAP = 100
+NO_ENTITY = "\x00"  # prefix of the stand-in entity of an event without one (never a real id)
 PREFIX = "h."
 
 
@@ -150,23 +151,29 @@ class EntityState:
     ) -> list[Any]:
         hour = _hour(event_ms)
         n = self.n
-        out: list[Any] = [None if self.last_ms is None else (event_ms - self.last_ms) / 1000]
-        starts = [bisect.bisect_right(self.recent_ms, event_ms - ms) for _, ms in WINDOWS]
-        counts = [len(self.recent_ms) - s for s in starts]
+        # Normally every event is newer than the state; a late one sees only what came before it
+        # in time (as retraining would), where the recent events allow.
+        end = bisect.bisect_right(self.recent_ms, event_ms)
+        late = end < len(self.recent_ms)
+        previous_ms = self.last_ms if not late else (self.recent_ms[end - 1] if end else None)
+        out: list[Any] = [None if previous_ms is None else (event_ms - previous_ms) / 1000]
+        starts = [min(bisect.bisect_right(self.recent_ms, event_ms - ms), end) for _, ms in WINDOWS]
+        counts = [end - s for s in starts]
         out += counts
         out += [min(n, COUNT_CAP), _rate_ratio(counts[1], counts[2])]
         near = self.hours[(hour - 1) % 24] + self.hours[hour] + self.hours[(hour + 1) % 24]
         out.append(near / n if n else None)
         out.append(_rate_vs_usual(counts[1], n, event_ms, self.first_ms))
         for i, x in enumerate(amounts):
-            window_sums = [self.sums[i] - self.recent_sums[s][i] if s < len(self.recent_ms) else 0.0 for s in starts]
+            current = self.recent_sums[end][i] if late else self.sums[i]
+            window_sums = [current - self.recent_sums[s][i] if s < end else 0.0 for s in starts]
             out += window_sums
             mean = self.sums[i] / self.counts[i] if self.counts[i] else None
             out.append(_ratio(x, mean))
             out.append(_zscore(x, self.sums[i], self.squares[i], self.counts[i]))
             out.append(_ratio(x, self.maxima[i]))
             out.append(_ratio(x, window_sums[1] / counts[1] if counts[1] else None))
-            day = [amount for v in self.recent_amounts[starts[1] :] if (amount := v[i]) is not None]
+            day = [amount for v in self.recent_amounts[starts[1] : end] if (amount := v[i]) is not None]
             out.append(_ratio(x, max(day) if day else None))
             out.append(_ratio(self.last_amounts[i], mean))
             for g, position in enumerate(groups):
@@ -184,14 +191,25 @@ class EntityState:
     def advance(
         self, event_ms: int, amounts: list[float | None], categories: list[str | None], groups: list[int]
     ) -> None:
-        if self.first_ms is None:
-            self.first_ms = event_ms
-        self.recent_ms.append(event_ms)
-        self.recent_sums.append(list(self.sums))
-        self.recent_amounts.append(list(amounts))
+        self.first_ms = event_ms if self.first_ms is None else min(self.first_ms, event_ms)
+        position = bisect.bisect_right(self.recent_ms, event_ms)
+        late = position < len(self.recent_ms)
+        if late:
+            # keep the recent events in time order: the later ones now have this event before them
+            self.recent_ms.insert(position, event_ms)
+            self.recent_sums.insert(position, list(self.recent_sums[position]))
+            self.recent_amounts.insert(position, list(amounts))
+            for later in self.recent_sums[position + 1 :]:
+                for i, x in enumerate(amounts):
+                    later[i] = later[i] + (0.0 if x is None else x)
+        else:
+            self.recent_ms.append(event_ms)
+            self.recent_sums.append(list(self.sums))
+            self.recent_amounts.append(list(amounts))
         for i, x in enumerate(amounts):
             value = 0.0 if x is None else x
-            self.last_amounts[i] = x
+            if not late:
+                self.last_amounts[i] = x
             for g, position in enumerate(groups):
                 key = categories[position]
                 if key is not None:
@@ -209,7 +227,7 @@ class EntityState:
                 self.seen[j][value_text] = self.seen[j].get(value_text, 0) + 1
         self.hours[_hour(event_ms)] += 1
         self.n += 1
-        self.last_ms = event_ms
+        self.last_ms = event_ms if self.last_ms is None else max(self.last_ms, event_ms)
         cut = bisect.bisect_right(self.recent_ms, max(self.recent_ms) - LONGEST)
         if cut:
             del self.recent_ms[:cut]
@@ -241,6 +259,29 @@ def _exclusive_group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarra
     return result
 
 
+def _window_starts(ms: np.ndarray, group: np.ndarray, is_start: np.ndarray) -> list[np.ndarray]:
+    """Per window, the index of each row's first earlier event inside it (rows sorted by entity, time)."""
+    n_rows = len(ms)
+    if not n_rows:
+        return [np.zeros(0, dtype=np.int64) for _ in WINDOWS]
+    low_ms = int(ms.min())
+    span = int(ms.max()) - low_ms + LONGEST + 1
+    if (int(group[-1]) + 1) * span < 2**62:
+        # one sorted key for all entities: an entity's times, offset far past the previous entity's
+        key = group.astype(np.int64) * span + (ms - low_ms)
+        return [np.searchsorted(key, key - width, side="right") for _, width in WINDOWS]
+    begins = np.flatnonzero(is_start)
+    ends = np.append(begins[1:], n_rows)
+    lows = []
+    for _, width in WINDOWS:
+        low = np.empty(n_rows, dtype=np.int64)
+        for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
+            times = ms[begin:end]
+            low[begin:end] = begin + np.searchsorted(times, times - width, side="right")
+        lows.append(low)
+    return lows
+
+
 @dataclass
 class _Sorted:
     """The events sorted by (entity, time, arrival), with each row's place in its entity's history."""
@@ -260,13 +301,11 @@ class _Sorted:
     @classmethod
     def build(cls, spec: HistorySpec, frame: pl.DataFrame) -> _Sorted:
         n_rows = frame.height
-        base = pl.DataFrame(
-            {
-                "entity": frame[layout.ENTITY_ID].cast(pl.String),
-                "ms": frame[layout.EVENT_MS].cast(pl.Int64),
-                "row": pl.int_range(n_rows, eager=True, dtype=pl.Int64),
-            }
-        )
+        row = pl.int_range(n_rows, eager=True, dtype=pl.Int64)
+        entity = frame[layout.ENTITY_ID].cast(pl.String)
+        # an event without an entity has no history: each stands alone (and keeps no state)
+        alone = pl.select(pl.when(entity.is_null()).then(pl.lit(NO_ENTITY) + row.cast(pl.String)).otherwise(entity))
+        base = pl.DataFrame({"entity": alone.to_series(), "ms": frame[layout.EVENT_MS].cast(pl.Int64), "row": row})
         work = base.with_columns(
             *(_as_float(frame, a).alias(f"a{i}") for i, a in enumerate(spec.amounts)),
             *(_as_text(frame, c).alias(f"c{j}") for j, c in enumerate(spec.categories)),
@@ -278,16 +317,7 @@ class _Sorted:
             is_start[1:] = (entity[1:] != entity[:-1]).to_numpy()
         group = np.cumsum(is_start) - 1
         starts = np.flatnonzero(is_start)[group] if n_rows else np.zeros(0, dtype=np.int64)
-        key = np.zeros(0, dtype=np.int64)
-        if n_rows:
-            # one sorted key for all entities: an entity's times, offset far past the previous entity's
-            low_ms = int(ms.min())
-            span = int(ms.max()) - low_ms + LONGEST + 1
-            if (int(group[-1]) + 1) * span >= 2**62:
-                raise ValueError("too many entities over too long a time span for the history index")
-            key = group.astype(np.int64) * span + (ms - low_ms)
-        lows = [np.searchsorted(key, key - width, side="right") for _, width in WINDOWS]
-        return cls(work, ms, is_start, starts, np.arange(n_rows), lows)
+        return cls(work, ms, is_start, starts, np.arange(n_rows), _window_starts(ms, group, is_start))
 
     def before(self, values: np.ndarray, fill: float) -> np.ndarray:
         """Each row's value of the previous row of the same entity (`fill` for an entity's first)."""
@@ -495,7 +525,8 @@ def _final_states(
         state.recent_ms = [ms_list[r] for r in keep]
         state.recent_sums = [[running_lists[i][r] for i in range(len(spec.amounts))] for r in keep]
         state.recent_amounts = [[values[r] for values in amount_values] for r in keep]
-        states[entities[begin]] = state
+        if not entities[begin].startswith(NO_ENTITY):
+            states[entities[begin]] = state
     return states
 
 

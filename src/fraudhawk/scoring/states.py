@@ -7,6 +7,8 @@ event itself: the event and its effect on the entity's history are committed tog
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +18,8 @@ from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.events import layout
 from fraudhawk.features.history import EntityState, HistorySpec
-from fraudhawk.scoring.model import MODELS
 from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
-from fraudhawk.training import artifacts
 
 _states = schema.entity_states
 _versions = schema.model_versions
@@ -44,7 +44,7 @@ class Tracked:
 
 def tracked_versions(conn: Connection, settings: Settings, event_type: str) -> list[Tracked]:
     rows = conn.execute(
-        select(_versions.c.model_id, _versions.c.major, _versions.c.minor, _versions.c.artifact_sha256)
+        select(_versions.c.model_id, _versions.c.major, _versions.c.minor, _versions.c.history_spec)
         .join(_models, _models.c.model_id == _versions.c.model_id)
         .where(
             _models.c.event_type == event_type,
@@ -52,13 +52,12 @@ def tracked_versions(conn: Connection, settings: Settings, event_type: str) -> l
             _versions.c.status.in_(SCORABLE),
         )
     ).all()
-    tracked = []
-    for row in rows:
-        version = f"{row.major}.0" if row.minor == 0 else f"{row.major}.{row.minor:02d}"
-        model = MODELS.get(artifacts.folder(settings.data_dir, row.model_id, version), row.artifact_sha256 or "")
-        if model.plan.history is not None:
-            tracked.append(Tracked(row.model_id, row.major, row.minor, model.plan.history))
-    return tracked
+    return [Tracked(row.model_id, row.major, row.minor, _spec(row.history_spec)) for row in rows if row.history_spec]
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(text: str) -> HistorySpec:
+    return HistorySpec.from_json(json.loads(text))
 
 
 def load_states(conn: Connection, version: Tracked, entities: Sequence[str]) -> dict[str, EntityState]:

@@ -25,12 +25,23 @@ import polars as pl
 
 from fraudhawk.errors import InternalError
 
+
+class ArtifactError(InternalError):
+    """A model's files are missing or changed on disk (the message names no server path)."""
+
+
 MODEL_FILE = "model.txt"
 MANIFEST_FILE = "manifest.json"
 
 
-def folder(data_dir: Path, model_id: str, version: str) -> Path:
+def version_folder(data_dir: Path, model_id: str, version: str) -> Path:
     return data_dir / "models" / model_id / version
+
+
+def folder(data_dir: Path, model_id: str, version: str, manifest_sha256: str) -> Path:
+    """Each training's files sit in a folder named by its manifest's hash, so a training that loses its
+    version (cancelled, taken over) can remove its own files without touching another's."""
+    return version_folder(data_dir, model_id, version) / manifest_sha256[:16]
 
 
 def sha256(data: bytes) -> str:
@@ -46,13 +57,15 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def save(target: Path, model_text: str, manifest: dict[str, Any]) -> str:
-    """Write the artifact; returns the manifest's SHA-256 for the store."""
+def save(parent: Path, model_text: str, manifest: dict[str, Any]) -> tuple[str, Path]:
+    """Write the artifact under `parent`; returns the manifest's SHA-256 (for the store) and its folder."""
     model_bytes = model_text.encode()
     manifest = {**manifest, "modelSha256": sha256(model_bytes), "libraries": library_versions()}
     manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    digest = sha256(manifest_bytes)
+    target = parent / digest[:16]
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=".staging-"))
     try:
         (staging / MODEL_FILE).write_bytes(model_bytes)
         (staging / MANIFEST_FILE).write_bytes(manifest_bytes)
@@ -65,7 +78,7 @@ def save(target: Path, model_text: str, manifest: dict[str, Any]) -> str:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return sha256(manifest_bytes)
+    return digest, target
 
 
 @dataclass(frozen=True)
@@ -80,12 +93,12 @@ def load(source: Path, expected_sha256: str) -> Artifact:
         manifest_bytes = (source / MANIFEST_FILE).read_bytes()
         model_bytes = (source / MODEL_FILE).read_bytes()
     except OSError as error:
-        raise InternalError(f"The model artifact at {source} cannot be read: {error.strerror}") from None
+        raise ArtifactError(f"the model's files cannot be read ({error.strerror})") from None
     if sha256(manifest_bytes) != expected_sha256:
-        raise InternalError(f"The model manifest at {source} does not match the one trained: refusing to load it")
+        raise ArtifactError("the model's manifest does not match the one trained: refusing to load it")
     manifest = json.loads(manifest_bytes)
     if sha256(model_bytes) != manifest.get("modelSha256"):
-        raise InternalError(f"The model file at {source} does not match its manifest: refusing to load it")
+        raise ArtifactError("the model file does not match its manifest: refusing to load it")
     return Artifact(manifest, model_bytes.decode())
 
 

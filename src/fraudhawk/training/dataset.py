@@ -146,7 +146,9 @@ def from_store(conn: Connection, event_type: str, variables: list[str]) -> Train
             streamed.c.entity_id,
             streamed.c.label,
             streamed.c.variables,
-        ).where(streamed.c.event_type == event_type)
+        )
+        .where(streamed.c.event_type == event_type)
+        .order_by(streamed.c.event_ms, streamed.c.event_id)  # a stable order for events at the same time
     ).all()
     if singles:
         values = [json.loads(row.variables) for row in singles]

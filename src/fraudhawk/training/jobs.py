@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, now_ms
@@ -66,32 +66,59 @@ def _fail(ctx: Context, row: Any, owner: str | None, messages: Messages) -> None
         )
 
 
+def _abandoned(ctx: Context, row: Any) -> None:
+    """End a version whose worker died: cancelled if the caller asked for that, else ERROR.
+
+    The update only applies if the row is exactly as read (same owner, same heartbeat), so a worker
+    that is alive and beating never loses its training to a stale view.
+    """
+    messages = Messages()
+    messages.file_error(
+        "Training interrupted",
+        "The process training this version stopped before it finished (it was killed or crashed): "
+        "create a new version to train again",
+    )
+    values: dict[str, Any] = {"owner": None, "progress": None, "updated_ms": now_ms()}
+    if row.cancel_requested:
+        values["status"] = "TRAINING_CANCELLED"
+    else:
+        values.update(status="ERROR", training_result=json.dumps(report.failure(messages)))
+    heartbeat = _versions.c.heartbeat_ms
+    same_beat = heartbeat.is_(None) if row.heartbeat_ms is None else heartbeat == row.heartbeat_ms
+    with ctx.db.write() as conn:
+        conn.execute(
+            update(_versions)
+            .where(_where(row), _versions.c.owner == row.owner, same_beat, _versions.c.status == TRAINING)
+            .values(**values)
+        )
+
+
 def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
     with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(_versions).where(_versions.c.status == TRAINING).order_by(_versions.c.created_ms)
+        keys = conn.execute(
+            select(_versions.c.model_id, _versions.c.major, _versions.c.minor)
+            .where(_versions.c.status == TRAINING)
+            .order_by(_versions.c.created_ms)
         ).all()
     worked = False
-    for row in rows:
+    for key in keys:
         if stopping():
             break
+        with ctx.db.read() as conn:  # as it is now: an earlier training may have taken minutes
+            row = conn.execute(select(_versions).where(_where(key), _versions.c.status == TRAINING)).first()
+        if row is None:
+            continue
         if row.owner is not None and row.owner != owner:
             if owner_is_gone(row.owner) or (row.heartbeat_ms or 0) < now_ms() - STALE_MS:
-                messages = Messages()
-                messages.file_error(
-                    "Training interrupted",
-                    "The process training this version stopped before it finished (it was killed or crashed): "
-                    "create a new version to train again",
-                )
-                _fail(ctx, row, row.owner, messages)
+                _abandoned(ctx, row)
                 worked = True
             continue
         if row.cancel_requested:
             with ctx.db.write() as conn:
                 conn.execute(
                     update(_versions)
-                    .where(_where(row), _versions.c.status == TRAINING)
-                    .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
+                    .where(_where(row), _versions.c.owner.is_(None), _versions.c.status == TRAINING)
+                    .values(status="TRAINING_CANCELLED", progress=None, updated_ms=now_ms())
                 )
             worked = True
             continue
@@ -207,6 +234,7 @@ def _complete(
                 status=COMPLETE,
                 training_result=json.dumps(result),
                 artifact_sha256=digest,
+                history_spec=None if trained.plan.history is None else json.dumps(trained.plan.history.to_json()),
                 owner=None,
                 progress=None,
                 updated_ms=now_ms(),
@@ -217,6 +245,8 @@ def _complete(
             catch_up(trained.plan.history, trained.states, dataset.later_events(conn, event_type, data, names))
         if done and trained.states:
             keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
+            # no leftovers of an earlier version that had this number may mix in
+            conn.execute(delete(states).where(*(states.c[k] == v for k, v in keys.items())))
             conn.execute(
                 insert(states),
                 [{**keys, "entity_id": entity, "state": s.to_bytes()} for entity, s in trained.states.items()],
@@ -249,15 +279,21 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
         # messages from loading the data come first, then the trainer's own
         trained.messages.file_level[:0] = messages.file_level
         trained.messages.field_level[:0] = messages.field_level
-        target = artifacts.folder(ctx.settings.data_dir, row.model_id, version)
         manifest = report.manifest(model, version, row, trained)
-        digest = artifacts.save(target, trained.booster.model_to_string(), manifest)
+        manifest["trainingRun"] = f"{owner}@{now_ms()}"
+        parent = artifacts.version_folder(ctx.settings.data_dir, row.model_id, version)
+        digest, target = artifacts.save(parent, trained.booster.model_to_string(), manifest)
         result = report.success(model.model_type, trained)
-        done = _complete(ctx, row, owner, model.event_type, data, names, trained, result, digest)
+        try:
+            done = _complete(ctx, row, owner, model.event_type, data, names, trained, result, digest)
+        except BaseException:
+            artifacts.remove(target)
+            raise
         if not done:
             artifacts.remove(target)
     except trainer.TrainingFailed as failure:
         failure.messages.file_level[:0] = [m for m in messages.file_level if m not in failure.messages.file_level]
+        failure.messages.field_level[:0] = [m for m in messages.field_level if m not in failure.messages.field_level]
         _fail(ctx, row, owner, failure.messages)
     except trainer.Cancelled:
         if watch.cancelled:
@@ -272,8 +308,18 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
     except Exception as error:
         log.exception("training %s %s failed", row.model_id, version)
         failed = Messages()
-        failed.file_error("Training failed", f"Training stopped on an internal error: {error}")
+        failed.file_error(
+            "Training failed",
+            f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
+        )
         _fail(ctx, row, owner, failed)
+
+
+def load_version_model(ctx: Context, row: Any) -> Any:
+    """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
+    digest = row.artifact_sha256 or ""
+    source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
+    return MODELS.get(source, digest)
 
 
 # --- activation -------------------------------------------------------------------------------------
@@ -296,10 +342,7 @@ def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -
         if row.status == "ACTIVATE_IN_PROGRESS":
             following = "ACTIVE"
             try:
-                MODELS.get(
-                    artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor)),
-                    row.artifact_sha256 or "",
-                )
+                load_version_model(ctx, row)
             except Exception as error:
                 log.error("model version %s %s cannot be activated: %s", row.model_id, row.major, error)
                 following = COMPLETE

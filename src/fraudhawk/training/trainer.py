@@ -162,7 +162,8 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
         every_history, states = hist.compute(spec, everything, with_states=True)
         history = every_history[labelled.frame["__position"].to_numpy()]
     step("engineering features")
-    plan.fit(labelled.frame, spec)
+    # vocabularies and frequencies come from the training part only: the holdout stays unseen
+    plan.fit(labelled.frame.slice(0, int(labelled.frame.height * (1 - HOLDOUT))), spec)
     return _Prepared(labelled, plan, plan.transform(labelled.frame, history), states)
 
 

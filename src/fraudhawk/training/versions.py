@@ -196,11 +196,17 @@ def update_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             raise ResourceNotFoundError(f"The model {model.model_id} has no major version {major}")
         if any(row.status == TRAINING for row in rows):
             raise _simultaneous(model.model_id, major)
+        newest = max(row.minor for row in rows)
+        if newest >= 99:
+            raise ValidationError(
+                f"Version {major} of {model.model_id} has 99 minor versions, the most a version number can show: "
+                "create a new major version with CreateModelVersion"
+            )
         first = min(rows, key=lambda row: row.minor)
         source = first.training_source
         _check_source(ctx, source, req)
         body = {**req, "trainingDataSchema": json.loads(first.training_schema)}
-        result = _insert_version(ctx, conn, model, major, max(row.minor for row in rows) + 1, source, body)
+        result = _insert_version(ctx, conn, model, major, newest + 1, source, body)
     ctx.wake_training()
     return result
 
@@ -318,6 +324,12 @@ def update_model_version_status(ctx: Context, req: dict[str, Any]) -> dict[str, 
                 raise ValidationError(
                     f"Model version {version} is {status}: only a TRAINING_COMPLETE version can be activated"
                 )
+            from fraudhawk.training.jobs import load_version_model
+
+            try:
+                load_version_model(ctx, row)
+            except artifacts.ArtifactError as error:
+                raise ValidationError(f"Model version {version} cannot be activated: {error.message}") from None
             conn.execute(update(_versions).where(where).values(status="ACTIVATE_REQUESTED", updated_ms=now_ms()))
         elif wanted == "INACTIVE":
             if status in (COMPLETE, "INACTIVATE_REQUESTED", "INACTIVATE_IN_PROGRESS"):
@@ -354,6 +366,13 @@ def delete_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         if row.status not in DELETABLE:
             hint = "cancel its training" if row.status == TRAINING else "deactivate it"
             raise ConflictError(f"Model version {version} is {row.status}: {hint} before deleting it")
+        # stored events advance entity states under a share lock on this row: none can write a state
+        # of this version between our delete and our commit
+        event_type = conn.execute(
+            select(schema.models.c.event_type).where(schema.models.c.model_id == row.model_id)
+        ).scalar_one()
+        event_types = schema.event_types
+        conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update())
         keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
         states = schema.entity_states
         conn.execute(
@@ -363,7 +382,7 @@ def delete_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         )
         conn.execute(delete(_versions).where(*(getattr(_versions.c, k) == v for k, v in keys.items())))
         drop_tags(conn, version_arn(ctx, req["modelType"], row.model_id, version))
-    artifacts.remove(artifacts.folder(ctx.settings.data_dir, row.model_id, version))
+    artifacts.remove(artifacts.version_folder(ctx.settings.data_dir, row.model_id, version))
     return {}
 
 

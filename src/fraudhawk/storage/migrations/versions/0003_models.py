@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("training_result", sa.Text(), nullable=True),
         sa.Column("progress", sa.Text(), nullable=True),
         sa.Column("artifact_sha256", sa.String(64), nullable=True),
+        sa.Column("history_spec", sa.Text(), nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.Column("owner", sa.String(64), nullable=True),
         sa.Column("heartbeat_ms", sa.BigInteger(), nullable=True),
