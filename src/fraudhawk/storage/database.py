@@ -40,9 +40,15 @@ class Database:
             self.engine = create_engine(self.url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def read(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; `snapshot` makes every statement in it see the same moment (PostgreSQL's
+        REPEATABLE READ; a SQLite read transaction always does)."""
+        with self.engine.connect() as connection:
+            conn = connection
+            if snapshot and not self.is_sqlite:
+                conn = connection.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -24,11 +24,11 @@ LABEL = "LABEL"  # the event's label as given (text), null when unlabeled
 @dataclass
 class TrainingData:
     """Rows in no particular order: EVENT_ID, EVENT_MS, ENTITY_ID (null when unknown), LABEL and the
-    variables (text). For stored events, `last_segment` and `streamed_ids` say what the scan saw, so
+    variables (text). For stored events, `segment_ids` and `streamed_ids` say what the scan saw, so
     events stored while the model trains can be caught up (see `later_events`)."""
 
     frame: pl.DataFrame
-    last_segment: int | None = None
+    segment_ids: set[int] = field(default_factory=set)
     streamed_ids: set[str] = field(default_factory=set)
 
 
@@ -128,11 +128,11 @@ def from_store(conn: Connection, event_type: str, variables: list[str]) -> Train
         ).all()
         live = pl.DataFrame(pairs, schema={"segment_id": pl.Int64, "row_index": pl.Int64}, orient="row")
     parts: list[pl.DataFrame] = []
-    watermark = 0
+    seen: set[int] = set()
     for segment_id, data in conn.execute(
         select(segments.c.id, segments.c.data).where(segments.c.event_type == event_type).order_by(segments.c.id)
     ):
-        watermark = max(watermark, segment_id)
+        seen.add(segment_id)
         part = pl.from_arrow(pq.read_table(io.BytesIO(data)))
         assert isinstance(part, pl.DataFrame)
         if live is not None:
@@ -174,7 +174,7 @@ def from_store(conn: Connection, event_type: str, variables: list[str]) -> Train
             .with_columns(pl.coalesce("__label", LABEL).alias(LABEL))
             .drop("__label")
         )
-    return TrainingData(frame, watermark, {row.event_id for row in singles})
+    return TrainingData(frame, seen, {row.event_id for row in singles})
 
 
 def later_events(conn: Connection, event_type: str, data: TrainingData, variables: list[str]) -> pl.DataFrame:
@@ -182,9 +182,10 @@ def later_events(conn: Connection, event_type: str, data: TrainingData, variable
     segments = schema.event_segments
     streamed = schema.streamed_events
     parts: list[pl.DataFrame] = []
-    for (blob,) in conn.execute(
-        select(segments.c.data).where(segments.c.event_type == event_type, segments.c.id > (data.last_segment or 0))
-    ):
+    # by id set, not by the highest id: concurrent imports may commit their segments out of id order
+    ids = conn.execute(select(segments.c.id).where(segments.c.event_type == event_type)).scalars()
+    new = sorted(set(ids) - data.segment_ids)
+    for (blob,) in conn.execute(select(segments.c.data).where(segments.c.id.in_(new)).order_by(segments.c.id)):
         part = pl.from_arrow(pq.read_table(io.BytesIO(blob)))
         assert isinstance(part, pl.DataFrame)
         parts.append(_normalise(part, variables))

@@ -198,7 +198,7 @@ def _load_data(
     window = json.loads(row.ingested_detail)["ingestedEventsTimeWindow"]
     low = utc_ms(window["startTime"], "startTime")
     high = utc_ms(window["endTime"], "endTime")
-    with ctx.db.read() as conn:
+    with ctx.db.read(snapshot=True) as conn:  # the events, labels and index of one moment
         return dataset.from_store(conn, event_type, names), (low, high)
 
 
