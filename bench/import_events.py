@@ -15,6 +15,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ MAPPING = {
 }
 
 
-def convert(source: Path, target: Path) -> tuple[int, list[Any]]:
+def afd_tables(source: Path) -> tuple[Iterator[Any], list[Any]]:
+    """A Sparkov file's rows in AFD's layout (Arrow tables, read lazily) and the variables suggested for it."""
     from fraudhawk.events import raw
     from fraudhawk.events.csvsource import open_binary, read_csv
 
@@ -42,10 +44,20 @@ def convert(source: Path, target: Path) -> tuple[int, list[Any]]:
         header, sample = raw.sample_rows(open_binary(handle))
     columns = [c for c in header if c.strip() and c not in MAPPING.values()]
     variables = raw.suggest(sample, columns)
-    with source.open("rb") as handle:
-        records = read_csv(open_binary(handle))
-        result = raw.write_afd_csv(raw.convert_batches(records.batches(), mapping, variables, "bench"), target)
-    return result.rows, variables
+
+    def tables() -> Iterator[Any]:
+        with source.open("rb") as handle:
+            records = read_csv(open_binary(handle))
+            yield from raw.convert_batches(records.batches(), mapping, variables, "bench")
+
+    return tables(), variables
+
+
+def convert(source: Path, target: Path) -> tuple[int, list[Any]]:
+    from fraudhawk.events import raw
+
+    tables, variables = afd_tables(source)
+    return raw.write_afd_csv(tables, target).rows, variables
 
 
 def import_job(data_dir: str, afd_file: str, variables: list[Any], out: Any) -> None:

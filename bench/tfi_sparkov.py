@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from import_events import MAPPING, convert, import_job, peak_rss_mb
+from import_events import afd_tables, convert, import_job, peak_rss_mb
 from run import machine
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sparkov"
@@ -92,8 +92,7 @@ def _run(target: Any, *args: Any) -> dict[str, Any]:
 
 def score_test(data_dir: Path, test: Path) -> dict[str, float]:
     import fraudhawk
-    from fraudhawk.events import layout, raw
-    from fraudhawk.events.csvsource import open_binary, read_csv
+    from fraudhawk.events import layout
     from fraudhawk.events.timestamps import parse_series
     from fraudhawk.features.history import EntityState
     from fraudhawk.scoring.model import MODELS
@@ -112,14 +111,7 @@ def score_test(data_dir: Path, test: Path) -> dict[str, float]:
                 for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
             }
     model = MODELS.get(artifacts.folder(data_dir, "cc_tfi", "1.0", digest), digest)
-    mapping = raw.Mapping(**MAPPING)  # type: ignore[arg-type]
-    with test.open("rb") as handle:
-        header, sample = raw.sample_rows(open_binary(handle))
-    columns = [c for c in header if c.strip() and c not in MAPPING.values()]
-    variables = raw.suggest(sample, columns)
-    with test.open("rb") as handle:
-        records = read_csv(open_binary(handle))
-        tables = list(raw.convert_batches(records.batches(), mapping, variables, "bench-test"))
+    tables, _ = afd_tables(test)
     parts = [pl.from_arrow(t) for t in tables]
     frame = pl.concat([p for p in parts if isinstance(p, pl.DataFrame)])
     frame = frame.with_columns(parse_series(frame[layout.EVENT_TIMESTAMP]).alias(layout.EVENT_MS))

@@ -159,21 +159,7 @@ def test_store_state_follows_every_stored_event(afd: Any, settings: Settings) ->
     first, live, last = rows[: int(len(rows) * 0.8)], rows[int(len(rows) * 0.8) : -300], rows[-300:]
     _write(files / "first.csv", header, first)
     _write(files / "last.csv", header, last)
-    for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
-        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
-        afd.create_variable(
-            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-        )
-    afd.put_label(name="fraud")
-    afd.put_label(name="legit")
-    afd.put_entity_type(name="card")
-    afd.put_event_type(
-        name="txn",
-        eventVariables=list(datagen.TRANSACTION_VARIABLES),
-        labels=["fraud", "legit"],
-        entityTypes=["card"],
-        eventIngestion="ENABLED",
-    )
+    datagen.declare_transactions(afd)
     role = "arn:aws:iam::123456789012:role/afd"
     afd.create_batch_import_job(
         jobId="first", inputPath=str(files / "first.csv"), outputPath=str(files), eventTypeName="txn", iamRoleArn=role

@@ -380,21 +380,7 @@ def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> Non
     folder = tmp_path / "data" / "files"
     folder.mkdir(parents=True, exist_ok=True)
     datagen.transactions(folder / "txn.csv", cards=100, days=40, seed=4, fraud_share=0.3)
-    for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
-        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
-        store_client.create_variable(
-            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-        )
-    store_client.put_entity_type(name="card")
-    store_client.put_label(name="fraud")
-    store_client.put_label(name="legit")
-    store_client.put_event_type(
-        name="txn",
-        eventVariables=list(datagen.TRANSACTION_VARIABLES),
-        labels=["fraud", "legit"],
-        entityTypes=["card"],
-        eventIngestion="ENABLED",
-    )
+    datagen.declare_transactions(store_client)
     store_client.create_batch_import_job(
         jobId="txn",
         inputPath=str(folder / "txn.csv"),

@@ -171,20 +171,7 @@ def test_killed_server_leaves_the_version_in_error_not_in_progress(tmp_path: Pat
     server = _serve(data, tmp_path / "s3", port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
-        for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
-            default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
-            afd.create_variable(
-                name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-            )
-        afd.put_label(name="fraud")
-        afd.put_label(name="legit")
-        afd.put_entity_type(name="card")
-        afd.put_event_type(
-            name="txn",
-            eventVariables=list(datagen.TRANSACTION_VARIABLES),
-            labels=["fraud", "legit"],
-            entityTypes=["card"],
-        )
+        datagen.declare_transactions(afd)
         afd.create_model(modelId="m", modelType="TRANSACTION_FRAUD_INSIGHTS", eventTypeName="txn")
         afd.create_model_version(
             modelId="m",
@@ -295,21 +282,7 @@ def test_missing_model_files_block_activation_but_not_ingestion(tmp_path: Path) 
     datagen.transactions(files / "txn.csv", cards=100, days=40, seed=3, fraud_share=0.3)
     kind = "TRANSACTION_FRAUD_INSIGHTS"
     with fraudhawk.Client(settings=settings) as client:
-        for name, (data_type, variable_type) in datagen.TRANSACTION_VARIABLES.items():
-            default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
-            client.create_variable(
-                name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-            )
-        client.put_label(name="fraud")
-        client.put_label(name="legit")
-        client.put_entity_type(name="card")
-        client.put_event_type(
-            name="txn",
-            eventVariables=list(datagen.TRANSACTION_VARIABLES),
-            labels=["fraud", "legit"],
-            entityTypes=["card"],
-            eventIngestion="ENABLED",
-        )
+        datagen.declare_transactions(client)
         client.create_model(modelId="m", modelType=kind, eventTypeName="txn")
         client.create_model_version(
             modelId="m",

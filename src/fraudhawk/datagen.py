@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -182,3 +183,23 @@ def registrations(
                 ]
             )
     return events
+
+
+def declare_transactions(client: Any, event_type: str = "txn") -> None:
+    """Create what `transactions` data needs (its variables, the fraud and legit labels, the card entity
+    type and an event type storing events) through any AFD client: boto3's or fraudhawk's."""
+    for name, (data_type, variable_type) in TRANSACTION_VARIABLES.items():
+        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
+        client.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+        )
+    client.put_label(name="fraud")
+    client.put_label(name="legit")
+    client.put_entity_type(name="card")
+    client.put_event_type(
+        name=event_type,
+        eventVariables=list(TRANSACTION_VARIABLES),
+        labels=["fraud", "legit"],
+        entityTypes=["card"],
+        eventIngestion="ENABLED",
+    )

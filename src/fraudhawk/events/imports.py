@@ -382,7 +382,7 @@ def _commit(
             fresh = step.segment.frame
             if taken:
                 fresh = fresh.filter(~fresh["EVENT_ID"].is_in(taken))
-            states.advance(conn, ctx.settings, event_type, fresh)
+            states.advance(conn, event_type, fresh)
         counted = [r for r in failures if r.line != 1]
         if failures:
             conn.execute(

@@ -82,7 +82,7 @@ def send_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             label_ms=label_ms,
         )
         store.insert_single(conn, name, event)
-        states.advance_one(conn, ctx.settings, name, event.entity_id, event.event_ms, event.variables)
+        states.advance_one(conn, name, event.entity_id, event.event_ms, event.variables)
     return {}
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import polars as pl
@@ -18,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from fraudhawk.caching import LoadingCache
 from fraudhawk.context import now_ms
 from fraudhawk.events import layout
 from fraudhawk.storage import schema
@@ -63,23 +62,14 @@ class SegmentCache:
     """
 
     def __init__(self, size: int = 4) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LoadingCache[tuple[str, int], pa.Table] = LoadingCache(size)
 
     def get(self, conn: Connection, segment_id: int) -> pa.Table:
-        key = (conn.engine.url.render_as_string(hide_password=False), segment_id)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        data = conn.execute(select(_segments.c.data).where(_segments.c.id == segment_id)).scalar_one()
-        table = pq.read_table(io.BytesIO(data))
-        with self._lock:
-            self._items[key] = table
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return table
+        def load() -> pa.Table:
+            data = conn.execute(select(_segments.c.data).where(_segments.c.id == segment_id)).scalar_one()
+            return pq.read_table(io.BytesIO(data))
+
+        return self._cache.get((conn.engine.url.render_as_string(hide_password=False), segment_id), load)
 
 
 SEGMENTS = SegmentCache()

@@ -243,13 +243,32 @@ class EntityState:
         return cls(**json.loads(data))
 
 
+def _column(frame: pl.DataFrame, name: str) -> pl.Series:
+    if name not in frame.columns:  # a variable the event did not carry
+        return pl.Series(name, [None] * frame.height, pl.String)
+    return frame[name].cast(pl.String).str.strip_chars()
+
+
 def _as_float(frame: pl.DataFrame, name: str) -> pl.Series:
-    return frame[name].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return _column(frame, name).cast(pl.Float64, strict=False)
 
 
 def _as_text(frame: pl.DataFrame, name: str) -> pl.Series:
-    text = frame[name].cast(pl.String).str.strip_chars()
+    text = _column(frame, name)
     return pl.select(pl.when(text.str.len_chars() > 0).then(text).alias(name)).to_series()
+
+
+Event = tuple[str, int, list[Any], list[Any]]  # entity, time (ms), amounts, categories
+
+
+def events_of(spec: HistorySpec, frame: pl.DataFrame) -> list[Event]:
+    """The rows of `frame` (ENTITY_ID, EVENT_MS, variables as text) as the incremental engine takes
+    them, values parsed exactly as `compute` parses them."""
+    entities = frame[layout.ENTITY_ID].cast(pl.String).to_list()
+    times = frame[layout.EVENT_MS].cast(pl.Int64).to_list()
+    amounts = [_as_float(frame, a).to_list() for a in spec.amounts]
+    categories = [_as_text(frame, c).to_list() for c in spec.categories]
+    return [(entities[i], times[i], [a[i] for a in amounts], [c[i] for c in categories]) for i in range(frame.height)]
 
 
 def _exclusive_group_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -531,15 +550,16 @@ def _final_states(
 
 
 def replay(
-    spec: HistorySpec, states: dict[str, EntityState], events: Iterable[tuple[str, int, list[Any], list[Any]]]
+    spec: HistorySpec, states: dict[str, EntityState], events: Iterable[Event], features: bool = True
 ) -> list[list[Any]]:
-    """Features of each (entity, ms, amounts, categories) event, advancing `states` one event at a time."""
+    """Features of each event (if asked), advancing `states` one event at a time."""
     out = []
     groups = spec.group_index()
     for entity, event_ms, amounts, categories in events:
         state = states.get(entity)
         if state is None:
             state = states[entity] = EntityState.empty(spec)
-        out.append(state.features(event_ms, amounts, categories, groups))
+        if features:
+            out.append(state.features(event_ms, amounts, categories, groups))
         state.advance(event_ms, amounts, categories, groups)
     return out

@@ -7,7 +7,6 @@ applied identically to training rows, batch scoring and single events.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.events import layout
+from fraudhawk.events.timestamps import parse_series
 from fraudhawk.features import enrich
 from fraudhawk.features.history import HistorySpec
 
@@ -94,16 +94,19 @@ class FeaturePlan:
 
     # --- fitting ---------------------------------------------------------------------------------
 
-    def fit(self, frame: pl.DataFrame, history: HistorySpec | None) -> None:
-        """Learn vocabularies and frequencies from the training rows and fix the feature order."""
+    def fit(self, frame: pl.DataFrame, history: HistorySpec | None, fit_rows: int | None = None) -> pl.DataFrame:
+        """Learn vocabularies and frequencies from the first `fit_rows` rows (default: all) and fix the
+        feature order. Returns the features of every row of `frame` (all but the entity history), to
+        hand to `transform` instead of computing them again."""
         self.history = history
         self._find_pairs()
-        base = self._base_columns(frame, fitting=True)
+        base = self._base_columns(frame, frame.height if fit_rows is None else fit_rows)
         self.feature_names = list(base.columns)
         if history is not None:
             self.feature_names += history.feature_names()
             for name, variables in history.groups().items():
                 self.groups[name] = variables or [layout.ENTITY_ID]
+        return base
 
     def _find_pairs(self) -> None:
         by_type = {v.variable_type: v.name for v in self.used}
@@ -118,17 +121,18 @@ class FeaturePlan:
                 self.ip_country_checks.append((ip, country))
 
     def _category(
-        self, out: dict[str, pl.Series], name: str, values: pl.Series, fitting: bool, groups: list[str]
+        self, out: dict[str, pl.Series], name: str, values: pl.Series, fit_rows: int | None, groups: list[str]
     ) -> None:
         """A text column as a LightGBM category (common values) and, when it has many values, its
-        frequency in the training data."""
+        frequency in the training data (the first `fit_rows` rows, when fitting)."""
         values = values.cast(pl.String)
-        if fitting:
-            counts = values.drop_nulls().value_counts(sort=True)
+        if fit_rows is not None:
+            known = values.head(fit_rows).drop_nulls()
+            counts = known.value_counts().sort(["count", values.name], descending=[True, False])  # ties: by value
             keep = counts.filter(pl.col("count") >= MIN_CATEGORY_COUNT).head(MAX_CATEGORIES)
             self.vocabularies[name] = keep[values.name].to_list()
             if counts.height > MAX_CATEGORIES:
-                total = max(values.drop_nulls().len(), 1)
+                total = max(known.len(), 1)
                 top = counts.head(MAX_FREQUENCIES)
                 self.frequencies[name] = dict(
                     zip(top[values.name].to_list(), (top["count"] / total).to_list(), strict=True)
@@ -137,9 +141,8 @@ class FeaturePlan:
         if vocabulary:
             codes = {value: float(i) for i, value in enumerate(vocabulary)}
             other = float(len(vocabulary))
-            out[name] = values.replace_strict(codes, default=other, return_dtype=pl.Float64).alias(name)
-            # nulls stay null (missing), not "other"
-            out[name] = pl.select(pl.when(values.is_null()).then(None).otherwise(out[name])).to_series().alias(name)
+            coded = values.replace_strict(codes, default=other, return_dtype=pl.Float64)
+            out[name] = _unless_missing(values, coded).alias(name)  # missing stays missing, not "other"
             if name not in self.categorical:
                 self.categorical.append(name)
             self.groups[name] = groups
@@ -148,11 +151,10 @@ class FeaturePlan:
             floor = min(table.values()) if table else 0.0
             freq_name = f"{name}.freq"
             mapped = values.replace_strict(table, default=floor / 2, return_dtype=pl.Float64)
-            out[freq_name] = pl.select(pl.when(values.is_null()).then(None).otherwise(mapped)).to_series()
-            out[freq_name] = out[freq_name].alias(freq_name)
+            out[freq_name] = _unless_missing(values, mapped).alias(freq_name)
             self.groups[freq_name] = groups
 
-    def _base_columns(self, frame: pl.DataFrame, fitting: bool) -> pl.DataFrame:
+    def _base_columns(self, frame: pl.DataFrame, fit_rows: int | None) -> pl.DataFrame:
         """Every feature except the entity history, as Float64 columns."""
         out: dict[str, pl.Series] = {}
         event_ms = frame[layout.EVENT_MS].cast(pl.Int64)
@@ -182,8 +184,6 @@ class FeaturePlan:
                 )
                 self.groups[info.name] = [info.name]
             elif role == "datetime":
-                from fraudhawk.events.timestamps import parse_series
-
                 moment = parse_series(text)
                 days = ((event_ms - moment) / 86_400_000).cast(pl.Float64)
                 out[f"{info.name}.days_before_event"] = days
@@ -194,14 +194,14 @@ class FeaturePlan:
                     for output in enricher.outputs:
                         column = derived[f"{info.name}.{output.name}"]
                         if output.kind == "categorical":
-                            self._category(out, column.name, column, fitting, [info.name])
+                            self._category(out, column.name, column, fit_rows, [info.name])
                         else:
                             out[column.name] = column.cast(pl.Float64)
                             self.groups[column.name] = [info.name]
                 if info.name not in self.raw_dropped and info.variable_type not in NOVELTY_TYPES:
-                    self._category(out, info.name, text, fitting, [info.name])
+                    self._category(out, info.name, text, fit_rows, [info.name])
             elif role == "category" and info.name not in self.raw_dropped:
-                self._category(out, info.name, text, fitting, [info.name])
+                self._category(out, info.name, text, fit_rows, [info.name])
             # free text is used only through its enrichment, which role "enriched" covers
         for left, right in self.pairs:
             name = f"{left}~{right}.same"
@@ -212,16 +212,19 @@ class FeaturePlan:
             countries = _map_unique(frame[ip], enrich.ip_country)
             out[name] = _pairwise(countries, frame[country], enrich.same_place)
             self.groups[name] = [ip, country]
-        if fitting:
+        if fit_rows is not None:
             return pl.DataFrame(out)
         return pl.DataFrame({name: out[name] for name in self.feature_names if name in out})
 
     # --- applying --------------------------------------------------------------------------------
 
-    def transform(self, frame: pl.DataFrame, history: pl.DataFrame | None = None) -> np.ndarray:
+    def transform(
+        self, frame: pl.DataFrame, history: pl.DataFrame | None = None, base: pl.DataFrame | None = None
+    ) -> np.ndarray:
         """The model's input matrix for `frame` (EVENT_MS and variables as text); `history` holds the
-        entity-history features for the same rows when the plan has any."""
-        base = self._base_columns(frame, fitting=False)
+        entity-history features for the same rows when the plan has any, `base` what `fit` returned."""
+        if base is None:
+            base = self._base_columns(frame, None)
         columns = []
         for name in self.feature_names:
             if name in base.columns:
@@ -268,6 +271,10 @@ class FeaturePlan:
         )
 
 
+def _unless_missing(values: pl.Series, mapped: pl.Series) -> pl.Series:
+    return pl.select(pl.when(values.is_not_null()).then(mapped)).to_series()
+
+
 def _map_unique(values: pl.Series, fn: Any) -> pl.Series:
     text = values.cast(pl.String)
     uniques = text.drop_nulls().unique().to_list()
@@ -281,7 +288,3 @@ def _pairwise(left: pl.Series, right: pl.Series, fn: Any) -> pl.Series:
     results = [fn(a, b) for a, b in zip(pairs["l"].to_list(), pairs["r"].to_list(), strict=True)]
     pairs = pairs.with_columns(pl.Series("v", results, dtype=pl.Float64))
     return frame.join(pairs, on=["l", "r"], how="left", nulls_equal=True, maintain_order="left")["v"]
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None

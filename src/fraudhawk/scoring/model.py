@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from fraudhawk.caching import LoadingCache
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import FeaturePlan
 from fraudhawk.scoring.calibration import Calibration
@@ -48,19 +47,7 @@ class ScoringModel:
         spec = self.plan.history
         if spec is None:
             return None
-        events = []
-        amounts = [
-            frame[a].cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).to_list() for a in spec.amounts
-        ]
-        categories = []
-        for c in spec.categories:
-            text = frame[c].cast(pl.String).str.strip_chars()
-            categories.append(pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series().to_list())
-        entities = frame["ENTITY_ID"].cast(pl.String).to_list()
-        times = frame["EVENT_MS"].cast(pl.Int64).to_list()
-        for i in range(frame.height):
-            events.append((entities[i], times[i], [a[i] for a in amounts], [c[i] for c in categories]))
-        rows = hist.replay(spec, states, events)
+        rows = hist.replay(spec, states, hist.events_of(spec, frame))
         return pl.DataFrame(rows, schema=dict.fromkeys(spec.feature_names(), pl.Float64), orient="row", strict=False)
 
 
@@ -68,22 +55,10 @@ class ModelCache:
     """Loaded models by (folder, manifest hash): loading parses the model text, so do it once."""
 
     def __init__(self, size: int = 16) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[str, str], ScoringModel] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LoadingCache[tuple[str, str], ScoringModel] = LoadingCache(size)
 
     def get(self, source: Path, sha: str) -> ScoringModel:
-        key = (str(source), sha)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        model = ScoringModel.from_artifact(artifacts.load(source, sha))
-        with self._lock:
-            self._items[key] = model
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return model
+        return self._cache.get((str(source), sha), lambda: ScoringModel.from_artifact(artifacts.load(source, sha)))
 
 
 MODELS = ModelCache()

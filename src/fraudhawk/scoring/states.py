@@ -17,8 +17,7 @@ import polars as pl
 from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.events import layout
-from fraudhawk.features.history import EntityState, HistorySpec
-from fraudhawk.settings import Settings
+from fraudhawk.features.history import EntityState, HistorySpec, events_of, replay
 from fraudhawk.storage import schema
 
 _states = schema.entity_states
@@ -42,17 +41,24 @@ class Tracked:
     spec: HistorySpec
 
 
-def tracked_versions(conn: Connection, settings: Settings, event_type: str) -> list[Tracked]:
+def tracked_versions(conn: Connection, event_type: str, training: bool = False) -> list[Tracked]:
+    """TFI versions of the event type that keep entity state (and, if `training`, those still training,
+    with an empty spec)."""
+    statuses = [*SCORABLE, "TRAINING_IN_PROGRESS"] if training else list(SCORABLE)
     rows = conn.execute(
         select(_versions.c.model_id, _versions.c.major, _versions.c.minor, _versions.c.history_spec)
         .join(_models, _models.c.model_id == _versions.c.model_id)
         .where(
             _models.c.event_type == event_type,
             _models.c.model_type == "TRANSACTION_FRAUD_INSIGHTS",
-            _versions.c.status.in_(SCORABLE),
+            _versions.c.status.in_(statuses),
         )
     ).all()
-    return [Tracked(row.model_id, row.major, row.minor, _spec(row.history_spec)) for row in rows if row.history_spec]
+    return [
+        Tracked(row.model_id, row.major, row.minor, _spec(row.history_spec) if row.history_spec else HistorySpec())
+        for row in rows
+        if row.history_spec or training
+    ]
 
 
 @functools.lru_cache(maxsize=256)
@@ -94,44 +100,20 @@ def save_states(conn: Connection, version: Tracked, states: dict[str, EntityStat
         conn.execute(insert(_states), [{**keys, "entity_id": n, "state": states[n].to_bytes()} for n in names])
 
 
-def _values(frame: pl.DataFrame, spec: HistorySpec) -> tuple[list[list[float | None]], list[list[str | None]]]:
-    amounts = []
-    for a in spec.amounts:
-        column = frame[a] if a in frame.columns else pl.Series(a, [None] * frame.height, pl.String)
-        amounts.append(column.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).to_list())
-    categories = []
-    for c in spec.categories:
-        column = frame[c] if c in frame.columns else pl.Series(c, [None] * frame.height, pl.String)
-        text = column.cast(pl.String).str.strip_chars()
-        categories.append(pl.select(pl.when(text.str.len_chars() > 0).then(text)).to_series().to_list())
-    return amounts, categories
-
-
 def catch_up(spec: HistorySpec, states: dict[str, EntityState], frame: pl.DataFrame) -> None:
     """Advance in-memory states by the events of `frame`, in time order."""
-    if frame.height == 0:
-        return
-    ordered = frame.sort(layout.EVENT_MS, maintain_order=True)
-    entities = ordered[layout.ENTITY_ID].cast(pl.String).to_list()
-    times = ordered[layout.EVENT_MS].cast(pl.Int64).to_list()
-    amounts, categories = _values(ordered, spec)
-    groups = spec.group_index()
-    for i, entity in enumerate(entities):
-        state = states.get(entity)
-        if state is None:
-            state = states[entity] = EntityState.empty(spec)
-        state.advance(times[i], [a[i] for a in amounts], [c[i] for c in categories], groups)
+    replay(spec, states, events_of(spec, frame.sort(layout.EVENT_MS, maintain_order=True)), features=False)
 
 
-def advance(conn: Connection, settings: Settings, event_type: str, frame: pl.DataFrame) -> None:
+def advance(conn: Connection, event_type: str, frame: pl.DataFrame) -> None:
     """Advance entity states by the events of `frame` (ENTITY_ID, EVENT_MS, variables as text)."""
-    if frame.height == 0:
-        return
+    if frame.height == 0 or not tracked_versions(conn, event_type, training=True):
+        return  # no TFI version keeps or will keep state: a training started later reads these events
     # A training that completes takes this row for update before it catches up on events stored
     # meanwhile: with the share lock, an event is either caught up by it or sees it complete.
     event_types = schema.event_types
     conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update(read=True))
-    versions = tracked_versions(conn, settings, event_type)
+    versions = tracked_versions(conn, event_type)
     if not versions:
         return
     entities = frame[layout.ENTITY_ID].cast(pl.String).to_list()
@@ -141,10 +123,8 @@ def advance(conn: Connection, settings: Settings, event_type: str, frame: pl.Dat
         save_states(conn, version, states)
 
 
-def advance_one(
-    conn: Connection, settings: Settings, event_type: str, entity_id: str, event_ms: int, variables: dict[str, Any]
-) -> None:
+def advance_one(conn: Connection, event_type: str, entity_id: str, event_ms: int, variables: dict[str, Any]) -> None:
     frame = pl.DataFrame(
         {layout.ENTITY_ID: [entity_id], layout.EVENT_MS: [event_ms], **{k: [str(v)] for k, v in variables.items()}}
     )
-    advance(conn, settings, event_type, frame)
+    advance(conn, event_type, frame)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -19,6 +21,15 @@ from fraudhawk.storage import schema
 from fraudhawk.training.messages import Messages
 
 LABEL = "LABEL"  # the event's label as given (text), null when unlabeled
+_CHUNK = 5000
+_streamed_table = schema.streamed_events
+_STREAMED = (
+    _streamed_table.c.event_id,
+    _streamed_table.c.event_ms,
+    _streamed_table.c.entity_id,
+    _streamed_table.c.label,
+    _streamed_table.c.variables,
+)
 
 
 @dataclass
@@ -133,37 +144,17 @@ def from_store(conn: Connection, event_type: str, variables: list[str]) -> Train
         select(segments.c.id, segments.c.data).where(segments.c.event_type == event_type).order_by(segments.c.id)
     ):
         seen.add(segment_id)
-        part = pl.from_arrow(pq.read_table(io.BytesIO(data)))
-        assert isinstance(part, pl.DataFrame)
+        part = _segment_frame(data, variables)
         if live is not None:
             rows = live.filter(pl.col("segment_id") == segment_id)["row_index"]
             part = part.with_row_index("__row").filter(pl.col("__row").is_in(rows.implode())).drop("__row")
-        parts.append(_normalise(part, variables))
+        parts.append(part)
     singles = conn.execute(
-        select(
-            streamed.c.event_id,
-            streamed.c.event_ms,
-            streamed.c.entity_id,
-            streamed.c.label,
-            streamed.c.variables,
-        )
+        select(*_STREAMED)
         .where(streamed.c.event_type == event_type)
         .order_by(streamed.c.event_ms, streamed.c.event_id)  # a stable order for events at the same time
     ).all()
-    if singles:
-        values = [json.loads(row.variables) for row in singles]
-        parts.append(
-            pl.DataFrame(
-                {
-                    layout.EVENT_ID: [row.event_id for row in singles],
-                    layout.EVENT_MS: [row.event_ms for row in singles],
-                    layout.ENTITY_ID: [row.entity_id for row in singles],
-                    LABEL: [row.label for row in singles],
-                    **{v: [value.get(v) for value in values] for v in variables},
-                },
-                schema={**_empty(variables).schema},
-            )
-        )
+    parts.append(_streamed_frame(singles, variables))
     frame = pl.concat(parts, how="vertical") if parts else _empty(variables)
     labels = schema.event_labels
     changed = conn.execute(select(labels.c.event_id, labels.c.label).where(labels.c.event_type == event_type)).all()
@@ -181,38 +172,39 @@ def later_events(conn: Connection, event_type: str, data: TrainingData, variable
     """Events of the type stored after `data` was read from the store (imports and single events)."""
     segments = schema.event_segments
     streamed = schema.streamed_events
-    parts: list[pl.DataFrame] = []
     # by id set, not by the highest id: concurrent imports may commit their segments out of id order
     ids = conn.execute(select(segments.c.id).where(segments.c.event_type == event_type)).scalars()
     new = sorted(set(ids) - data.segment_ids)
-    for (blob,) in conn.execute(select(segments.c.data).where(segments.c.id.in_(new)).order_by(segments.c.id)):
-        part = pl.from_arrow(pq.read_table(io.BytesIO(blob)))
-        assert isinstance(part, pl.DataFrame)
-        parts.append(_normalise(part, variables))
-    singles = [
-        row
-        for row in conn.execute(
-            select(streamed.c.event_id, streamed.c.event_ms, streamed.c.entity_id, streamed.c.variables).where(
-                streamed.c.event_type == event_type
-            )
-        )
-        if row.event_id not in data.streamed_ids
-    ]
-    if singles:
-        values = [json.loads(row.variables) for row in singles]
-        parts.append(
-            pl.DataFrame(
-                {
-                    layout.EVENT_ID: [row.event_id for row in singles],
-                    layout.EVENT_MS: [row.event_ms for row in singles],
-                    layout.ENTITY_ID: [row.entity_id for row in singles],
-                    LABEL: [None] * len(singles),
-                    **{v: [value.get(v) for value in values] for v in variables},
-                },
-                schema=_empty(variables).schema,
-            )
-        )
+    query = select(segments.c.data).where(segments.c.id.in_(new)).order_by(segments.c.id)
+    parts = [_segment_frame(blob, variables) for (blob,) in conn.execute(query)]
+    names = conn.execute(select(streamed.c.event_id).where(streamed.c.event_type == event_type)).scalars()
+    fresh = sorted(set(names) - data.streamed_ids)
+    for start in range(0, len(fresh), _CHUNK):
+        chunk = fresh[start : start + _CHUNK]
+        where = (streamed.c.event_type == event_type, streamed.c.event_id.in_(chunk))
+        parts.append(_streamed_frame(conn.execute(select(*_STREAMED).where(*where)).all(), variables))
     return pl.concat(parts, how="vertical") if parts else _empty(variables)
+
+
+def _segment_frame(data: bytes, variables: list[str]) -> pl.DataFrame:
+    part = pl.from_arrow(pq.read_table(io.BytesIO(data)))
+    assert isinstance(part, pl.DataFrame)
+    return _normalise(part, variables)
+
+
+def _streamed_frame(rows: Sequence[Any], variables: list[str]) -> pl.DataFrame:
+    """Single events (rows of _STREAMED) in the training table's layout."""
+    values = [json.loads(row.variables) for row in rows]
+    return pl.DataFrame(
+        {
+            layout.EVENT_ID: [row.event_id for row in rows],
+            layout.EVENT_MS: [row.event_ms for row in rows],
+            layout.ENTITY_ID: [row.entity_id for row in rows],
+            LABEL: [row.label for row in rows],
+            **{v: [value.get(v) for value in values] for v in variables},
+        },
+        schema=_empty(variables).schema,
+    )
 
 
 def _normalise(part: pl.DataFrame, variables: list[str]) -> pl.DataFrame:

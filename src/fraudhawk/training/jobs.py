@@ -38,31 +38,14 @@ def _where(row: Any) -> Any:
     return and_(_versions.c.model_id == row.model_id, _versions.c.major == row.major, _versions.c.minor == row.minor)
 
 
-def _finish(ctx: Context, row: Any, owner: str, status: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+def _end(ctx: Context, row: Any, owner: str, status: str, messages: Messages | None = None) -> None:
+    """End this worker's training of `row` (if still its own) as `status`, with the reasons if any."""
+    result = None if messages is None else json.dumps(report.failure(messages))
     with ctx.db.write() as conn:
-        done = conn.execute(
-            update(_versions)
-            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
-            .values(
-                status=status,
-                training_result=None if result is None else json.dumps(result),
-                owner=None,
-                progress=None,
-                updated_ms=now_ms(),
-                **extra,
-            )
-        )
-        return bool(done.rowcount)
-
-
-def _fail(ctx: Context, row: Any, owner: str | None, messages: Messages) -> None:
-    result = report.failure(messages)
-    with ctx.db.write() as conn:
-        owned = _versions.c.owner.is_(None) if owner is None else _versions.c.owner == owner
         conn.execute(
             update(_versions)
-            .where(_where(row), owned, _versions.c.status == TRAINING)
-            .values(status="ERROR", training_result=json.dumps(result), owner=None, progress=None, updated_ms=now_ms())
+            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
+            .values(status=status, training_result=result, owner=None, progress=None, updated_ms=now_ms())
         )
 
 
@@ -146,8 +129,8 @@ class _Watch:
 
     def progress(self, text: str) -> None:
         now = time.monotonic()
-        if now - self.last_beat < BEAT_SECONDS and not text.startswith(("checking", "computing", "engineering")):
-            return
+        if "round" in text and now - self.last_beat < BEAT_SECONDS:
+            return  # boosting rounds come many a second; each new step is always shown
         self.last_beat = now
         with self.ctx.db.write() as conn:
             updated = conn.execute(
@@ -294,17 +277,17 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
     except trainer.TrainingFailed as failure:
         failure.messages.file_level[:0] = [m for m in messages.file_level if m not in failure.messages.file_level]
         failure.messages.field_level[:0] = [m for m in messages.field_level if m not in failure.messages.field_level]
-        _fail(ctx, row, owner, failure.messages)
+        _end(ctx, row, owner, "ERROR", failure.messages)
     except trainer.Cancelled:
         if watch.cancelled:
-            _finish(ctx, row, owner, "TRAINING_CANCELLED", None)
+            _end(ctx, row, owner, "TRAINING_CANCELLED")
         else:
             stopped = Messages()
             stopped.file_error(
                 "Training interrupted",
                 "The server stopped before training finished: create a new version to train again",
             )
-            _fail(ctx, row, owner, stopped)
+            _end(ctx, row, owner, "ERROR", stopped)
     except Exception as error:
         log.exception("training %s %s failed", row.model_id, version)
         failed = Messages()
@@ -312,7 +295,7 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
             "Training failed",
             f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
         )
-        _fail(ctx, row, owner, failed)
+        _end(ctx, row, owner, "ERROR", failed)
 
 
 def load_version_model(ctx: Context, row: Any) -> Any:

@@ -64,19 +64,18 @@ def metric_points(scores: np.ndarray, target: np.ndarray) -> list[dict[str, floa
     it, and the precision of flagging those events."""
     fraud = np.sort(scores[target == 1])
     legit = np.sort(scores[target == 0])
-    points = []
-    for threshold in range(0, 1001, THRESHOLD_STEP):
-        tp = len(fraud) - np.searchsorted(fraud, threshold, side="left")
-        fp = len(legit) - np.searchsorted(legit, threshold, side="left")
-        points.append(
-            {
-                "fpr": float(fp / max(len(legit), 1)),
-                "precision": float(tp / (tp + fp)) if tp + fp else 1.0,
-                "tpr": float(tp / max(len(fraud), 1)),
-                "threshold": float(threshold),
-            }
-        )
-    return points
+    thresholds = np.arange(0, 1001, THRESHOLD_STEP, dtype=np.float64)
+    tp = len(fraud) - np.searchsorted(fraud, thresholds, side="left")
+    fp = len(legit) - np.searchsorted(legit, thresholds, side="left")
+    return [
+        {
+            "fpr": float(f / max(len(legit), 1)),
+            "precision": float(t / (t + f)) if t + f else 1.0,
+            "tpr": float(t / max(len(fraud), 1)),
+            "threshold": float(threshold),
+        }
+        for threshold, t, f in zip(thresholds.tolist(), tp.tolist(), fp.tolist(), strict=True)
+    ]
 
 
 def recall_at_fpr(scores: np.ndarray, target: np.ndarray, fpr: float) -> float:

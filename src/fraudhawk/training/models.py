@@ -146,7 +146,3 @@ def delete_model(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         conn.execute(delete(schema.variables).where(schema.variables.c.name == score_variable(model_id)))
         drop_tags(conn, model_arn(ctx, model_type, model_id))
     return {}
-
-
-def models_of_event_type(conn: Connection, event_type: str) -> list[str]:
-    return list(conn.execute(select(_models.c.model_id).where(_models.c.event_type == event_type)).scalars())

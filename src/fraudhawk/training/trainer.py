@@ -163,8 +163,8 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
         history = every_history[labelled.frame["__position"].to_numpy()]
     step("engineering features")
     # vocabularies and frequencies come from the training part only: the holdout stays unseen
-    plan.fit(labelled.frame.slice(0, int(labelled.frame.height * (1 - HOLDOUT))), spec)
-    return _Prepared(labelled, plan, plan.transform(labelled.frame, history), states)
+    base = plan.fit(labelled.frame, spec, fit_rows=int(labelled.frame.height * (1 - HOLDOUT)))
+    return _Prepared(labelled, plan, plan.transform(labelled.frame, history, base), states)
 
 
 def _sample(target: np.ndarray, end: int, seed: int) -> np.ndarray:

@@ -29,15 +29,6 @@ TRAINING = "TRAINING_IN_PROGRESS"
 COMPLETE = "TRAINING_COMPLETE"
 ACTIVE = "ACTIVE"
 DELETABLE = (COMPLETE, "ERROR", "TRAINING_CANCELLED")
-#: Statuses of a version whose model can score (TFI keeps entity history for these).
-SCORABLE = (
-    COMPLETE,
-    "ACTIVATE_REQUESTED",
-    "ACTIVATE_IN_PROGRESS",
-    ACTIVE,
-    "INACTIVATE_REQUESTED",
-    "INACTIVATE_IN_PROGRESS",
-)
 SUPPORTED = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS")
 _versions = schema.model_versions
 
@@ -187,6 +178,15 @@ def create_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 
 def update_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     major = int(req["majorVersionNumber"])
+    with ctx.db.read() as conn:
+        load_model(conn, req["modelId"], req["modelType"])
+        source = conn.execute(
+            select(_versions.c.training_source).where(
+                _versions.c.model_id == req["modelId"], _versions.c.major == major
+            )
+        ).scalar()
+    if source is not None:
+        _check_source(ctx, source, req)  # may read S3: outside the write transaction
     with ctx.db.write() as conn:
         model = load_model(conn, req["modelId"], req["modelType"], lock=True)
         rows = conn.execute(
@@ -202,11 +202,9 @@ def update_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
                 f"Version {major} of {model.model_id} has 99 minor versions, the most a version number can show: "
                 "create a new major version with CreateModelVersion"
             )
-        first = min(rows, key=lambda row: row.minor)
-        source = first.training_source
-        _check_source(ctx, source, req)
+        first = min(rows, key=lambda row: row.minor)  # a major version's source never changes
         body = {**req, "trainingDataSchema": json.loads(first.training_schema)}
-        result = _insert_version(ctx, conn, model, major, newest + 1, source, body)
+        result = _insert_version(ctx, conn, model, major, newest + 1, first.training_source, body)
     ctx.wake_training()
     return result
 
