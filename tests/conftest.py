@@ -62,6 +62,10 @@ def check_response_shape(http_response: Any, model: Any, **_: Any) -> None:
         return
     body = json.loads(http_response.content or b"{}")
     problems = check_output(model.name, body)
+    if model.name == "GetBatchPredictionJobs":
+        # AFD's one known deviation from its own model: BatchPrediction.detectorVersion is "1" on the
+        # wire (as AWS's sample output shows), where the model's pattern asks for "1.0"
+        problems = [p for p in problems if ".detectorVersion'" not in p]
     assert not problems, f"{model.name} response breaks the output shape: {problems}"
 
 

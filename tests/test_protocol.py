@@ -152,18 +152,6 @@ def test_every_operation_answers_empty_body_without_crashing(server: RunningServ
         assert body["__type"] in ("ValidationException", "ResourceNotFoundException")
 
 
-def test_unimplemented_afd_operation_is_named(afd: Any) -> None:
-    with pytest.raises(afd.exceptions.ValidationException, match="GetEventPrediction"):
-        afd.get_event_prediction(
-            detectorId="d",
-            eventId="e",
-            eventTypeName="t",
-            eventTimestamp="2024-01-01T00:00:00Z",
-            entities=[{"entityType": "customer", "entityId": "1"}],
-            eventVariables={"a": "b"},
-        )
-
-
 def test_boto3_sees_modeled_exceptions(afd: Any) -> None:
     with pytest.raises(afd.exceptions.ResourceNotFoundException) as caught:
         afd.get_labels(name="missing")

@@ -12,6 +12,7 @@ from fraudhawk.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = "./fraudhawk-data"
 ACCESS_KEYS_FILE = "access-keys"
+DEFAULT_EXTERNAL_MODEL_URL = "http://127.0.0.1:8080/endpoints/{endpoint}/invocations"
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 _REGION_RE = re.compile(r"^[a-z0-9-]{3,20}$")
 
@@ -26,6 +27,30 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key
     allowed_roots: tuple[Path, ...] = ()  # where plain and file:// paths may point
+    # Where external models are invoked: SageMaker runtime's path shape under a base the operator
+    # configures, so requests name an endpoint but can never choose the host they reach.
+    external_model_url: str = DEFAULT_EXTERNAL_MODEL_URL
+    external_model_timeout_s: float = 2.0
+    prediction_retention_days: int = 90  # recorded predictions older than this are removed
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables from which `load()` rebuilds these settings (for worker processes)."""
+        env = {
+            "FRAUDHAWK_DATA_DIR": str(self.data_dir),
+            "FRAUDHAWK_DATABASE_URL": self.database_url,
+            "FRAUDHAWK_ACCOUNT_ID": self.account_id,
+            "FRAUDHAWK_REGION": self.region,
+            "FRAUDHAWK_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "FRAUDHAWK_ALLOWED_ROOTS": os.pathsep.join(str(root) for root in self.allowed_roots),
+            "FRAUDHAWK_EXTERNAL_MODEL_URL": self.external_model_url,
+            "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT": str(self.external_model_timeout_s),
+            "FRAUDHAWK_PREDICTION_RETENTION_DAYS": str(self.prediction_retention_days),
+        }
+        if self.s3_root is not None:
+            env["FRAUDHAWK_S3_ROOT"] = str(self.s3_root)
+        if self.access_keys:
+            env["FRAUDHAWK_ACCESS_KEYS"] = ",".join(f"{k}:{v}" for k, v in self.access_keys.items())
+        return env
 
     @classmethod
     def load(
@@ -58,6 +83,14 @@ class Settings:
         if bucket_root:
             roots.append(Path(bucket_root))
         roots.append(directory / "files")
+        external_url = env.get("FRAUDHAWK_EXTERNAL_MODEL_URL", DEFAULT_EXTERNAL_MODEL_URL)
+        if not external_url.startswith(("http://", "https://")) or "{endpoint}" not in external_url:
+            raise ConfigurationError(
+                "FRAUDHAWK_EXTERNAL_MODEL_URL must be an http(s) URL holding {endpoint}, "
+                "e.g. http://127.0.0.1:8080/endpoints/{endpoint}/invocations"
+            )
+        timeout = _number(env, "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT", 2.0, 0.01, 60.0)
+        retention = int(_number(env, "FRAUDHAWK_PREDICTION_RETENTION_DAYS", 90, 1, 36500))
         return cls(
             data_dir=directory,
             database_url=url,
@@ -67,7 +100,23 @@ class Settings:
             max_body_bytes=max_body,
             s3_root=Path(bucket_root).resolve() if bucket_root else None,
             allowed_roots=tuple(dict.fromkeys(root.resolve() for root in roots)),
+            external_model_url=external_url,
+            external_model_timeout_s=timeout,
+            prediction_retention_days=retention,
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be a number from {low:g} to {high:g}, got {text!r}")
+    return value
 
 
 def parse_access_keys(text: str, source: str) -> dict[str, str]:

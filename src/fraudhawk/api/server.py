@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+from typing import Any
 
 import uvicorn
 
@@ -35,12 +37,35 @@ def check_listen_address(settings: Settings, host: str) -> str:
     return "no access keys configured: requests are accepted unsigned, on loopback only"
 
 
-def serve(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+def app_from_environment() -> Any:
+    """The app for each worker process of a multi-process server: settings come from the environment
+    `serve` prepared, so every worker serves the same data directory and database."""
+    return create_app(Settings.load())
+
+
+def serve(settings: Settings, host: str, port: int, log_level: str = "info", workers: int = 1) -> None:
     auth_note = check_listen_address(settings, host)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("fraudhawk data directory %s, database %s", settings.data_dir, _safe_url(settings.database_url))
     log.info("%s", auth_note)
     log.info("listening on http://%s:%d", host, port)
+    if workers > 1:
+        # Each worker is its own process with its own service; they share the database (SQLite in WAL
+        # mode allows one writer at a time across processes, PostgreSQL many) and claim background
+        # jobs through it, so they never run the same job twice.
+        log.info("%d worker processes", workers)
+        os.environ.update(settings.environment())
+        uvicorn.run(
+            "fraudhawk.api.server:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+            server_header=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -12,6 +12,7 @@ from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.detectors.usage import detector_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events.activity import deletion_running, running_import
 from fraudhawk.storage import schema
@@ -184,6 +185,14 @@ def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             raise ConflictError(
                 f"The event type {name} still has stored events: delete them first with DeleteEventsByEventType"
             )
+        detectors = detector_users(conn, name)
+        if detectors:
+            raise ConflictError(f"The event type {name} is used by detector(s) {detectors}: delete them first")
+        from fraudhawk.catalog.external_models import event_type_users  # it imports this module
+
+        external = event_type_users(conn, name)
+        if external:
+            raise ConflictError(f"The event type {name} cannot be deleted: {external}")
         model = conn.execute(select(schema.models.c.model_id).where(schema.models.c.event_type == name)).first()
         if model is not None:
             raise ConflictError(f"The event type {name} is used by model {model.model_id}: delete the model first")

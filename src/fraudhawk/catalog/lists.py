@@ -11,7 +11,8 @@ from fraudhawk.catalog.paging import page, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.catalog.variable_types import list_variable_types
 from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.detectors.usage import list_users
+from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
 
 ARN_TYPE = "list"
@@ -134,6 +135,9 @@ def get_lists_metadata(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 def delete_list(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name = req["name"]
     with ctx.db.write() as conn:
+        users = list_users(conn, name)
+        if users:
+            raise ConflictError(f"The list {name} cannot be deleted: {users}")
         conn.execute(delete(_elements).where(_elements.c.list_name == name))
         conn.execute(delete(_lists).where(_lists.c.name == name))
         drop_tags(conn, ctx.arns.build(ARN_TYPE, name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fraudhawk.catalog.named import NamedResource
+from fraudhawk.detectors.usage import outcome_users
 from fraudhawk.storage import schema
 
 OUTCOMES = NamedResource(
@@ -11,6 +12,7 @@ OUTCOMES = NamedResource(
     noun="outcome",
     list_key="outcomes",
     page_size=100,
+    in_use=(outcome_users,),
 )
 
 put_outcome = OUTCOMES.put

@@ -170,7 +170,9 @@ def delete_variable(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             return {}
         if row.data_source == "MODEL_SCORE":
             raise ConflictError(f"The variable {name} is a model score: it is deleted with its model")
-        reason = _in_event_types(conn, name)
+        from fraudhawk.catalog.external_models import variable_users  # it imports this module
+
+        reason = _in_event_types(conn, name) or variable_users(conn, name)
         if reason:
             raise ConflictError(f"The variable {name} cannot be deleted: {reason}")
         conn.execute(delete(_table).where(_table.c.name == name))

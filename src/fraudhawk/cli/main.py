@@ -1,4 +1,4 @@
-"""`fraudhawk serve | migrate | call | import | train | operations`."""
+"""`fraudhawk serve | migrate | call | import | train | predict | operations`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes; one per core serves the most predictions.",
+)
+@click.option(
     "--s3-root",
     envvar="FRAUDHAWK_S3_ROOT",
     default=None,
@@ -52,7 +59,13 @@ def main() -> None:
 )
 @_data_dir
 def serve(
-    host: str, port: int, log_level: str, s3_root: str | None, allow_roots: tuple[str, ...], data_dir: str | None
+    host: str,
+    port: int,
+    log_level: str,
+    workers: int,
+    s3_root: str | None,
+    allow_roots: tuple[str, ...],
+    data_dir: str | None,
 ) -> None:
     """Serve AFD's API (AWS JSON 1.1) over HTTP."""
     from fraudhawk.api.server import serve as run
@@ -62,7 +75,7 @@ def serve(
     except ConfigurationError as error:
         raise click.UsageError(error.message) from None
     try:
-        run(settings, host, port, log_level)
+        run(settings, host, port, log_level, workers)
     except ConfigurationError as error:
         click.echo(f"fraudhawk: {error.message}", err=True)
         sys.exit(2)
@@ -263,6 +276,61 @@ def train(
     describe(detail)
     if detail["status"] != "TRAINING_COMPLETE":
         sys.exit(1)
+
+
+@main.command()
+@click.option("--detector-id", required=True, help="Detector to evaluate the event with.")
+@click.option("--detector-version", default=None, help="Version to use (default: the ACTIVE one; a DRAFT works too).")
+@click.option("--event-type", default=None, help="Event type (default: the detector's).")
+@click.option("--entity-type", default=None, help="Entity type (default: the event type's first).")
+@click.option("--entity-id", default="unknown", show_default=True, help="The event's entity, e.g. a card or customer.")
+@click.option("--event-id", default=None, help="Event id (default: a new random one).")
+@click.option("--timestamp", default=None, help="Event time, ISO-8601 UTC (default: now).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="An event variable (repeatable).")
+@click.option("--explain", is_flag=True, help="Also show which variables moved each model score.")
+@click.option("--json", "as_json", is_flag=True, help="Print the prediction and its record as JSON.")
+@_data_dir
+def predict(
+    detector_id: str,
+    detector_version: str | None,
+    event_type: str | None,
+    entity_type: str | None,
+    entity_id: str,
+    event_id: str | None,
+    timestamp: str | None,
+    variables: tuple[str, ...],
+    explain: bool,
+    as_json: bool,
+    data_dir: str | None,
+) -> None:
+    """Score one event with a detector: model scores, rules, outcomes (and why, with --explain).
+
+    Example:
+
+        fraudhawk predict --detector-id cc_detector --entity-id 4263982640269299 \\
+            --var amt=912.50 --var category=shopping_net --var merchant=fraud_Kub --explain
+    """
+    from fraudhawk.cli.predict import describe, parse_variables, predict_one, print_json
+    from fraudhawk.client import Client
+
+    with Client(settings=_settings(data_dir)) as client:
+        try:
+            result, metadata = predict_one(
+                client,
+                detector_id,
+                detector_version,
+                event_type,
+                (entity_type, entity_id),
+                event_id,
+                timestamp,
+                parse_variables(variables),
+            )
+        except FraudhawkError as error:
+            raise click.ClickException(error.message) from None
+    if as_json:
+        print_json(result, metadata)
+    else:
+        describe(result, metadata, explain)
 
 
 @main.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
+
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
 from fraudhawk.catalog.values import utc_ms, value_problem
 from fraudhawk.context import Context, iso_time
@@ -11,6 +13,7 @@ from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationErr
 from fraudhawk.events import store
 from fraudhawk.events.activity import deletion_running
 from fraudhawk.scoring import states
+from fraudhawk.storage import schema
 
 
 def check_label(spec: EventTypeSpec, label: str) -> None:
@@ -121,4 +124,11 @@ def update_event_label(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 def delete_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         store.delete_event(conn, req["eventTypeName"], req["eventId"])
+        if req.get("deleteAuditHistory"):
+            predictions = schema.predictions
+            conn.execute(
+                delete(predictions).where(
+                    predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]
+                )
+            )
     return {}

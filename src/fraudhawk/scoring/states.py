@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.events import layout
 from fraudhawk.features.history import EntityState, HistorySpec, events_of, replay
+from fraudhawk.features.single import history_inputs
 from fraudhawk.storage import schema
 
 _states = schema.entity_states
@@ -31,6 +33,11 @@ SCORABLE = (
     "INACTIVATE_REQUESTED",
     "INACTIVATE_IN_PROGRESS",
 )
+
+
+def new_token() -> int:
+    """A value for `entity_states.seq` that no earlier write of the row had."""
+    return secrets.randbits(62)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,10 @@ def save_states(conn: Connection, version: Tracked, states: dict[str, EntityStat
             )
         )
     if names:
-        conn.execute(insert(_states), [{**keys, "entity_id": n, "state": states[n].to_bytes()} for n in names])
+        conn.execute(
+            insert(_states),
+            [{**keys, "entity_id": n, "state": states[n].to_bytes(), "seq": new_token()} for n in names],
+        )
 
 
 def catch_up(spec: HistorySpec, states: dict[str, EntityState], frame: pl.DataFrame) -> None:
@@ -124,7 +134,15 @@ def advance(conn: Connection, event_type: str, frame: pl.DataFrame) -> None:
 
 
 def advance_one(conn: Connection, event_type: str, entity_id: str, event_ms: int, variables: dict[str, Any]) -> None:
-    frame = pl.DataFrame(
-        {layout.ENTITY_ID: [entity_id], layout.EVENT_MS: [event_ms], **{k: [str(v)] for k, v in variables.items()}}
-    )
-    advance(conn, event_type, frame)
+    """`advance` for a single event, without building a frame."""
+    if not tracked_versions(conn, event_type, training=True):
+        return
+    event_types = schema.event_types
+    conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update(read=True))
+    text = {name: None if value is None else str(value) for name, value in variables.items()}
+    for version in tracked_versions(conn, event_type):
+        states = load_states(conn, version, [entity_id])
+        state = states.get(entity_id) or EntityState.empty(version.spec)
+        amounts, categories = history_inputs(version.spec, text)
+        state.advance(event_ms, amounts, categories, version.spec.group_index())
+        save_states(conn, version, {entity_id: state})

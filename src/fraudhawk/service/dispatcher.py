@@ -61,7 +61,9 @@ class Service:
         self.worker: Worker | None = None
         self.trainer: Worker | None = None
         if worker:
-            self.worker = Worker(self.context, RUNNERS, (schema.batch_imports, schema.event_deletions))
+            self.worker = Worker(
+                self.context, RUNNERS, (schema.batch_imports, schema.event_deletions, schema.batch_predictions)
+            )
             self.context.wake_jobs = self.worker.wake
             self.worker.start()
             self.trainer = Worker(self.context, TRAINING_RUNNERS, name="fraudhawk-trainer")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fraudhawk.catalog import entity_types, event_types, kms, labels, lists, outcomes, tags, variables
+from fraudhawk.catalog import entity_types, event_types, external_models, kms, labels, lists, outcomes, tags, variables
 from fraudhawk.context import Context
+from fraudhawk.detectors import detectors, rule_versions
+from fraudhawk.detectors import versions as detector_versions
 from fraudhawk.events import deletion, imports, single
+from fraudhawk.predictions import batch, realtime, records
 from fraudhawk.training import jobs, models, versions
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -36,6 +39,9 @@ OPERATIONS: dict[str, Handler] = {
     "GetListElements": lists.get_list_elements,
     "GetListsMetadata": lists.get_lists_metadata,
     "DeleteList": lists.delete_list,
+    "PutExternalModel": external_models.put_external_model,
+    "GetExternalModels": external_models.get_external_models,
+    "DeleteExternalModel": external_models.delete_external_model,
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
@@ -61,9 +67,31 @@ OPERATIONS: dict[str, Handler] = {
     "DescribeModelVersions": versions.describe_model_versions,
     "UpdateModelVersionStatus": versions.update_model_version_status,
     "DeleteModelVersion": versions.delete_model_version,
+    "PutDetector": detectors.put_detector,
+    "GetDetectors": detectors.get_detectors,
+    "DescribeDetector": detectors.describe_detector,
+    "DeleteDetector": detectors.delete_detector,
+    "CreateDetectorVersion": detector_versions.create_detector_version,
+    "GetDetectorVersion": detector_versions.get_detector_version,
+    "UpdateDetectorVersion": detector_versions.update_detector_version,
+    "UpdateDetectorVersionMetadata": detector_versions.update_detector_version_metadata,
+    "UpdateDetectorVersionStatus": detector_versions.update_detector_version_status,
+    "DeleteDetectorVersion": detector_versions.delete_detector_version,
+    "CreateRule": rule_versions.create_rule,
+    "GetRules": rule_versions.get_rules,
+    "UpdateRuleMetadata": rule_versions.update_rule_metadata,
+    "UpdateRuleVersion": rule_versions.update_rule_version,
+    "DeleteRule": rule_versions.delete_rule,
+    "GetEventPrediction": realtime.get_event_prediction,
+    "GetEventPredictionMetadata": records.get_event_prediction_metadata,
+    "ListEventPredictions": records.list_event_predictions,
+    "CreateBatchPredictionJob": batch.create_batch_prediction_job,
+    "GetBatchPredictionJobs": batch.get_batch_prediction_jobs,
+    "CancelBatchPredictionJob": batch.cancel_batch_prediction_job,
+    "DeleteBatchPredictionJob": batch.delete_batch_prediction_job,
 }
 
 #: Kinds of background job the worker runs.
-RUNNERS = [imports.run_pending, deletion.run_pending, jobs.run_status_changes]
+RUNNERS = [imports.run_pending, deletion.run_pending, batch.run_pending, jobs.run_status_changes, records.prune]
 #: Training has a worker of its own: it runs for minutes and must not hold up imports.
 TRAINING_RUNNERS = [jobs.run_pending]

@@ -275,7 +275,179 @@ entity_states = Table(
     Column("major", Integer, nullable=False),
     Column("minor", Integer, nullable=False),
     Column("entity_id", String(256), nullable=False),
+    # A fresh random token on every write, so a process that caches states knows when another changed
+    # one. Before the state: reading it then needs no pass over a large state's overflow pages (and
+    # the table keeps its rowid for the same reason: SQLite stores WITHOUT ROWID rows in the key's tree).
+    Column("seq", BigInteger, nullable=False, server_default="0"),
     Column("state", LargeBinary, nullable=False),
     PrimaryKeyConstraint("model_id", "major", "minor", "entity_id"),
-    sqlite_with_rowid=False,
+)
+
+# --- detectors, rules, external models -------------------------------------------------------------
+
+detectors = Table(
+    "detectors",
+    metadata,
+    Column("detector_id", String(NAME), primary_key=True),
+    Column("event_type", String(NAME), ForeignKey("event_types.name"), nullable=False),
+    Column("description", String(DESCRIPTION)),
+    *_timestamps(),
+    Index(None, "event_type"),
+)
+
+# A rule version: (detector, rule id, version) never changes once a detector version uses it.
+rules = Table(
+    "rules",
+    metadata,
+    Column("detector_id", String(NAME), ForeignKey("detectors.detector_id"), nullable=False),
+    Column("rule_id", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("description", String(DESCRIPTION)),
+    Column("expression", Text, nullable=False),
+    Column("language", String(16), nullable=False),
+    *_timestamps(),
+    PrimaryKeyConstraint("detector_id", "rule_id", "version"),
+)
+
+rule_outcomes = Table(
+    "rule_outcomes",
+    metadata,
+    Column("detector_id", String(NAME), nullable=False),
+    Column("rule_id", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("outcome", String(NAME), ForeignKey("outcomes.name"), nullable=False),
+    PrimaryKeyConstraint("detector_id", "rule_id", "version", "position"),
+    Index(None, "outcome"),
+)
+
+detector_versions = Table(
+    "detector_versions",
+    metadata,
+    Column("detector_id", String(NAME), ForeignKey("detectors.detector_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", String(DESCRIPTION)),
+    Column("rule_execution_mode", String(16), nullable=False),
+    *_timestamps(),
+    PrimaryKeyConstraint("detector_id", "version"),
+)
+
+# What a detector version uses, one row per reference, so that deleting a rule version, a model
+# version or an external model can be refused while a detector version needs it.
+detector_version_rules = Table(
+    "detector_version_rules",
+    metadata,
+    Column("detector_id", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("rule_id", String(NAME), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    PrimaryKeyConstraint("detector_id", "version", "position"),
+    Index(None, "detector_id", "rule_id", "rule_version"),
+)
+
+detector_version_models = Table(
+    "detector_version_models",
+    metadata,
+    Column("detector_id", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("model_id", String(NAME), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    PrimaryKeyConstraint("detector_id", "version", "position"),
+    Index(None, "model_id", "major", "minor"),
+)
+
+detector_version_external = Table(
+    "detector_version_external",
+    metadata,
+    Column("detector_id", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("endpoint", String(NAME), nullable=False),
+    PrimaryKeyConstraint("detector_id", "version", "position"),
+    Index(None, "endpoint"),
+)
+
+external_models = Table(
+    "external_models",
+    metadata,
+    Column("endpoint", String(NAME), primary_key=True),
+    Column("model_source", String(32), nullable=False),
+    Column("role_arn", String(256), nullable=False),
+    Column("input_configuration", Text, nullable=False),  # JSON, as sent
+    Column("output_configuration", Text, nullable=False),  # JSON, as sent
+    Column("status", String(32), nullable=False),
+    *_timestamps(),
+)
+
+# --- predictions -----------------------------------------------------------------------------------
+# Every GetEventPrediction is recorded with what it saw and decided (`record`, JSON). The model
+# inputs are kept as float64 vectors (`vectors`): explanations are computed from them when read,
+# which keeps SHAP off the real-time path and gives the same numbers every time.
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_type", String(NAME), nullable=False),
+    Column("event_id", String(NAME), nullable=False),
+    Column("detector_id", String(NAME), nullable=False),
+    Column("detector_version", Integer, nullable=False),
+    Column("prediction_ms", BigInteger, nullable=False),
+    Column("event_ms", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("vectors", LargeBinary),
+    Index(None, "prediction_ms", "id"),
+    Index(None, "event_type", "event_id"),
+)
+
+batch_predictions = Table(
+    "batch_predictions",
+    metadata,
+    Column("job_id", String(NAME), primary_key=True),
+    Column("event_type", String(NAME), nullable=False),
+    Column("detector_id", String(NAME), nullable=False),
+    Column("detector_version", Integer, nullable=False),
+    Column("input_path", String(512), nullable=False),
+    Column("output_path", String(512), nullable=False),
+    Column("iam_role_arn", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("failure_reason", Text),
+    Column("output_file", Text),  # where the results were written, once COMPLETE
+    Column("start_ms", BigInteger, nullable=False),
+    Column("completion_ms", BigInteger),
+    Column("processed", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("owner", String(NAME)),
+    Column("heartbeat_ms", BigInteger),
+)
+
+# One row whose value database triggers (migration 0004) raise on every change to what a compiled
+# detector version depends on, so every server replica notices a change with one primary-key read.
+catalog_generation = Table(
+    "catalog_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+#: The tables whose changes the generation counts.
+GENERATION_TABLES = (
+    "variables",
+    "event_types",
+    "event_type_variables",
+    "lists",
+    "list_elements",
+    "rules",
+    "rule_outcomes",
+    "detector_versions",
+    "detector_version_rules",
+    "detector_version_models",
+    "detector_version_external",
+    "model_versions",
+    "external_models",
 )

@@ -22,7 +22,7 @@ from fraudhawk.events import paths
 from fraudhawk.events.worker import STALE_MS, owner_is_gone
 from fraudhawk.features.plan import VariableInfo
 from fraudhawk.scoring.model import MODELS
-from fraudhawk.scoring.states import catch_up
+from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
 from fraudhawk.training import artifacts, dataset, report, trainer
 from fraudhawk.training.messages import Messages
@@ -232,7 +232,10 @@ def _complete(
             conn.execute(delete(states).where(*(states.c[k] == v for k, v in keys.items())))
             conn.execute(
                 insert(states),
-                [{**keys, "entity_id": entity, "state": s.to_bytes()} for entity, s in trained.states.items()],
+                [
+                    {**keys, "entity_id": entity, "state": s.to_bytes(), "seq": new_token()}
+                    for entity, s in trained.states.items()
+                ],
             )
     return bool(done)
 

@@ -18,6 +18,7 @@ from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.detectors.usage import model_version_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths
 from fraudhawk.storage import schema
@@ -334,6 +335,12 @@ def update_model_version_status(ctx: Context, req: dict[str, Any]) -> dict[str, 
                 return {}
             if status != ACTIVE:
                 raise ValidationError(f"Model version {version} is {status}: only an ACTIVE version can be deactivated")
+            users = model_version_users(conn, row.model_id, row.major, row.minor)
+            if users:
+                raise ConflictError(
+                    f"Model version {version} is used by detector version(s) {users}: remove it from them "
+                    "before deactivating it"
+                )
             conn.execute(update(_versions).where(where).values(status="INACTIVATE_REQUESTED", updated_ms=now_ms()))
         else:  # TRAINING_CANCELLED
             if status == "TRAINING_CANCELLED":
@@ -361,6 +368,9 @@ def delete_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             row = load_version(conn, req["modelId"], req["modelType"], version, lock=True)
         except ResourceNotFoundError:
             return {}
+        users = model_version_users(conn, row.model_id, row.major, row.minor)
+        if users:
+            raise ConflictError(f"Model version {version} is used by detector version(s) {users}")
         if row.status not in DELETABLE:
             hint = "cancel its training" if row.status == TRAINING else "deactivate it"
             raise ConflictError(f"Model version {version} is {row.status}: {hint} before deleting it")

@@ -1,0 +1,1 @@
+"""Detectors: versioned bundles of rules, model versions and external models, and their rules."""

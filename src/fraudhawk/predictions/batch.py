@@ -1,0 +1,501 @@
+"""Batch prediction jobs: CreateBatchPredictionJob and friends, and the runner that scores a CSV with a
+detector version and writes a CSV of results.
+
+A job scores every event of its input as GetEventPrediction would (see `batch_scoring`), but stores
+nothing: no event, no entity state, no prediction record. AFD runs one job at a time per account;
+fraudhawk queues instead of refusing: a second job waits in IN_PROGRESS_INITIALIZING until the running
+one ends, and jobs start in the order they were created.
+
+The results are written once, whole, when the scoring is done (`paths.write_atomically`), to
+`<jobId>_<epoch seconds>_output.csv` in outputPath (or to outputPath itself when it names a .csv
+file). A job interrupted by a crash or a shutdown starts its scoring again from the beginning and
+writes the same file, so a reader never sees half a file or two.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from sqlalchemy import Connection, delete, insert, select, update
+
+from fraudhawk.catalog.paging import page, with_token
+from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.detectors.detectors import load_detector
+from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
+from fraudhawk.events import layout, paths
+from fraudhawk.events.csvsource import LINE, Rejected, read_csv
+from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
+from fraudhawk.events.worker import claim
+from fraudhawk.features.history import EntityState
+from fraudhawk.predictions import batch_scoring
+from fraudhawk.predictions.plan import PLANS, DetectorPlan, resolve_version
+from fraudhawk.predictions.realtime import invoker_for
+from fraudhawk.scoring import states
+from fraudhawk.scoring.states import Tracked
+from fraudhawk.storage import schema
+
+log = logging.getLogger("fraudhawk.batch_predictions")
+ARN_TYPE = "batch-prediction"
+WAITING = "IN_PROGRESS_INITIALIZING"
+ACTIVE = (WAITING, "IN_PROGRESS", "CANCEL_IN_PROGRESS")
+DONE = ("COMPLETE", "FAILED", "CANCELED")
+SUCCESS = "Success"
+INVALID_EVENT = "INVALID_EVENT"  # a record read, but not an event GetEventPrediction would evaluate
+MALFORMED_RECORD = "MALFORMED_RECORD"  # a line that is no CSV record of the header's columns
+STATUS = "STATUS"
+OUTPUT_COLUMNS = (
+    batch_scoring.MODEL_SCORES,
+    batch_scoring.OUTCOMES,
+    batch_scoring.RULE_RESULTS,
+    STATUS,
+    batch_scoring.ERROR,
+)
+_PROBLEM = "__problem__"
+_jobs = schema.batch_predictions
+
+TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
+
+
+def _job_exists(conn: Connection, job_id: str) -> bool:
+    query = select(_jobs.c.job_id).where(_jobs.c.job_id == job_id).with_for_update()
+    return conn.execute(query).first() is not None
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+
+def create_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """Queue a job. The detector version is fixed now: the one named, else the detector's ACTIVE one."""
+    job_id = req["jobId"]
+    source = paths.resolve(ctx.settings, req["inputPath"], "inputPath")
+    paths.resolve(ctx.settings, req["outputPath"], "outputPath")
+    paths.check_readable(source, "inputPath")
+    with ctx.db.write() as conn:
+        detector = load_detector(conn, req["detectorName"])
+        if detector.event_type != req["eventTypeName"]:
+            raise ValidationError(
+                f"eventTypeName: detector {detector.detector_id} evaluates events of type {detector.event_type}, "
+                f"not {req['eventTypeName']}"
+            )
+        version = resolve_version(conn, detector.detector_id, req.get("detectorVersion"))
+        previous = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id)).scalar()
+        if previous is not None:
+            raise ValidationError(f"A batch prediction job with id {job_id} already exists (status {previous})")
+        conn.execute(
+            insert(_jobs).values(
+                job_id=job_id,
+                event_type=detector.event_type,
+                detector_id=detector.detector_id,
+                detector_version=version.version,
+                input_path=req["inputPath"],
+                output_path=req["outputPath"],
+                iam_role_arn=req["iamRoleArn"],
+                status=WAITING,
+                start_ms=now_ms(),
+                processed=0,
+                total=0,
+                cancel_requested=False,
+            )
+        )
+        apply_tags(conn, ctx.arns.build(ARN_TYPE, job_id), req.get("tags"))
+    ctx.wake_jobs()
+    return {}
+
+
+def _to_wire(ctx: Context, row: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "jobId": row.job_id,
+        "status": row.status,
+        "startTime": iso_time(row.start_ms),
+        "inputPath": row.input_path,
+        "outputPath": row.output_path,
+        "eventTypeName": row.event_type,
+        "detectorName": row.detector_id,
+        # AFD answers the version number as the request gave it ("1"), though its model says "1.0"
+        "detectorVersion": str(row.detector_version),
+        "iamRoleArn": row.iam_role_arn,
+        "arn": ctx.arns.build(ARN_TYPE, row.job_id),
+        "processedRecordsCount": row.processed,
+        "totalRecordsCount": row.total,
+    }
+    if row.failure_reason:
+        item["failureReason"] = row.failure_reason
+    if row.completion_ms is not None:
+        item["completionTime"] = iso_time(row.completion_ms)
+    if row.heartbeat_ms is not None:
+        item["lastHeartbeatTime"] = iso_time(row.heartbeat_ms)
+    return item
+
+
+def get_batch_prediction_jobs(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        if "jobId" in req:
+            rows = conn.execute(select(_jobs).where(_jobs.c.job_id == req["jobId"])).all()
+            if not rows:
+                raise ResourceNotFoundError(f"The batch prediction job {req['jobId']} does not exist")
+            token = None
+        else:
+            rows, token = page(conn, select(_jobs), _jobs.c.job_id, req.get("nextToken"), req.get("maxResults"), 50)
+    return with_token({"batchPredictions": [_to_wire(ctx, row) for row in rows]}, token)
+
+
+def cancel_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """A job no worker holds yet is CANCELED at once; a running one at its next step."""
+    job_id = req["jobId"]
+    with ctx.db.write() as conn:
+        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id).with_for_update()).first()
+        if job is None:
+            raise ResourceNotFoundError(f"The batch prediction job {job_id} does not exist")
+        if job.status in DONE:
+            raise ValidationError(f"The batch prediction job {job_id} is {job.status} and cannot be cancelled")
+        if job.status == WAITING and job.owner is None:
+            values: dict[str, Any] = {"status": "CANCELED", "completion_ms": now_ms()}
+        else:
+            values = {"status": "CANCEL_IN_PROGRESS"}
+        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(cancel_requested=True, **values))
+    ctx.wake_jobs()
+    return {}
+
+
+def delete_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """Forget a finished job (its output file stays); a job not finished must be cancelled first."""
+    job_id = req["jobId"]
+    with ctx.db.write() as conn:
+        status = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id).with_for_update()).scalar()
+        if status is None:
+            return {}
+        if status not in DONE:
+            raise ValidationError(f"The batch prediction job {job_id} is {status}: cancel it before deleting it")
+        conn.execute(delete(_jobs).where(_jobs.c.job_id == job_id))
+        drop_tags(conn, ctx.arns.build(ARN_TYPE, job_id))
+    return {}
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+def _queue(ctx: Context) -> list[str]:
+    """Unfinished jobs: those already started first (to resume them), then the rest as created."""
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(_jobs.c.job_id, _jobs.c.status)
+            .where(_jobs.c.status.in_(ACTIVE))
+            .order_by(_jobs.c.start_ms, _jobs.c.job_id)
+        ).all()
+    return [r.job_id for r in rows if r.status != WAITING] + [r.job_id for r in rows if r.status == WAITING]
+
+
+def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
+    worked = False
+    for job_id in _queue(ctx):
+        if stopping():
+            break
+        if claim(ctx, _jobs, "job_id", job_id, owner, ACTIVE):
+            worked = run_job(ctx, job_id, owner, stopping) or worked
+    return worked
+
+
+class _LostClaim(Exception):
+    """Another worker took the job over (this one was thought gone): leave it to that worker."""
+
+
+class _Stopping(Exception):
+    """The worker is stopping: the job stays claimed and starts again later."""
+
+
+class _Cancelled(Exception):
+    """The caller cancelled the job."""
+
+
+class _Failed(Exception):
+    """The job cannot go on, for a reason the caller is shown."""
+
+
+def _finish(ctx: Context, job_id: str, owner: str, status: str, reason: str | None = None) -> None:
+    values: dict[str, Any] = {"status": status, "failure_reason": reason, "completion_ms": now_ms(), "owner": None}
+    with ctx.db.write() as conn:
+        if status == "COMPLETE":
+            total = conn.execute(select(_jobs.c.total).where(_jobs.c.job_id == job_id)).scalar_one()
+            values["processed"] = total
+        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id, _jobs.c.owner == owner).values(**values))
+
+
+def _start(ctx: Context, job_id: str, owner: str) -> Any | None:
+    """Mark the claimed job IN_PROGRESS and give it its output location; None (and the claim
+    released) while another job runs, so one job runs at a time. The active jobs are locked
+    together, so two workers cannot both start one."""
+    with ctx.db.write() as conn:
+        active = conn.execute(select(_jobs).where(_jobs.c.status.in_(ACTIVE)).with_for_update()).all()
+        job = next((row for row in active if row.job_id == job_id), None)
+        if job is None or job.owner != owner:
+            raise _LostClaim
+        running = [
+            row
+            for row in active
+            if row.job_id != job_id
+            and (row.status == "IN_PROGRESS" or (row.status == "CANCEL_IN_PROGRESS" and row.owner is not None))
+        ]
+        if job.status == WAITING and running:
+            conn.execute(update(_jobs).where(_jobs.c.job_id == job_id, _jobs.c.owner == owner).values(owner=None))
+            return None
+        output_file = job.output_file
+        if output_file is None:
+            # The name is fixed at the first start, so a job started again replaces the same file.
+            folder = paths.resolve(ctx.settings, job.output_path, "outputPath")
+            output_file = paths.report_location(folder, f"{job_id}_{now_ms() // 1000}_output.csv").text
+        values: dict[str, Any] = {"processed": 0, "total": 0, "heartbeat_ms": now_ms(), "output_file": output_file}
+        if job.status == WAITING:
+            values["status"] = "IN_PROGRESS"
+        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(**values))
+        return conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
+
+
+def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool]) -> bool:
+    """Run one claimed job to its end; False when it must wait for another job (nothing was done)."""
+    with ctx.db.read() as conn:
+        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
+    if job.cancel_requested:
+        _finish(ctx, job_id, owner, "CANCELED")
+        return True
+    try:
+        started = _start(ctx, job_id, owner)
+        if started is None:
+            return False
+        _Job(ctx, started, owner, stopping).run()
+    except _LostClaim:
+        return True
+    except _Stopping:
+        return True  # the worker hands the job back when it stops; it starts again later
+    except _Cancelled:
+        _finish(ctx, job_id, owner, "CANCELED")
+    except _Failed as failure:
+        _finish(ctx, job_id, owner, "FAILED", str(failure))
+    except Exception as error:  # the job, not the server, fails; the reason goes to the caller
+        log.exception("batch prediction %s failed", job_id)
+        _finish(ctx, job_id, owner, "FAILED", f"The batch prediction stopped: {error}")
+    else:
+        _finish(ctx, job_id, owner, "COMPLETE")
+    return True
+
+
+@dataclass
+class _Read:
+    """The input file, read and checked: every record (for the output), the valid events, and the
+    records that cannot be evaluated, with why."""
+
+    header: list[str]
+    records: pa.Table  # LINE, then the file's columns (as c0, c1, ...: header names may clash)
+    events: pl.DataFrame  # valid events in segment layout, with LINE
+    invalid: list[Rejected]
+    malformed: list[Rejected]
+
+    @property
+    def total(self) -> int:
+        return int(self.records.num_rows) + len(self.malformed)
+
+
+class _Job:
+    """One run of a claimed, started job: read, check, score, write; progress committed on the way."""
+
+    def __init__(self, ctx: Context, job: Any, owner: str, stopping: Callable[[], bool]) -> None:
+        self.ctx, self.job, self.owner, self.stopping = ctx, job, owner, stopping
+        self.processed = 0
+        self.total = 0
+
+    def beat(self, done: int = 0) -> None:
+        """Count `done` more records processed, and commit the progress and the heartbeat; stop if
+        asked to, cancelled, or no longer ours."""
+        self.processed += done
+        if self.stopping():
+            raise _Stopping
+        with self.ctx.db.write() as conn:
+            row = conn.execute(
+                select(_jobs.c.owner, _jobs.c.cancel_requested)
+                .where(_jobs.c.job_id == self.job.job_id)
+                .with_for_update()
+            ).first()
+            if row is None or row.owner != self.owner:
+                raise _LostClaim
+            conn.execute(
+                update(_jobs)
+                .where(_jobs.c.job_id == self.job.job_id)
+                .values(processed=self.processed, total=self.total, heartbeat_ms=now_ms())
+            )
+        if row.cancel_requested:
+            raise _Cancelled
+
+    def run(self) -> None:
+        clock = _Clock()
+        plan = self._plan()
+        read = self._read(plan)
+        self.total = read.total
+        self.beat()
+        clock.lap("read")
+        events = self._checked(plan, read)
+        clock.lap("check")
+        histories = {m.model_id: batch_scoring.history(m, events, self._load_states, self.beat) for m in plan.models}
+        clock.lap("history")
+        invoker = invoker_for(self.ctx.settings.external_model_url, self.ctx.settings.external_model_timeout_s)
+        scored = batch_scoring.score_frame(plan, events, histories, invoker, self.beat)
+        scored = scored.with_columns(events[LINE], pl.lit(SUCCESS).alias(STATUS))
+        clock.lap("score")
+        self._write(read, scored)
+        clock.lap("write")
+        log.info("batch prediction %s: %d records (%s)", self.job.job_id, self.total, clock)
+
+    def _checked(self, plan: DetectorPlan, read: _Read) -> pl.DataFrame:
+        """The events GetEventPrediction would evaluate; the others join `read.invalid`."""
+        events = batch_scoring.with_all_variables(plan, read.events)
+        # validate_batch finds an EVENT_ID repeated within a batch; this, one repeated across batches
+        problem = pl.col(_PROBLEM)
+        events = events.with_columns(batch_scoring.event_problems(plan, events).alias(_PROBLEM)).with_columns(
+            pl.when(problem.is_null() & ~pl.col(layout.EVENT_ID).is_first_distinct())
+            .then(pl.lit("EVENT_ID '") + pl.col(layout.EVENT_ID) + pl.lit("' is repeated in the file"))
+            .otherwise(problem)
+            .alias(_PROBLEM)
+        )
+        for line, reason in events.filter(problem.is_not_null()).select(LINE, _PROBLEM).rows():
+            read.invalid.append(Rejected(int(line), reason))
+        self.processed = len(read.invalid) + len(read.malformed)
+        return events.filter(problem.is_null()).drop(_PROBLEM)
+
+    def _plan(self) -> DetectorPlan:
+        job = self.job
+        try:
+            with self.ctx.db.read() as conn:
+                row = resolve_version(conn, job.detector_id, str(job.detector_version))
+                return PLANS.get(self.ctx, conn, row)
+        except FraudhawkError as error:
+            raise _Failed(f"The detector version cannot be used: {error.message}") from None
+
+    def _load_states(self, tracked: Tracked, entities: Any) -> dict[str, EntityState]:
+        with self.ctx.db.read() as conn:
+            return states.load_states(conn, tracked, list(entities))
+
+    def _read(self, plan: DetectorPlan) -> _Read:
+        location = paths.resolve(self.ctx.settings, self.job.input_path, "inputPath")
+        try:
+            raw = paths.open_input(location)
+        except Exception as error:
+            raise _Failed(f"The input file {self.job.input_path} cannot be read: {error}") from None
+        with raw:
+            try:
+                records = read_csv(raw)
+            except ValueError as error:
+                raise _Failed(str(error)) from None
+            if not records.header:
+                raise _Failed("The input file is empty: it needs a header line and events")
+            header = records.header
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise _Failed(f"The header names column(s) {', '.join(repeated)} more than once")
+            found = map_header(plan.spec, header)
+            missing = missing_required(found)
+            if missing:
+                raise _Failed(f"The header lacks the required column(s) {', '.join(missing)}")
+            # Labels play no part in a prediction: a row is not refused for its label.
+            required = {name: found.metadata[name] for name in layout.REQUIRED}
+            columns = Columns(required, found.variables, found.ignored)
+            batches: list[pa.RecordBatch] = []
+            events: list[pl.DataFrame] = []
+            invalid: list[Rejected] = []
+            for batch in records.batches():
+                if not batch.num_rows:
+                    continue
+                good, _, rejected = validate_batch(plan.spec, columns, batch)
+                batches.append(batch.rename_columns([LINE, *(f"c{i}" for i in range(len(header)))]))
+                events.append(good)
+                invalid += rejected
+                self.total += batch.num_rows
+                self.beat()
+            malformed = list(records.rejected)
+        for item in malformed:
+            if item.line <= 0:
+                raise _Failed(f"could not tell the line number of a malformed record: {(item.raw or '')[:200]!r}")
+        schema = pa.schema([(LINE, pa.int64()), *((f"c{i}", pa.string()) for i in range(len(header)))])
+        table = pa.Table.from_batches(batches, schema=schema)
+        frame = pl.concat(events) if events else pl.DataFrame()
+        if not events:
+            frame = pl.DataFrame(
+                schema={
+                    layout.EVENT_ID: pl.String,
+                    layout.EVENT_MS: pl.Int64,
+                    layout.ENTITY_TYPE: pl.String,
+                    layout.ENTITY_ID: pl.String,
+                    **dict.fromkeys(columns.variables, pl.String),
+                    LINE: pl.Int64,
+                }
+            )
+        return _Read(header, table, frame, invalid, malformed)
+
+    def _write(self, read: _Read, scored: pl.DataFrame) -> None:
+        """Every record in line order, its columns as read, then the results; written whole."""
+        refused = [
+            pl.DataFrame(
+                {
+                    LINE: [r.line for r in rejected],
+                    STATUS: [status] * len(rejected),
+                    batch_scoring.ERROR: [_error_text(r, status) for r in rejected],
+                },
+                schema={LINE: pl.Int64, STATUS: pl.String, batch_scoring.ERROR: pl.String},
+            )
+            for rejected, status in ((read.invalid, INVALID_EVENT), (read.malformed, MALFORMED_RECORD))
+        ]
+        results = pl.concat([scored.select(LINE, *OUTPUT_COLUMNS), *refused], how="diagonal_relaxed")
+        records = pl.from_arrow(read.records)
+        assert isinstance(records, pl.DataFrame)
+        if read.invalid or read.malformed:
+            results = results.sort(LINE)  # the scored rows are in line order already
+        if read.malformed:
+            # a malformed line has no columns of its own: only its line number, status and error
+            rows = records.join(results, on=LINE, how="full", coalesce=True).sort(LINE)
+        else:
+            assert results[LINE].equals(records[LINE]), "every record has one result"
+            rows = records.hstack(results.drop(LINE))
+        out = io.BytesIO()
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerow([*read.header, *OUTPUT_COLUMNS])
+        out.write(text.getvalue().encode("utf-8"))
+        rows.drop(LINE).write_csv(out, include_header=False)
+        location = paths.report_location(
+            paths.resolve(self.ctx.settings, self.job.output_path, "outputPath"),
+            self.job.output_file.rsplit("/", 1)[-1],
+        )
+        self.beat()
+        try:
+            paths.write_atomically(location, out.getvalue())
+        except Exception as error:
+            log.exception("batch prediction %s: could not write its output", self.job.job_id)
+            raise _Failed(f"The events were scored, but the output could not be written: {error}") from None
+
+
+class _Clock:
+    """Seconds spent in each phase of a job, for the log."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self._laps.append((name, now - self._last))
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self._laps)
+
+
+def _error_text(rejected: Rejected, status: str) -> str:
+    text = f"line {rejected.line}: {rejected.reason}"
+    if status == MALFORMED_RECORD and rejected.raw:
+        text += f": {rejected.raw[:200]}"
+    return text

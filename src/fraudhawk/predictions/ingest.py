@@ -1,0 +1,164 @@
+"""What a real-time prediction writes, as one unit of a group commit: with ingestion, the event and
+its entity's history for every TFI version of its event type; always, the prediction's record.
+
+Plain statements on purpose (see `storage.raw`): this runs for every prediction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from fraudhawk.context import now_ms
+from fraudhawk.events import store
+from fraudhawk.events.activity import DELETION_ACTIVE
+from fraudhawk.features.history import EntityState
+from fraudhawk.features.single import history_inputs
+from fraudhawk.predictions import records
+from fraudhawk.predictions.engine import Prediction
+from fraudhawk.scoring import states
+from fraudhawk.scoring.state_cache import STATES, Key
+from fraudhawk.storage import raw
+
+_EXISTS = "SELECT 1 FROM event_index WHERE event_type = ? AND event_id = ?"
+_DELETING = "SELECT status FROM event_deletions WHERE event_type = ?"
+_INSERT_EVENT = (
+    "INSERT INTO streamed_events (event_type, event_id, event_ms, entity_type, entity_id, variables, label, "
+    "label_ms, size_bytes) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
+)
+_INSERT_INDEX = "INSERT INTO event_index (event_type, event_id, segment_id, row_index) VALUES (?, ?, NULL, NULL)"
+_STATS = "SELECT number_of_events, size_bytes, least_recent_ms, most_recent_ms FROM event_stats WHERE event_type = ?"
+_UPDATE_STATS = (
+    "UPDATE event_stats SET number_of_events = ?, size_bytes = ?, least_recent_ms = ?, most_recent_ms = ?, "
+    "updated_ms = ? WHERE event_type = ?"
+)
+_INSERT_STATS = (
+    "INSERT INTO event_stats (event_type, number_of_events, size_bytes, least_recent_ms, most_recent_ms, "
+    "updated_ms) VALUES (?, 1, ?, ?, ?, ?)"
+)
+_SHARE_EVENT_TYPE = "SELECT name FROM event_types WHERE name = ? FOR SHARE"
+_INSERT_STATE = "INSERT INTO entity_states (model_id, major, minor, entity_id, state, seq) VALUES (?, ?, ?, ?, ?, ?)"
+_UPDATE_STATE = (
+    "UPDATE entity_states SET state = ?, seq = ? WHERE model_id = ? AND major = ? AND minor = ? AND entity_id = ?"
+)
+_INSERT_RECORD = (
+    "INSERT INTO predictions (event_type, event_id, detector_id, detector_version, prediction_ms, event_ms, "
+    "record, vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class Written:
+    stored: bool = False
+    states: list[tuple[Key, int, EntityState]] = field(default_factory=list)  # to cache once committed
+
+
+def _store_event(conn: Connection, prediction: Prediction) -> bool:
+    event = prediction.event
+    if raw.one(conn, _EXISTS, (event.event_type, event.event_id)) is not None:
+        return False  # stored earlier (by this or another call): stored once, and counted once
+    deleting = raw.one(conn, _DELETING, (event.event_type,))
+    if deleting is not None and deleting[0] in DELETION_ACTIVE:
+        return False
+    size = store.event_size(event.event_id, event.entity_id, event.variables)
+    variables = json.dumps(event.variables, separators=(",", ":"))
+    raw.execute(
+        conn,
+        _INSERT_EVENT,
+        (event.event_type, event.event_id, event.event_ms, event.entity_type, event.entity_id, variables, size),
+    )
+    raw.execute(conn, _INSERT_INDEX, (event.event_type, event.event_id))
+    stats = raw.one(conn, _STATS, (event.event_type,))
+    stamp = now_ms()
+    if stats is None:
+        raw.execute(conn, _INSERT_STATS, (event.event_type, size, event.event_ms, event.event_ms, stamp))
+    else:
+        least = event.event_ms if stats[2] is None else min(int(stats[2]), event.event_ms)
+        most = event.event_ms if stats[3] is None else max(int(stats[3]), event.event_ms)
+        raw.execute(
+            conn, _UPDATE_STATS, (int(stats[0]) + 1, int(stats[1]) + size, least, most, stamp, event.event_type)
+        )
+    return True
+
+
+_TRACKED: dict[tuple[str, str, int], tuple[list[states.Tracked], bool]] = {}
+
+
+def _tracked_versions(
+    conn: Connection, url: str, event_type: str, generation: int
+) -> tuple[list[states.Tracked], bool]:
+    """The TFI versions whose entity history events of this type advance, and whether any version of
+    the event type is training (its completion catches up on events: they must lock against it)."""
+    key = (url, event_type, generation)
+    found = _TRACKED.get(key)
+    if found is None:
+        scorable = states.tracked_versions(conn, event_type)
+        any_kind = bool(states.tracked_versions(conn, event_type, training=True))
+        found = (scorable, any_kind)
+        if len(_TRACKED) > 256:
+            _TRACKED.clear()
+        _TRACKED[key] = found
+    return found
+
+
+def _advance(
+    conn: Connection, url: str, prediction: Prediction, versions: list[states.Tracked], written: Written
+) -> None:
+    event = prediction.event
+    for version in versions:
+        key: Key = (url, version.model_id, version.major, version.minor, event.entity_id)
+        token, current = STATES.current(conn, key, version.spec, lock=True)
+        amounts, categories = history_inputs(version.spec, event.variables)
+        advanced = current.copy()
+        advanced.advance(event.event_ms, amounts, categories, version.spec.group_index())
+        fresh = states.new_token()
+        data = advanced.to_bytes()
+        if token is None:
+            raw.execute(
+                conn, _INSERT_STATE, (version.model_id, version.major, version.minor, event.entity_id, data, fresh)
+            )
+        else:
+            raw.execute(
+                conn, _UPDATE_STATE, (data, fresh, version.model_id, version.major, version.minor, event.entity_id)
+            )
+        written.states.append((key, fresh, advanced))
+
+
+_GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
+
+
+def write(conn: Connection, url: str, prediction: Prediction, prediction_ms: int) -> Written:
+    written = Written()
+    event = prediction.event
+    if prediction.plan.spec.ingestion_enabled:
+        written.stored = _store_event(conn, prediction)
+        if written.stored:
+            generation = int(raw.one(conn, _GENERATION)[0])
+            versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
+            if any_kind and conn.dialect.name != "sqlite":
+                # A training completing takes this row for update before catching up on events stored
+                # meanwhile: each event is either caught up by it or sees it complete (and then the
+                # versions it must advance are read again, after the lock).
+                raw.one(conn, _SHARE_EVENT_TYPE, (event.event_type,))
+                generation = int(raw.one(conn, _GENERATION)[0])
+                versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
+            if versions:
+                _advance(conn, url, prediction, versions, written)
+    record, vectors = records.encode(prediction, written.stored)
+    raw.execute(
+        conn,
+        _INSERT_RECORD,
+        (
+            event.event_type,
+            event.event_id,
+            prediction.plan.detector_id,
+            prediction.plan.version,
+            prediction_ms,
+            event.event_ms,
+            record,
+            vectors,
+        ),
+    )
+    return written

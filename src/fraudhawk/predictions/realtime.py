@@ -1,0 +1,75 @@
+"""GetEventPrediction: validate the event as AFD does, evaluate it, store it (with ingestion) and
+record the prediction.
+
+Reading (plan, entity states) and writing (event, entity state, record) are two short transactions
+around the evaluation, so a slow external model never holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fraudhawk.catalog.values import utc_ms
+from fraudhawk.context import Context, now_ms
+from fraudhawk.errors import ValidationError
+from fraudhawk.events.single import check_entities, check_variables
+from fraudhawk.features.history import EntityState
+from fraudhawk.predictions import ingest
+from fraudhawk.predictions.engine import EventInput, evaluate, response
+from fraudhawk.predictions.plan import PLANS, DetectorPlan
+from fraudhawk.scoring.external import ExternalInvoker
+from fraudhawk.scoring.state_cache import STATES
+
+
+@functools.lru_cache(maxsize=8)
+def invoker_for(url_template: str, timeout_s: float) -> ExternalInvoker:
+    return ExternalInvoker(url_template, timeout_s)
+
+
+def check_event(plan: DetectorPlan, req: dict[str, Any]) -> EventInput:
+    """The request's event, checked against the detector's event type."""
+    spec = plan.spec
+    if req["eventTypeName"] != spec.name:
+        raise ValidationError(
+            f"eventTypeName: detector {plan.detector_id} evaluates events of type {spec.name}, "
+            f"not {req['eventTypeName']}"
+        )
+    variables: dict[str, str] = dict(req["eventVariables"])
+    if not variables:
+        raise ValidationError("eventVariables: provide at least one event variable")
+    check_variables(spec, variables)
+    for model in plan.models:
+        if model.variables and not model.variables & variables.keys():
+            raise ValidationError(
+                f"eventVariables: model {model.model_id} reads {', '.join(sorted(model.variables))}; "
+                "provide at least one of them"
+            )
+    entity_type, entity_id = check_entities(spec, req["entities"])
+    return EventInput(
+        event_id=req["eventId"],
+        event_type=spec.name,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        event_ms=utc_ms(req["eventTimestamp"], "eventTimestamp"),
+        variables=variables,
+        blobs=req.get("externalModelEndpointDataBlobs") or {},
+    )
+
+
+def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    url = ctx.settings.database_url
+    with ctx.db.read() as conn:
+        plan = PLANS.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
+        event = check_event(plan, req)
+        current: dict[tuple[str, int, int], EntityState | None] = {}
+        for model in plan.models:
+            if model.history is not None:
+                key = (url, model.model_id, model.major, model.minor, event.entity_id)
+                current[(model.model_id, model.major, model.minor)] = STATES.current(conn, key, model.history)[1]
+    invoker = invoker_for(ctx.settings.external_model_url, ctx.settings.external_model_timeout_s)
+    prediction = evaluate(plan, event, current, invoker)
+    written = ctx.db.group.submit(lambda conn: ingest.write(conn, url, prediction, now_ms()))
+    for key, token, state in written.states:
+        STATES.put(key, token, state)
+    return response(prediction)

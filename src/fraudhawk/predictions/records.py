@@ -1,0 +1,253 @@
+"""The record of every real-time prediction, and the two operations that read it:
+GetEventPredictionMetadata (one prediction, explained) and ListEventPredictions (search).
+
+Records older than the configured retention are removed by the background worker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, delete, or_, select
+
+from fraudhawk.catalog.paging import decode_token, encode_token, with_token
+from fraudhawk.catalog.values import utc_ms
+from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.predictions.engine import Prediction
+from fraudhawk.predictions.explain import explain
+from fraudhawk.storage import schema
+from fraudhawk.training import artifacts
+from fraudhawk.training.versions import version_text
+
+_table = schema.predictions
+_PRUNE_CHUNK = 10_000
+_DAY_MS = 86_400_000
+
+
+def encode(prediction: Prediction, stored: bool) -> tuple[str, bytes | None]:
+    """The record (JSON text) and the model inputs (float64 bytes) kept for a prediction."""
+    plan, event = prediction.plan, prediction.event
+    models = []
+    for evaluation in prediction.models:
+        m = evaluation.model
+        models.append(
+            {
+                "modelId": m.model_id,
+                "modelType": m.model_type,
+                "major": m.major,
+                "minor": m.minor,
+                "outputVariableName": m.score_variable,
+                "score": evaluation.score,
+                "width": int(evaluation.vector.shape[0]),
+            }
+        )
+    record = {
+        "entityId": event.entity_id,
+        "entityType": event.entity_type,
+        "detectorVersionStatus": plan.status,
+        "ruleExecutionMode": plan.execution_mode,
+        "eventVariables": [
+            {"name": name, "value": value, "source": source} for name, (value, source) in prediction.values.items()
+        ],
+        "rules": [
+            {
+                "ruleId": r.rule.rule_id,
+                "ruleVersion": str(r.rule.version),
+                "expression": r.rule.expression,
+                "expressionWithValues": r.with_values,
+                "outcomes": list(r.rule.outcomes),
+                "evaluated": r.evaluated,
+                "matched": r.matched,
+            }
+            for r in prediction.rules
+        ],
+        "outcomes": prediction.outcomes,
+        "models": models,
+        "external": [
+            {
+                "modelEndpoint": r.model.endpoint,
+                "useEventVariables": r.model.use_event_variables,
+                "inputVariables": r.input_variables,
+                "outputVariables": r.outputs,
+                **({"error": r.error} if r.error else {}),
+            }
+            for r in prediction.external
+        ],
+        "stored": stored,
+    }
+    vectors = None
+    if prediction.models:
+        vectors = np.concatenate([e.vector for e in prediction.models]).astype(np.float64).tobytes()
+    return json.dumps(record, separators=(",", ":")), vectors
+
+
+def _version_number(text: str, field: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 100_000:
+        raise ValidationError(f"{field} {text!r} is not a detector version id such as 1")
+    return int(text)
+
+
+def _evaluations(ctx: Context, conn: Connection, record: dict[str, Any], vectors: bytes | None) -> list[dict[str, Any]]:
+    from fraudhawk.training.jobs import load_version_model
+
+    values = np.frombuffer(vectors, dtype=np.float64) if vectors else np.zeros(0)
+    offset = 0
+    versions = schema.model_versions
+    evaluated = []
+    for m in record["models"]:
+        vector = values[offset : offset + m["width"]]
+        offset += m["width"]
+        evaluation: dict[str, Any] = {
+            "outputVariableName": m["outputVariableName"],
+            "evaluationScore": str(m["score"]),
+        }
+        row = conn.execute(
+            select(versions).where(
+                versions.c.model_id == m["modelId"], versions.c.major == m["major"], versions.c.minor == m["minor"]
+            )
+        ).first()
+        if row is not None:
+            try:
+                model = load_version_model(ctx, row)
+            except artifacts.ArtifactError:
+                model = None  # the version's files are gone: the score stands, unexplained
+            if model is not None and len(model.plan.feature_names) == len(vector):
+                evaluation["predictionExplanations"] = explain(model, vector)
+        evaluated.append(
+            {
+                "modelId": m["modelId"],
+                "modelVersion": version_text(m["major"], m["minor"]),
+                "modelType": m["modelType"],
+                "evaluations": [evaluation],
+            }
+        )
+    return evaluated
+
+
+def get_event_prediction_metadata(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    prediction_ms = utc_ms(req["predictionTimestamp"], "predictionTimestamp")
+    version = _version_number(req["detectorVersionId"], "detectorVersionId")
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(_table)
+            .where(
+                _table.c.event_type == req["eventTypeName"],
+                _table.c.event_id == req["eventId"],
+                _table.c.detector_id == req["detectorId"],
+                _table.c.detector_version == version,
+                _table.c.prediction_ms == prediction_ms,
+            )
+            .order_by(_table.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise ResourceNotFoundError(
+                f"No prediction of event {req['eventId']} ({req['eventTypeName']}) by detector {req['detectorId']} "
+                f"version {req['detectorVersionId']} at {req['predictionTimestamp']} is recorded"
+            )
+        record = json.loads(row.record)
+        evaluated = _evaluations(ctx, conn, record, row.vectors)
+    return {
+        "eventId": row.event_id,
+        "eventTypeName": row.event_type,
+        "entityId": record["entityId"],
+        "entityType": record["entityType"],
+        "eventTimestamp": iso_time(row.event_ms),
+        "detectorId": row.detector_id,
+        "detectorVersionId": str(row.detector_version),
+        "detectorVersionStatus": record["detectorVersionStatus"],
+        "eventVariables": record["eventVariables"],
+        "rules": record["rules"],
+        "ruleExecutionMode": record["ruleExecutionMode"],
+        "outcomes": record["outcomes"],
+        "evaluatedModelVersions": evaluated,
+        "evaluatedExternalModels": [{k: v for k, v in e.items() if k != "error"} for e in record["external"]],
+        "predictionTimestamp": iso_time(row.prediction_ms),
+    }
+
+
+def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    size = req.get("maxResults") or 50
+    query = select(
+        _table.c.id,
+        _table.c.event_id,
+        _table.c.event_type,
+        _table.c.event_ms,
+        _table.c.prediction_ms,
+        _table.c.detector_id,
+        _table.c.detector_version,
+    )
+    if "eventId" in req:
+        query = query.where(_table.c.event_id == req["eventId"]["value"])
+    if "eventType" in req:
+        query = query.where(_table.c.event_type == req["eventType"]["value"])
+    if "detectorId" in req:
+        query = query.where(_table.c.detector_id == req["detectorId"]["value"])
+    if "detectorVersionId" in req:
+        text = req["detectorVersionId"]["value"]
+        query = query.where(_table.c.detector_version == _version_number(text, "detectorVersionId.value"))
+    if "predictionTimeRange" in req:
+        window = req["predictionTimeRange"]
+        start = utc_ms(window["startTime"], "predictionTimeRange.startTime")
+        end = utc_ms(window["endTime"], "predictionTimeRange.endTime")
+        if end < start:
+            raise ValidationError("predictionTimeRange: endTime is before startTime")
+        query = query.where(_table.c.prediction_ms >= start, _table.c.prediction_ms <= end)
+    if req.get("nextToken"):
+        after = decode_token(req["nextToken"], list)
+        if len(after) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in after):
+            raise ValidationError("The nextToken is not valid: pass the nextToken of a previous response")
+        query = query.where(
+            or_(_table.c.prediction_ms < after[0], and_(_table.c.prediction_ms == after[0], _table.c.id < after[1]))
+        )
+    with ctx.db.read() as conn:
+        rows = conn.execute(query.order_by(_table.c.prediction_ms.desc(), _table.c.id.desc()).limit(size + 1)).all()
+    token = None
+    if len(rows) > size:
+        rows = rows[:size]
+        token = encode_token([rows[-1].prediction_ms, rows[-1].id])
+    summaries = [
+        {
+            "eventId": r.event_id,
+            "eventTypeName": r.event_type,
+            "eventTimestamp": iso_time(r.event_ms),
+            "predictionTimestamp": iso_time(r.prediction_ms),
+            "detectorId": r.detector_id,
+            "detectorVersionId": str(r.detector_version),
+        }
+        for r in rows
+    ]
+    return with_token({"eventPredictionSummaries": summaries}, token)
+
+
+def delete_for_event(conn: Connection, event_type: str, event_id: str) -> None:
+    """DeleteEvent with deleteAuditHistory: the event's predictions go too."""
+    conn.execute(delete(_table).where(_table.c.event_type == event_type, _table.c.event_id == event_id))
+
+
+_last_prune: dict[str, float] = {}
+PRUNE_EVERY_S = 60.0
+
+
+def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
+    """Remove records older than the retention, a chunk per transaction, at most once a minute."""
+    del owner
+    key = ctx.settings.database_url
+    if time.monotonic() - _last_prune.get(key, -PRUNE_EVERY_S) < PRUNE_EVERY_S:
+        return False
+    _last_prune[key] = time.monotonic()
+    cutoff = now_ms() - ctx.settings.prediction_retention_days * _DAY_MS
+    old = select(_table.c.id).where(_table.c.prediction_ms < cutoff).limit(_PRUNE_CHUNK)
+    while not stopping():
+        with ctx.db.read() as conn:
+            ids = conn.execute(old).scalars().all()
+        if not ids:
+            return False
+        with ctx.db.write() as conn:
+            conn.execute(delete(_table).where(_table.c.id.in_(ids)))
+    return False

@@ -1,0 +1,93 @@
+"""Group commit on the real databases: concurrent writers share transactions, each write is
+committed before its caller returns, and a failing write takes nothing else down with it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from fraudhawk.storage.database import Database
+from fraudhawk.storage.group import GroupWriter
+
+
+@pytest.fixture
+def database(backend_url: str) -> Database:
+    db = Database(backend_url)
+    with db.write() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS group_probe"))
+        conn.execute(text("CREATE TABLE group_probe (id INTEGER PRIMARY KEY, who TEXT NOT NULL)"))
+    return db
+
+
+def _insert(key: int, who: str) -> Callable[[Connection], int]:
+    def run(conn: Connection) -> int:
+        conn.execute(text("INSERT INTO group_probe (id, who) VALUES (:id, :who)"), {"id": key, "who": who})
+        return key
+
+    return run
+
+
+def test_concurrent_writes_commit_and_failures_stay_alone(database: Database) -> None:
+    threads = 8
+    per_thread = 60
+    errors: list[BaseException] = []
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker(number: int) -> None:
+        for i in range(per_thread):
+            key = number * 1000 + i
+            try:
+                value = database.group.submit(_insert(key, f"t{number}"))
+                with lock:
+                    results.append(value)
+            except BaseException as error:
+                with lock:
+                    errors.append(error)
+            if i % 10 == 0:  # a duplicate key: this write alone must fail
+                try:
+                    database.group.submit(_insert(key, "duplicate"))
+                except IntegrityError:
+                    pass
+                else:
+                    with lock:
+                        errors.append(AssertionError(f"duplicate {key} was accepted"))
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    with database.read() as conn:
+        rows = conn.execute(text("SELECT id, who FROM group_probe ORDER BY id")).all()
+    assert sorted(results) == [row.id for row in rows]
+    assert len(rows) == threads * per_thread
+    assert {row.who for row in rows} == {f"t{n}" for n in range(threads)}
+    database.dispose()
+
+
+def test_a_write_is_visible_when_submit_returns(database: Database) -> None:
+    database.group.submit(_insert(1, "first"))
+    with database.read() as conn:
+        assert conn.execute(text("SELECT who FROM group_probe WHERE id = 1")).scalar() == "first"
+    with pytest.raises(ZeroDivisionError):
+        database.group.submit(lambda conn: 1 // 0)
+    database.group.submit(_insert(2, "second"))  # the writer is not wedged by a failure
+    with database.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM group_probe")).scalar() == 2
+    database.dispose()
+
+
+def test_writer_needs_no_thread_of_its_own(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    before = threading.active_count()
+    writer = GroupWriter(db.write)
+    writer.submit(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+    assert threading.active_count() == before
+    db.dispose()

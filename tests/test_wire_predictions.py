@@ -1,0 +1,462 @@
+"""GetEventPrediction, GetEventPredictionMetadata and ListEventPredictions over the wire, with rules
+alone (a fresh server per test) and with real trained OFI and TFI models (one server per module)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from fraudhawk import datagen
+from fraudhawk.features.history import EntityState
+from fraudhawk.settings import Settings
+from tests.conftest import RunningServer, boto_client
+from tests.test_wire_detectors import error_of, rule, setup_catalog
+
+OFI = "ONLINE_FRAUD_INSIGHTS"
+TFI = "TRANSACTION_FRAUD_INSIGHTS"
+
+
+def predict(afd: Any, variables: dict[str, str], event_id: str = "e1", **extra: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "detectorId": "shop",
+        "eventId": event_id,
+        "eventTypeName": "checkout",
+        "eventTimestamp": "2024-05-01T10:00:00Z",
+        "entities": [{"entityType": "customer", "entityId": "c1"}],
+        "eventVariables": variables,
+        **extra,
+    }
+    result: dict[str, Any] = afd.get_event_prediction(**request)
+    return result
+
+
+@pytest.fixture
+def shop(afd: Any) -> Any:
+    """Three rules in order: block big orders, review throwaway emails, approve everything else."""
+    setup_catalog(afd)
+    afd.create_list(name="throwaway", elements=["mailinator.com", "guerrillamail.com"], variableType="EMAIL_ADDRESS")
+    rules = [
+        rule(afd, "big_order", "$order_amount > 1000 and !$is_member", ["block"]),
+        rule(
+            afd,
+            "throwaway",
+            'regex_match(".*@(mailinator|guerrillamail)\\.com", lowercase($email_address))',
+            ["review"],
+        ),
+        rule(afd, "listed_ip", "$ip_address in @throwaway or $items >= 50", ["review", "block"]),
+        rule(afd, "everyone", "$items >= 0", ["approve"]),
+    ]
+    afd.create_detector_version(detectorId="shop", rules=rules)
+    afd.update_detector_version_status(detectorId="shop", detectorVersionId="1", status="ACTIVE")
+    return afd
+
+
+def test_first_matched_returns_the_first_rule(shop: Any) -> None:
+    result = predict(shop, {"order_amount": "1500", "email_address": "a@MAILINATOR.com"})
+    assert result["modelScores"] == []
+    assert result["externalModelOutputs"] == []
+    assert result["ruleResults"] == [{"ruleId": "big_order", "outcomes": ["block"]}]
+    result = predict(shop, {"order_amount": "1500", "is_member": "true", "email_address": "a@MAILINATOR.com"}, "e2")
+    assert result["ruleResults"] == [{"ruleId": "throwaway", "outcomes": ["review"]}]
+    result = predict(shop, {"order_amount": "20", "email_address": "someone@example.com"}, "e3")
+    assert result["ruleResults"] == [{"ruleId": "everyone", "outcomes": ["approve"]}]
+
+
+def test_all_matched_returns_every_match(shop: Any) -> None:
+    rules = shop.get_detector_version(detectorId="shop", detectorVersionId="1")["rules"]
+    created = shop.create_detector_version(detectorId="shop", rules=rules, ruleExecutionMode="ALL_MATCHED")
+    result = predict(
+        shop,
+        {"order_amount": "1500", "email_address": "x@mailinator.com"},
+        detectorVersionId=created["detectorVersionId"],
+    )
+    assert [r["ruleId"] for r in result["ruleResults"]] == ["big_order", "throwaway", "everyone"]
+    # the ACTIVE version still answers when no version is named
+    assert [r["ruleId"] for r in predict(shop, {"order_amount": "1500"}, "e2")["ruleResults"]] == ["big_order"]
+
+
+def test_missing_variables_take_their_defaults(shop: Any) -> None:
+    # items defaults to 1 and is_member to false: "everyone" matches on the default
+    result = predict(shop, {"email_address": "someone@example.com"})
+    assert result["ruleResults"] == [{"ruleId": "everyone", "outcomes": ["approve"]}]
+    summaries = shop.list_event_predictions(eventId={"value": "e1"})["eventPredictionSummaries"]
+    metadata = shop.get_event_prediction_metadata(
+        eventId="e1",
+        eventTypeName="checkout",
+        detectorId="shop",
+        detectorVersionId="1",
+        predictionTimestamp=summaries[0]["predictionTimestamp"],
+    )
+    sources = {v["name"]: (v["value"], v["source"]) for v in metadata["eventVariables"]}
+    assert sources["email_address"] == ("someone@example.com", "EVENT")
+    assert sources["items"] == ("1", "DEFAULT")
+
+
+def test_prediction_is_recorded_and_searchable(shop: Any) -> None:
+    predict(shop, {"order_amount": "1500", "email_address": "a@mailinator.com"}, "e1")
+    predict(shop, {"order_amount": "5", "email_address": "b@example.com"}, "e2")
+    summaries = shop.list_event_predictions()["eventPredictionSummaries"]
+    assert [s["eventId"] for s in summaries] == ["e2", "e1"]  # newest first
+    first = next(s for s in summaries if s["eventId"] == "e1")
+    assert first["detectorId"] == "shop"
+    assert first["detectorVersionId"] == "1"
+    assert first["eventTypeName"] == "checkout"
+    assert first["eventTimestamp"] == "2024-05-01T10:00:00.000Z"
+    metadata = shop.get_event_prediction_metadata(
+        eventId="e1",
+        eventTypeName="checkout",
+        detectorId="shop",
+        detectorVersionId="1",
+        predictionTimestamp=first["predictionTimestamp"],
+    )
+    assert metadata["entityId"] == "c1"
+    assert metadata["entityType"] == "customer"
+    assert metadata["detectorVersionStatus"] == "ACTIVE"
+    assert metadata["ruleExecutionMode"] == "FIRST_MATCHED"
+    assert metadata["outcomes"] == ["block"]
+    rules = {r["ruleId"]: r for r in metadata["rules"]}
+    assert rules["big_order"]["matched"] is True
+    assert rules["big_order"]["evaluated"] is True
+    assert rules["big_order"]["expressionWithValues"].startswith("1500")
+    assert rules["throwaway"]["evaluated"] is False  # FIRST_MATCHED stopped before it
+    assert metadata["evaluatedModelVersions"] == []
+    for filters, expected in (
+        ({"eventId": {"value": "e2"}}, ["e2"]),
+        ({"eventType": {"value": "checkout"}}, ["e2", "e1"]),
+        ({"detectorId": {"value": "other"}}, []),
+        ({"detectorVersionId": {"value": "1"}}, ["e2", "e1"]),
+        (
+            {"predictionTimeRange": {"startTime": "2000-01-01T00:00:00Z", "endTime": "2000-01-02T00:00:00Z"}},
+            [],
+        ),
+    ):
+        found = shop.list_event_predictions(**filters)["eventPredictionSummaries"]
+        assert [s["eventId"] for s in found] == expected, filters
+    code, _ = error_of(
+        shop.get_event_prediction_metadata,
+        eventId="e1",
+        eventTypeName="checkout",
+        detectorId="shop",
+        detectorVersionId="1",
+        predictionTimestamp="2000-01-01T00:00:00Z",
+    )
+    assert code == "ResourceNotFoundException"
+
+
+def test_list_event_predictions_pages(shop: Any) -> None:
+    for i in range(55):
+        predict(shop, {"items": str(i)}, f"p{i:02d}")
+    first = shop.list_event_predictions(maxResults=50)
+    second = shop.list_event_predictions(maxResults=50, nextToken=first["nextToken"])
+    ids = [s["eventId"] for s in first["eventPredictionSummaries"] + second["eventPredictionSummaries"]]
+    assert sorted(ids) == [f"p{i:02d}" for i in range(55)]
+    assert len(set(ids)) == 55
+    assert "nextToken" not in second
+
+
+def test_prediction_errors(shop: Any) -> None:
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"detectorId": "nope"}, "ResourceNotFoundException", "nope"),
+        ({"detectorVersionId": "9"}, "ResourceNotFoundException", "9"),
+        ({"eventTypeName": "other"}, "ValidationException", "eventTypeName"),
+        ({"eventVariables": {"shoe_size": "9"}}, "ValidationException", "shoe_size"),
+        ({"eventVariables": {"items": "many"}}, "ValidationException", "items"),
+        ({"eventVariables": {}}, "ValidationException", "eventVariables"),
+        ({"entities": [{"entityType": "merchant", "entityId": "m"}]}, "ValidationException", "merchant"),
+        ({"eventTimestamp": "yesterday at noon"}, "ValidationException", "eventTimestamp"),
+    ]
+    for change, code, text in cases:
+        request = {
+            "detectorId": "shop",
+            "eventId": "bad",
+            "eventTypeName": "checkout",
+            "eventTimestamp": "2024-05-01T10:00:00Z",
+            "entities": [{"entityType": "customer", "entityId": "c1"}],
+            "eventVariables": {"items": "1"},
+            **change,
+        }
+        got, message = error_of(shop.get_event_prediction, **request)
+        assert (got, text in message) == (code, True), (change, message)
+    assert shop.list_event_predictions()["eventPredictionSummaries"] == []
+
+
+def test_draft_version_by_id_and_no_active_version(shop: Any) -> None:
+    rules = shop.get_detector_version(detectorId="shop", detectorVersionId="1")["rules"]
+    shop.create_detector_version(detectorId="shop", rules=rules[-1:])
+    assert predict(shop, {"items": "2"}, detectorVersionId="2")["ruleResults"][0]["ruleId"] == "everyone"
+    shop.update_detector_version_status(detectorId="shop", detectorVersionId="1", status="INACTIVE")
+    code, message = error_of(predict, shop, {"items": "2"})
+    assert code == "ResourceNotFoundException"
+    assert "ACTIVE" in message
+
+
+def test_ingestion_stores_the_predicted_event(shop: Any) -> None:
+    shop.put_event_type(
+        name="checkout",
+        eventVariables=["email_address", "ip_address", "order_amount", "items", "is_member"],
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
+    )
+    predict(shop, {"order_amount": "12.5"}, "stored_1")
+    event = shop.get_event(eventId="stored_1", eventTypeName="checkout")["event"]
+    assert event["eventVariables"] == {"order_amount": "12.5"}
+    # a second prediction of the same event is recorded but not stored twice
+    predict(shop, {"order_amount": "99"}, "stored_1")
+    assert shop.get_event(eventId="stored_1", eventTypeName="checkout")["event"]["eventVariables"] == {
+        "order_amount": "12.5"
+    }
+    assert len(shop.list_event_predictions(eventId={"value": "stored_1"})["eventPredictionSummaries"]) == 2
+    shop.delete_event(eventId="stored_1", eventTypeName="checkout", deleteAuditHistory=True)
+    assert shop.list_event_predictions(eventId={"value": "stored_1"})["eventPredictionSummaries"] == []
+
+
+def test_rules_see_list_changes_at_once(shop: Any) -> None:
+    assert predict(shop, {"ip_address": "1.2.3.4"}, "e1")["ruleResults"][0]["ruleId"] == "everyone"
+    shop.update_list(name="throwaway", elements=["1.2.3.4"], updateMode="APPEND")
+    assert predict(shop, {"ip_address": "1.2.3.4"}, "e2")["ruleResults"][0]["ruleId"] == "listed_ip"
+
+
+# --- with trained models -----------------------------------------------------------------------------
+
+
+@dataclass
+class Lab:
+    afd: Any
+    settings: Settings
+
+
+def wait_status(afd: Any, model_id: str, model_type: str, version: str, wanted: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = afd.get_model_version(modelId=model_id, modelType=model_type, modelVersionNumber=version)["status"]
+        if status == wanted:
+            return
+        assert status not in ("ERROR", "TRAINING_CANCELLED"), status
+        time.sleep(0.2)
+    raise AssertionError(f"{model_id} {version} never reached {wanted}")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A server with an ACTIVE OFI model on sign-ups and an ACTIVE TFI model on card payments."""
+    base = tmp_path_factory.mktemp("predictions")
+    settings = Settings.load(data_dir=base / "data", environ={})
+    files = settings.data_dir / "files"
+    files.mkdir(parents=True)
+    datagen.registrations(files / "registrations.csv", events=3000, seed=1)
+    datagen.transactions(files / "payments.csv", cards=120, days=60, seed=3)
+    with RunningServer(settings) as running:
+        afd = boto_client(running.url)
+        afd.put_entity_type(name="customer")
+        datagen.declare_transactions(afd, "payment")  # labels, card entity type, ingestion ENABLED
+        for name, (data_type, variable_type) in datagen.REGISTRATION_VARIABLES.items():
+            if name not in datagen.TRANSACTION_VARIABLES:
+                afd.create_variable(
+                    name=name,
+                    dataType=data_type,
+                    dataSource="EVENT",
+                    defaultValue="unknown",
+                    variableType=variable_type,
+                )
+        afd.put_event_type(
+            name="signup",
+            eventVariables=list(datagen.REGISTRATION_VARIABLES),
+            labels=["fraud", "legit"],
+            entityTypes=["customer"],
+        )
+        mapper = {"labelMapper": {"FRAUD": ["fraud"], "LEGIT": ["legit"]}}
+        afd.create_model(modelId="signup_model", modelType=OFI, eventTypeName="signup")
+        afd.create_model_version(
+            modelId="signup_model",
+            modelType=OFI,
+            trainingDataSource="EXTERNAL_EVENTS",
+            trainingDataSchema={"modelVariables": list(datagen.REGISTRATION_VARIABLES), "labelSchema": mapper},
+            externalEventsDetail={
+                "dataLocation": str(files / "registrations.csv"),
+                "dataAccessRoleArn": "arn:aws:iam::123456789012:role/afd",
+            },
+        )
+        afd.create_batch_import_job(
+            jobId="payments",
+            inputPath=str(files / "payments.csv"),
+            outputPath=str(files),
+            eventTypeName="payment",
+            iamRoleArn="arn:aws:iam::123456789012:role/afd",
+        )
+        wait_import(afd)
+        afd.create_model(modelId="card_model", modelType=TFI, eventTypeName="payment")
+        afd.create_model_version(
+            modelId="card_model",
+            modelType=TFI,
+            trainingDataSource="INGESTED_EVENTS",
+            trainingDataSchema={"modelVariables": list(datagen.TRANSACTION_VARIABLES), "labelSchema": mapper},
+            ingestedEventsDetail={
+                "ingestedEventsTimeWindow": {"startTime": "2020-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
+            },
+        )
+        for model_id, model_type in (("signup_model", OFI), ("card_model", TFI)):
+            wait_status(afd, model_id, model_type, "1.0", "TRAINING_COMPLETE")
+        yield Lab(afd, settings)
+
+
+def wait_import(afd: Any) -> None:
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = afd.get_batch_import_jobs(jobId="payments")["batchImports"][0]
+        if job["status"] == "COMPLETE":
+            return
+        assert job["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"), job
+        time.sleep(0.2)
+    raise AssertionError("import did not finish")
+
+
+def signup(afd: Any, event_id: str, email: str, ip: str, version: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "detectorId": "signups",
+        "eventId": event_id,
+        "eventTypeName": "signup",
+        "eventTimestamp": "2024-07-01T12:00:00Z",
+        "entities": [{"entityType": "customer", "entityId": "new"}],
+        "eventVariables": {
+            "email_address": email,
+            "ip_address": ip,
+            "phone_number": "+1 415 555 0100",
+            "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0",
+            "billing_state": "CA",
+        },
+    }
+    if version:
+        request["detectorVersionId"] = version
+    result: dict[str, Any] = afd.get_event_prediction(**request)
+    return result
+
+
+def test_model_scores_rules_and_explanations(lab: Lab) -> None:
+    afd = lab.afd
+    afd.put_outcome(name="review")
+    afd.put_outcome(name="approve")
+    afd.put_detector(detectorId="signups", eventTypeName="signup")
+    risky = afd.create_rule(
+        ruleId="risky",
+        detectorId="signups",
+        expression="$signup_model_insightscore > 800",
+        language="DETECTORPL",
+        outcomes=["review"],
+    )["rule"]
+    rest = afd.create_rule(
+        ruleId="rest",
+        detectorId="signups",
+        expression="$signup_model_insightscore >= 0",
+        language="DETECTORPL",
+        outcomes=["approve"],
+    )["rule"]
+    model = {"modelId": "signup_model", "modelType": OFI, "modelVersionNumber": "1.0"}
+    code, message = error_of(
+        afd.create_detector_version, detectorId="signups", rules=[risky, rest], modelVersions=[model]
+    )
+    assert code == "ValidationException"
+    assert "ACTIVE" in message
+    code, message = error_of(afd.create_detector_version, detectorId="signups", rules=[risky, rest])
+    assert code == "ValidationException"
+    assert "signup_model" in message
+    afd.update_model_version_status(**model, status="ACTIVE")
+    wait_status(afd, "signup_model", OFI, "1.0", "ACTIVE")
+    afd.create_detector_version(detectorId="signups", rules=[risky, rest], modelVersions=[model])
+    afd.update_detector_version_status(detectorId="signups", detectorVersionId="1", status="ACTIVE")
+    code, message = error_of(afd.update_model_version_status, **model, status="INACTIVE")
+    assert code == "ConflictException"
+    assert "signups" in message
+    bad = signup(afd, "s_bad", "xq7zk2v9r1@mailinator.com", "185.105.3.4")
+    good = signup(afd, "s_good", "mary.smith@gmail.com", "64.12.9.80")
+    scores = {}
+    for name, result in (("bad", bad), ("good", good)):
+        assert len(result["modelScores"]) == 1
+        entry = result["modelScores"][0]
+        assert entry["modelVersion"]["modelId"] == "signup_model"
+        assert entry["modelVersion"]["modelVersionNumber"] == "1.0"
+        scores[name] = entry["scores"]["signup_model_insightscore"]
+        assert 0 <= scores[name] <= 1000
+        expected_rule = "risky" if scores[name] > 800 else "rest"
+        assert [r["ruleId"] for r in result["ruleResults"]] == [expected_rule]
+    assert scores["bad"] > scores["good"]
+    totals = {}
+    for event_id in ("s_bad", "s_good"):
+        summary = afd.list_event_predictions(eventId={"value": event_id})["eventPredictionSummaries"][0]
+        metadata = afd.get_event_prediction_metadata(
+            eventId=event_id,
+            eventTypeName="signup",
+            detectorId="signups",
+            detectorVersionId="1",
+            predictionTimestamp=summary["predictionTimestamp"],
+        )
+        evaluated = metadata["evaluatedModelVersions"]
+        assert [(e["modelId"], e["modelVersion"], e["modelType"]) for e in evaluated] == [("signup_model", "1.0", OFI)]
+        evaluation = evaluated[0]["evaluations"][0]
+        assert evaluation["outputVariableName"] == "signup_model_insightscore"
+        assert float(evaluation["evaluationScore"]) == scores["bad" if event_id == "s_bad" else "good"]
+        explanations = evaluation["predictionExplanations"]
+        impacts = explanations["variableImpactExplanations"]
+        assert {i["eventVariableName"] for i in impacts} <= set(datagen.REGISTRATION_VARIABLES)
+        assert all(i["relativeImpact"] in {"0", "1", "2", "3", "4", "5"} for i in impacts)
+        totals[event_id] = sum(i["logOddsImpact"] for i in impacts) + sum(
+            g["logOddsImpact"] for g in explanations["aggregatedVariablesImpactExplanations"]
+        )
+    # contributions add up to the raw score less a constant, and scores rise with the raw score
+    assert totals["s_bad"] > totals["s_good"]
+
+
+def _state_count(settings: Settings, entity: str) -> int:
+    with closing(sqlite3.connect(settings.data_dir / "fraudhawk.db")) as db:
+        row = db.execute("SELECT state FROM entity_states WHERE entity_id = ?", (entity,)).fetchone()
+    return EntityState.from_bytes(row[0]).n if row else 0
+
+
+def test_tfi_prediction_stores_the_event_and_advances_history(lab: Lab) -> None:
+    afd = lab.afd
+    afd.put_outcome(name="hold")
+    afd.put_detector(detectorId="cards", eventTypeName="payment")
+    everyone = afd.create_rule(
+        ruleId="all",
+        detectorId="cards",
+        expression="$card_model_insightscore >= 0",
+        language="DETECTORPL",
+        outcomes=["hold"],
+    )["rule"]
+    model = {"modelId": "card_model", "modelType": TFI, "modelVersionNumber": "1.0"}
+    afd.update_model_version_status(**model, status="ACTIVE")
+    wait_status(afd, "card_model", TFI, "1.0", "ACTIVE")
+    afd.create_detector_version(detectorId="cards", rules=[everyone], modelVersions=[model])
+    afd.update_detector_version_status(detectorId="cards", detectorVersionId="1", status="ACTIVE")
+    before = _state_count(lab.settings, "card_00007")
+    assert before > 0  # the card has history from the imported events
+    scores = []
+    for i in range(3):
+        result = afd.get_event_prediction(
+            detectorId="cards",
+            eventId=f"burst_{i}",
+            eventTypeName="payment",
+            eventTimestamp=f"2030-02-01T03:0{i}:00Z",
+            entities=[{"entityType": "card", "entityId": "card_00007"}],
+            eventVariables={
+                "amt": "950.00",
+                "category": "shopping_net",
+                "merchant": "merchant_149",
+                "card_bin": "411111",
+            },
+        )
+        scores.append(result["modelScores"][0]["scores"]["card_model_insightscore"])
+        assert (
+            afd.get_event(eventId=f"burst_{i}", eventTypeName="payment")["event"]["eventVariables"]["amt"] == "950.00"
+        )
+    assert _state_count(lab.settings, "card_00007") == before + 3
+    assert all(0 <= s <= 1000 for s in scores)
