@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -450,3 +451,56 @@ def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> Non
     assert status == "ACTIVE"
     with pytest.raises(store_client.exceptions.ConflictException):
         store_client.delete_model_version(modelId="cards", modelType=kind, modelVersionNumber="1.0")
+
+    _live_predictions(store_client, state_of)
+
+
+def _live_predictions(store_client: Client, state_of: Any) -> None:
+    """Real-time predictions with ingestion, four cards in parallel threads, each card's events in
+    order: the stored histories equal replaying the same events on the states they started from."""
+    from sqlalchemy import select
+
+    from fraudhawk.features.history import HistorySpec
+    from fraudhawk.features.single import history_inputs
+    from fraudhawk.storage import schema
+
+    kind = "TRANSACTION_FRAUD_INSIGHTS"
+
+    store_client.put_outcome(name="seen")
+    store_client.put_detector(detectorId="live", eventTypeName="txn")
+    rule = store_client.create_rule(
+        ruleId="all", detectorId="live", expression="$cards_insightscore >= 0", language="DETECTORPL", outcomes=["seen"]
+    )["rule"]
+    model = {"modelId": "cards", "modelType": kind, "modelVersionNumber": "1.0"}
+    store_client.create_detector_version(detectorId="live", rules=[rule], modelVersions=[model])
+    store_client.update_detector_version_status(detectorId="live", detectorVersionId="1", status="ACTIVE")
+    cards = [f"card_{n:05d}" for n in range(10, 14)]
+    starts = {card: state_of(card) for card in cards}
+    with store_client._service.db.read() as conn:
+        spec_text = conn.execute(select(schema.model_versions.c.history_spec)).scalar_one()
+    spec = HistorySpec.from_json(json.loads(spec_text))
+
+    def variables(card: str, i: int) -> dict[str, str]:
+        return {"amt": f"{(i * 37) % 900 + 0.25}", "merchant": f"merchant_{i % 7:03d}", "ip_address": f"10.0.{i}.1"}
+
+    def send(card: str) -> None:
+        for i in range(25):
+            store_client.get_event_prediction(
+                detectorId="live",
+                eventId=f"{card}-live-{i}",
+                eventTypeName="txn",
+                eventTimestamp=f"2029-02-{1 + i // 24:02d}T{i % 24:02d}:00:00Z",
+                entities=[{"entityType": "card", "entityId": card}],
+                eventVariables=variables(card, i),
+            )
+
+    _race(*[lambda card=card: send(card) for card in cards])
+    for card in cards:
+        expected = starts[card]
+        for i in range(25):
+            amounts, categories = history_inputs(spec, variables(card, i))
+            stamp = 1864598400000 + (i // 24) * 86_400_000 + (i % 24) * 3_600_000
+            expected.advance(stamp, amounts, categories, spec.group_index())
+        assert state_of(card).to_bytes() == expected.to_bytes(), card
+    recorded = store_client.list_event_predictions(detectorId={"value": "live"}, maxResults=100)
+    assert len(recorded["eventPredictionSummaries"]) == 100

@@ -22,16 +22,19 @@ from fraudhawk.scoring import states
 from fraudhawk.scoring.state_cache import STATES, Key
 from fraudhawk.storage import raw
 
-_EXISTS = "SELECT 1 FROM event_index WHERE event_type = ? AND event_id = ?"
+_INSERT_INDEX = (
+    "INSERT INTO event_index (event_type, event_id, segment_id, row_index) VALUES (?, ?, NULL, NULL) "
+    "ON CONFLICT DO NOTHING"
+)
 _DELETING = "SELECT status FROM event_deletions WHERE event_type = ?"
 _INSERT_EVENT = (
     "INSERT INTO streamed_events (event_type, event_id, event_ms, entity_type, entity_id, variables, label, "
     "label_ms, size_bytes) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)"
 )
-_INSERT_INDEX = "INSERT INTO event_index (event_type, event_id, segment_id, row_index) VALUES (?, ?, NULL, NULL)"
-_STATS = "SELECT number_of_events, size_bytes, least_recent_ms, most_recent_ms FROM event_stats WHERE event_type = ?"
-_UPDATE_STATS = (
-    "UPDATE event_stats SET number_of_events = ?, size_bytes = ?, least_recent_ms = ?, most_recent_ms = ?, "
+_BUMP_STATS = (
+    "UPDATE event_stats SET number_of_events = number_of_events + 1, size_bytes = size_bytes + ?, "
+    "least_recent_ms = CASE WHEN least_recent_ms IS NULL OR least_recent_ms > ? THEN ? ELSE least_recent_ms END, "
+    "most_recent_ms = CASE WHEN most_recent_ms IS NULL OR most_recent_ms < ? THEN ? ELSE most_recent_ms END, "
     "updated_ms = ? WHERE event_type = ?"
 )
 _INSERT_STATS = (
@@ -40,6 +43,11 @@ _INSERT_STATS = (
 )
 _SHARE_EVENT_TYPE = "SELECT name FROM event_types WHERE name = ? FOR SHARE"
 _INSERT_STATE = "INSERT INTO entity_states (model_id, major, minor, entity_id, state, seq) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_STATE_NEW = _INSERT_STATE + " ON CONFLICT DO NOTHING"
+_UPDATE_STATE_IF = (
+    "UPDATE entity_states SET state = ?, seq = ? "
+    "WHERE model_id = ? AND major = ? AND minor = ? AND entity_id = ? AND seq = ?"
+)
 _UPDATE_STATE = (
     "UPDATE entity_states SET state = ?, seq = ? WHERE model_id = ? AND major = ? AND minor = ? AND entity_id = ?"
 )
@@ -57,10 +65,11 @@ class Written:
 
 def _store_event(conn: Connection, prediction: Prediction) -> bool:
     event = prediction.event
-    if raw.one(conn, _EXISTS, (event.event_type, event.event_id)) is not None:
-        return False  # stored earlier (by this or another call): stored once, and counted once
     deleting = raw.one(conn, _DELETING, (event.event_type,))
     if deleting is not None and deleting[0] in DELETION_ACTIVE:
+        return False
+    # the index row claims the id: an id stored earlier (by this or another call) is stored once
+    if raw.execute(conn, _INSERT_INDEX, (event.event_type, event.event_id)).rowcount != 1:
         return False
     size = store.event_size(event.event_id, event.entity_id, event.variables)
     variables = json.dumps(event.variables, separators=(",", ":"))
@@ -69,17 +78,9 @@ def _store_event(conn: Connection, prediction: Prediction) -> bool:
         _INSERT_EVENT,
         (event.event_type, event.event_id, event.event_ms, event.entity_type, event.entity_id, variables, size),
     )
-    raw.execute(conn, _INSERT_INDEX, (event.event_type, event.event_id))
-    stats = raw.one(conn, _STATS, (event.event_type,))
-    stamp = now_ms()
-    if stats is None:
-        raw.execute(conn, _INSERT_STATS, (event.event_type, size, event.event_ms, event.event_ms, stamp))
-    else:
-        least = event.event_ms if stats[2] is None else min(int(stats[2]), event.event_ms)
-        most = event.event_ms if stats[3] is None else max(int(stats[3]), event.event_ms)
-        raw.execute(
-            conn, _UPDATE_STATS, (int(stats[0]) + 1, int(stats[1]) + size, least, most, stamp, event.event_type)
-        )
+    ms, stamp = event.event_ms, now_ms()
+    if raw.execute(conn, _BUMP_STATS, (size, ms, ms, ms, ms, stamp, event.event_type)).rowcount == 0:
+        raw.execute(conn, _INSERT_STATS, (event.event_type, size, ms, ms, stamp))
     return True
 
 
@@ -103,33 +104,55 @@ def _tracked_versions(
     return found
 
 
+Known = dict[tuple[str, int, int], tuple[int | None, EntityState]]  # version -> (row token, state) as read
+
+
 def _advance(
-    conn: Connection, url: str, prediction: Prediction, versions: list[states.Tracked], written: Written
+    conn: Connection,
+    url: str,
+    prediction: Prediction,
+    versions: list[states.Tracked],
+    known: Known,
+    written: Written,
 ) -> None:
+    """Advance the entity's state of each version. The state read for scoring is usually still the
+    stored one: the write is then conditional on its token and needs no read; otherwise the row is
+    read (locked) and advanced afresh."""
     event = prediction.event
     for version in versions:
         key: Key = (url, version.model_id, version.major, version.minor, event.entity_id)
-        token, current = STATES.current(conn, key, version.spec, lock=True)
+        ids = (version.model_id, version.major, version.minor, event.entity_id)
         amounts, categories = history_inputs(version.spec, event.variables)
-        advanced = current.copy()
-        advanced.advance(event.event_ms, amounts, categories, version.spec.group_index())
+        groups = version.spec.group_index()
         fresh = states.new_token()
+        seen = known.get((version.model_id, version.major, version.minor))
+        if seen is not None:
+            token, state = seen
+            advanced = state.copy()
+            advanced.advance(event.event_ms, amounts, categories, groups)
+            data = advanced.to_bytes()
+            if token is None:
+                done = raw.execute(conn, _INSERT_STATE_NEW, (*ids, data, fresh)).rowcount == 1
+            else:
+                done = raw.execute(conn, _UPDATE_STATE_IF, (data, fresh, *ids, token)).rowcount == 1
+            if done:
+                written.states.append((key, fresh, advanced))
+                continue
+        token, current = STATES.current(conn, key, version.spec, lock=True)
+        advanced = current.copy()
+        advanced.advance(event.event_ms, amounts, categories, groups)
         data = advanced.to_bytes()
         if token is None:
-            raw.execute(
-                conn, _INSERT_STATE, (version.model_id, version.major, version.minor, event.entity_id, data, fresh)
-            )
+            raw.execute(conn, _INSERT_STATE, (*ids, data, fresh))
         else:
-            raw.execute(
-                conn, _UPDATE_STATE, (data, fresh, version.model_id, version.major, version.minor, event.entity_id)
-            )
+            raw.execute(conn, _UPDATE_STATE, (data, fresh, *ids))
         written.states.append((key, fresh, advanced))
 
 
 _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
 
 
-def write(conn: Connection, url: str, prediction: Prediction, prediction_ms: int) -> Written:
+def write(conn: Connection, url: str, prediction: Prediction, known: Known, prediction_ms: int) -> Written:
     written = Written()
     event = prediction.event
     if prediction.plan.spec.ingestion_enabled:
@@ -145,7 +168,7 @@ def write(conn: Connection, url: str, prediction: Prediction, prediction_ms: int
                 generation = int(raw.one(conn, _GENERATION)[0])
                 versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
             if versions:
-                _advance(conn, url, prediction, versions, written)
+                _advance(conn, url, prediction, versions, known, written)
     record, vectors = records.encode(prediction, written.stored)
     raw.execute(
         conn,

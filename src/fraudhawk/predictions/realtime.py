@@ -14,7 +14,6 @@ from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ValidationError
 from fraudhawk.events.single import check_entities, check_variables
-from fraudhawk.features.history import EntityState
 from fraudhawk.predictions import ingest
 from fraudhawk.predictions.engine import EventInput, evaluate, response
 from fraudhawk.predictions.plan import PLANS, DetectorPlan
@@ -59,17 +58,17 @@ def check_event(plan: DetectorPlan, req: dict[str, Any]) -> EventInput:
 
 def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     url = ctx.settings.database_url
-    with ctx.db.read() as conn:
+    with ctx.db.quick() as conn:
         plan = PLANS.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
         event = check_event(plan, req)
-        current: dict[tuple[str, int, int], EntityState | None] = {}
+        known: ingest.Known = {}
         for model in plan.models:
             if model.history is not None:
                 key = (url, model.model_id, model.major, model.minor, event.entity_id)
-                current[(model.model_id, model.major, model.minor)] = STATES.current(conn, key, model.history)[1]
+                known[(model.model_id, model.major, model.minor)] = STATES.current(conn, key, model.history)
     invoker = invoker_for(ctx.settings.external_model_url, ctx.settings.external_model_timeout_s)
-    prediction = evaluate(plan, event, current, invoker)
-    written = ctx.db.group.submit(lambda conn: ingest.write(conn, url, prediction, now_ms()))
+    prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, invoker)
+    written = ctx.db.group.submit(lambda conn: ingest.write(conn, url, prediction, known, now_ms()))
     for key, token, state in written.states:
         STATES.put(key, token, state)
     return response(prediction)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import numpy as np
 from sqlalchemy import Connection, and_, delete, or_, select
 
@@ -25,6 +26,7 @@ from fraudhawk.training import artifacts
 from fraudhawk.training.versions import version_text
 
 _table = schema.predictions
+_ENCODER = msgspec.json.Encoder()
 _PRUNE_CHUNK = 10_000
 _DAY_MS = 86_400_000
 
@@ -83,7 +85,7 @@ def encode(prediction: Prediction, stored: bool) -> tuple[str, bytes | None]:
     vectors = None
     if prediction.models:
         vectors = np.concatenate([e.vector for e in prediction.models]).astype(np.float64).tobytes()
-    return json.dumps(record, separators=(",", ":")), vectors
+    return _ENCODER.encode(record).decode(), vectors
 
 
 def _version_number(text: str, field: str) -> int:

@@ -9,6 +9,7 @@ knots with the model: score(raw) is a monotone interpolation, so rules like `sco
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -54,6 +55,10 @@ class Calibration:
         knots = knots + GRID * 1e-9
         return cls([float(k) for k in knots])
 
+    @functools.cached_property
+    def _knots(self) -> np.ndarray:
+        return np.asarray(self.knots, dtype=np.float64)
+
     def score(self, raw: np.ndarray) -> np.ndarray:
         """Scores (0..1000, floats) for raw model outputs (log-odds)."""
-        return np.interp(np.asarray(raw, dtype=np.float64), np.asarray(self.knots), GRID, left=0.0, right=1000.0)
+        return np.interp(np.asarray(raw, dtype=np.float64), self._knots, GRID, left=0.0, right=1000.0)

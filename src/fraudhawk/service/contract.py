@@ -116,12 +116,10 @@ def _describe(value: Any, shape: Shape) -> str:
 
 def check(shape: Shape, value: Any, path: str) -> list[str]:
     """Every way `value` breaks `shape`, as AWS-style messages."""
-    where = f"at '{path}'" if path else "at the top level"
-    fail = f"{_describe(value, shape)} {where} failed to satisfy constraint: Member must"
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
-            return [f"{fail} be an object"]
+            return [f"{_fail(value, shape, path)} be an object"]
         problems: list[str] = []
         members = shape.members
         for name in value:
@@ -138,8 +136,8 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
         return problems
     if kind == "list":
         if not isinstance(value, list):
-            return [f"{fail} be a list"]
-        problems = _bounds(shape, len(value), fail, "have length")
+            return [f"{_fail(value, shape, path)} be a list"]
+        problems = _bounds(shape, len(value), value, path, "have length")
         for index, item in enumerate(value, start=1):
             if item is None:
                 problems.append(
@@ -150,8 +148,8 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
         return problems
     if kind == "map":
         if not isinstance(value, dict):
-            return [f"{fail} be an object"]
-        problems = _bounds(shape, len(value), fail, "have length")
+            return [f"{_fail(value, shape, path)} be an object"]
+        problems = _bounds(shape, len(value), value, path, "have length")
         for key, item in value.items():
             problems.extend(check(shape.key, key, f"{path}.{key}.key"))
             if item is None:
@@ -163,47 +161,55 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
         return problems
     if kind == "string":
         if not isinstance(value, str):
-            return [f"{fail} be a string"]
-        problems = _bounds(shape, len(value), fail, "have length")
+            return [f"{_fail(value, shape, path)} be a string"]
+        problems = _bounds(shape, len(value), value, path, "have length")
         enum = shape.enum
         if enum and value not in enum:
-            problems.append(f"{fail} satisfy enum value set: [{', '.join(enum)}]")
+            problems.append(f"{_fail(value, shape, path)} satisfy enum value set: [{', '.join(enum)}]")
         pattern = PATTERN_OVERRIDES.get(shape.name, shape.metadata.get("pattern"))
         if pattern and not _pattern(pattern).fullmatch(value):
-            problems.append(f"{fail} satisfy regular expression pattern: {pattern}")
+            problems.append(f"{_fail(value, shape, path)} satisfy regular expression pattern: {pattern}")
         return problems
     if kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):
-            return [f"{fail} be an integer"]
-        return _bounds(shape, value, fail, "have value")
+            return [f"{_fail(value, shape, path)} be an integer"]
+        return _bounds(shape, value, value, path, "have value")
     if kind in ("float", "double"):
         if not isinstance(value, int | float) or isinstance(value, bool):
-            return [f"{fail} be a number"]
-        return _bounds(shape, value, fail, "have value")
+            return [f"{_fail(value, shape, path)} be a number"]
+        return _bounds(shape, value, value, path, "have value")
     if kind == "boolean":
-        return [] if isinstance(value, bool) else [f"{fail} be a boolean"]
+        return [] if isinstance(value, bool) else [f"{_fail(value, shape, path)} be a boolean"]
     if kind == "blob":
         if not isinstance(value, str):
-            return [f"{fail} be a base64-encoded string"]
+            return [f"{_fail(value, shape, path)} be a base64-encoded string"]
         try:
             base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            return [f"{fail} be a base64-encoded string"]
+            return [f"{_fail(value, shape, path)} be a base64-encoded string"]
         return []
     if kind == "timestamp":
         return (
-            [] if isinstance(value, str | int | float) and not isinstance(value, bool) else [f"{fail} be a timestamp"]
+            []
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+            else [f"{_fail(value, shape, path)} be a timestamp"]
         )
     return []
 
 
-def _bounds(shape: Shape, size: int | float, fail: str, what: str) -> list[str]:
+def _fail(value: Any, shape: Shape, path: str) -> str:
+    """The start of a problem's message; built only when there is a problem (most values have none)."""
+    where = f"at '{path}'" if path else "at the top level"
+    return f"{_describe(value, shape)} {where} failed to satisfy constraint: Member must"
+
+
+def _bounds(shape: Shape, size: int | float, value: Any, path: str, what: str) -> list[str]:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     unit = "length" if what == "have length" else "value"
     if low is not None and size < low:
-        return [f"{fail} have {unit} greater than or equal to {low}"]
+        return [f"{_fail(value, shape, path)} have {unit} greater than or equal to {low}"]
     if high is not None and size > high:
-        return [f"{fail} have {unit} less than or equal to {high}"]
+        return [f"{_fail(value, shape, path)} have {unit} less than or equal to {high}"]
     return []
 
 

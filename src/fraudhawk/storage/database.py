@@ -57,6 +57,14 @@ class Database:
                 yield conn
 
     @contextmanager
+    def quick(self) -> Iterator[Connection]:
+        """A connection for a few independent reads, without BEGIN and COMMIT around them: each
+        statement sees the latest commit (a statement through SQLAlchemy still opens a transaction,
+        rolled back on exit). For the hot path of real-time predictions."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """One atomic write: everything inside commits together or not at all."""
         # SQLite has one writer at a time; queueing this process's writers on a lock wakes them at
