@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
 
 from fraudhawk.errors import (
     AccessDeniedError,
@@ -30,23 +28,18 @@ class BodyTooLargeError(ValidationError):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing it as soon as it passes `limit` bytes (never buffered whole)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+def check_declared_length(headers: Mapping[str, str], limit: int) -> None:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
-def operation_of(request: Request) -> str:
-    target = request.headers.get("x-amz-target", "")
+def too_large(limit: int) -> BodyTooLargeError:
+    return BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
+
+
+def operation_of(headers: Mapping[str, str]) -> str:
+    target = headers.get("x-amz-target", "")
     if not target:
         raise UnknownOperationError("Missing X-Amz-Target header: it names the operation to run")
     if not target.startswith(TARGET_PREFIX):
@@ -54,8 +47,8 @@ def operation_of(request: Request) -> str:
     return target[len(TARGET_PREFIX) :]
 
 
-def check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def check_content_type(headers: Mapping[str, str]) -> None:
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES:
         raise ValidationError(f"Content-Type {content_type or '(none)'!r} is not accepted: send {CONTENT_TYPE}")
 
@@ -74,13 +67,13 @@ def parse_body(body: bytes) -> Any:
     return value
 
 
-def check_loopback_host(request: Request) -> None:
+def check_loopback_host(headers: Mapping[str, str]) -> None:
     """Without access keys, answer only requests addressed to a loopback name.
 
     The server already listens on loopback only; this also stops a web page from reaching it through
     a DNS name rebound to 127.0.0.1 (its requests carry the page's host name).
     """
-    host = request.headers.get("host", "")
+    host = headers.get("host", "")
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]").lower()
     if name == "localhost" or _is_loopback_ip(name):
@@ -98,16 +91,9 @@ def _is_loopback_ip(name: str) -> bool:
         return False
 
 
-def json_response(payload: dict[str, Any], request_id: str) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(body, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id})
+def json_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def error_response(error: FraudhawkError, request_id: str) -> Response:
-    body = json.dumps(error.to_wire()).encode()
-    return Response(
-        body,
-        status_code=error.http_status,
-        media_type=CONTENT_TYPE,
-        headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
-    )
+def error_body(error: FraudhawkError) -> bytes:
+    return json.dumps(error.to_wire()).encode()

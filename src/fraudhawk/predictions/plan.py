@@ -181,7 +181,7 @@ def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
     )
 
 
-def catalog_generation(conn: Connection) -> int:
+def catalog_generation(conn: Connection | raw.Plain) -> int:
     """Raised by database triggers on every change a plan may depend on (see the schema)."""
     return int(raw.one(conn, "SELECT value FROM catalog_generation WHERE id = 1")[0])
 
@@ -194,7 +194,9 @@ class PlanCache:
         self._plans: dict[tuple[str, str, str], tuple[int, DetectorPlan]] = {}
         self._lock = threading.Lock()
 
-    def lookup(self, ctx: Context, conn: Connection, detector_id: str, version_id: str | None) -> DetectorPlan:
+    def lookup(
+        self, ctx: Context, conn: Connection | raw.Plain, detector_id: str, version_id: str | None
+    ) -> DetectorPlan:
         """The plan of the named version, or of the detector's ACTIVE one."""
         key = (ctx.settings.database_url, detector_id, version_id or "")
         generation = catalog_generation(conn)
@@ -202,7 +204,11 @@ class PlanCache:
             cached = self._plans.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        plan = _load(ctx, conn, resolve_version(conn, detector_id, version_id))
+        if isinstance(conn, raw.Plain):
+            with ctx.db.read() as full:
+                plan = _load(ctx, full, resolve_version(full, detector_id, version_id))
+        else:
+            plan = _load(ctx, conn, resolve_version(conn, detector_id, version_id))
         with self._lock:
             if len(self._plans) > 256:
                 self._plans.clear()

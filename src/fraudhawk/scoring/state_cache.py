@@ -51,12 +51,13 @@ class StateCache:
             self._entries.pop(key, None)
 
     def current(
-        self, conn: Connection, key: Key, spec: HistorySpec, lock: bool = False
+        self, conn: Connection | raw.Plain, key: Key, spec: HistorySpec, lock: bool = False
     ) -> tuple[int | None, EntityState]:
         """The entity's stored state and its token (None: no row yet, the state is empty). Do not
         change the state returned: it may be shared."""
         params = key[1:]
-        found = raw.one(conn, _TOKEN_LOCKED if lock and conn.dialect.name != "sqlite" else _TOKEN, params)
+        dialect = conn.dialect if isinstance(conn, raw.Plain) else conn.dialect.name
+        found = raw.one(conn, _TOKEN_LOCKED if lock and dialect != "sqlite" else _TOKEN, params)
         if found is None:
             return None, EntityState.empty(spec)
         token = int(found[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,17 +20,28 @@ def _for_postgres(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+@dataclass(frozen=True)
+class Plain:
+    """A pooled DBAPI connection without SQLAlchemy's Connection around it (see `Database.quick`)."""
+
+    dbapi: Any
+    dialect: str
+
+
+def execute(conn: Connection | Plain, sql: str, params: Sequence[Any] = ()) -> Any:
     """Run one statement; returns the DBAPI cursor (fetchone/fetchall/rowcount)."""
-    dbapi = conn.connection.dbapi_connection
+    if isinstance(conn, Plain):
+        dbapi, dialect = conn.dbapi, conn.dialect
+    else:
+        dbapi, dialect = conn.connection.dbapi_connection, conn.dialect.name
     assert dbapi is not None
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return dbapi.execute(sql, params)
     cursor = dbapi.cursor()
     cursor.execute(_for_postgres(sql), params)
     return cursor
 
 
-def one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+def one(conn: Connection | Plain, sql: str, params: Sequence[Any] = ()) -> Any:
     """The first row of a query, or None."""
     return execute(conn, sql, params).fetchone()
