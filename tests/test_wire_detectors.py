@@ -355,3 +355,46 @@ def test_tags_on_detectors_rules_and_versions(shop: Any) -> None:
     ):
         tags = afd.list_tags_for_resource(resourceARN=arn)["tags"]
         assert [t["key"] for t in tags] == [key]
+
+
+def test_a_version_a_batch_job_waits_for_cannot_be_deleted(tmp_path: Any) -> None:
+    """With no worker running, the job stays queued: its detector version must stay too."""
+    from fraudhawk.errors import ConflictError
+    from fraudhawk.service.dispatcher import Service
+    from fraudhawk.settings import Settings
+
+    s3_root = (tmp_path / "s3").resolve()
+    (s3_root / "in").mkdir(parents=True)
+    (s3_root / "in" / "events.csv").write_text(
+        "EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,items\ne1,2024-05-01T00:00:00Z,c1,customer,3\n",
+        encoding="utf-8",
+    )
+    service = Service(Settings.load(data_dir=tmp_path / "data", s3_root=s3_root, environ={}), worker=False)
+
+    class Calls:
+        def __getattr__(self, name: str) -> Any:
+            from botocore import xform_name
+
+            from fraudhawk.service.contract import operation_names
+
+            operation = {xform_name(op): op for op in operation_names()}[name]
+            return lambda **params: service.call(operation, params)
+
+    afd = Calls()
+    setup_catalog(afd)
+    first = rule(afd, "first", "$items > 1", ["review"])
+    afd.create_detector_version(detectorId="shop", rules=[first])
+    afd.create_batch_prediction_job(
+        jobId="queued",
+        inputPath="s3://in/events.csv",
+        outputPath="s3://in/out",
+        eventTypeName="checkout",
+        detectorName="shop",
+        detectorVersion="1",
+        iamRoleArn="arn:aws:iam::123456789012:role/batch",
+    )
+    with pytest.raises(ConflictError, match="queued"):
+        afd.delete_detector_version(detectorId="shop", detectorVersionId="1")
+    afd.cancel_batch_prediction_job(jobId="queued")
+    afd.delete_detector_version(detectorId="shop", detectorVersionId="1")
+    service.close()

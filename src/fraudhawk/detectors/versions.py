@@ -413,6 +413,18 @@ def delete_detector_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]
             raise ConflictError(
                 f"Detector version {row.version} is ACTIVE: make it INACTIVE (or activate another version) first"
             )
+        jobs = schema.batch_predictions
+        waiting = conn.execute(
+            select(jobs.c.job_id).where(
+                jobs.c.detector_id == detector_id,
+                jobs.c.detector_version == row.version,
+                jobs.c.status.in_(("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")),
+            )
+        ).scalar()
+        if waiting is not None:
+            raise ConflictError(
+                f"Detector version {row.version} is used by batch prediction job {waiting}, which has not ended"
+            )
         for table in (_rules_link, _models_link, _external_link, _versions):
             conn.execute(delete(table).where(table.c.detector_id == detector_id, table.c.version == row.version))
         drop_tags(conn, detector_version_arn(ctx, detector_id, row.version))
