@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_events.py $(if $(SPARKOV),--source $(SPARKOV))
 	$(BIN)/python bench/tfi_sparkov.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 	$(BIN)/python bench/ofi_samples.py $(if $(SAMPLES),--samples $(SAMPLES))
+	$(BIN)/python bench/compiled_model.py
 	$(BIN)/python bench/predictions.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 
 clean:

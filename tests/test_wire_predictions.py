@@ -435,6 +435,8 @@ def test_tfi_prediction_stores_the_event_and_advances_history(lab: Lab) -> None:
     model = {"modelId": "card_model", "modelType": TFI, "modelVersionNumber": "1.0"}
     afd.update_model_version_status(**model, status="ACTIVE")
     wait_status(afd, "card_model", TFI, "1.0", "ACTIVE")
+    # activation compiled the trees to native code, which real-time and batch scoring now use
+    assert list((lab.settings.data_dir / "models" / "card_model").rglob("compiled-*.so"))
     afd.create_detector_version(detectorId="cards", rules=[everyone], modelVersions=[model])
     afd.update_detector_version_status(detectorId="cards", detectorVersionId="1", status="ACTIVE")
     before = _state_count(lab.settings, "card_00007")

@@ -539,7 +539,7 @@ def _scores(model: ScoringModel, frame: pl.DataFrame, history: pl.DataFrame | No
     """`ScoringModel.scores` on every core: LightGBM scores each row on one thread, walking the trees
     in the same order whatever the number of threads, so the scores are the same to the last bit."""
     matrix = model.plan.transform(frame, history)
-    raw = np.asarray(model.booster.predict(matrix, raw_score=True, num_threads=_THREADS), dtype=np.float64)
+    raw = model.raw_matrix(matrix, threads=_THREADS)
     return model.calibration.score(raw)
 
 

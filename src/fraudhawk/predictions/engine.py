@@ -70,7 +70,7 @@ def score_model(model: PlannedModel, event: EventInput, state: EntityState | Non
     single = SingleRowPlan.of(model.model.plan)
     history = single.history_features(state, event.variables, event.event_ms)
     vector = single.vector(event.variables, event.event_ms, history)
-    raw = model.model.fast.raw_one(vector)
+    raw = model.model.raw_one(vector)
     score = float(np.round(model.model.calibration.score(np.array([raw]))[0]))
     return ModelEvaluation(model, score, vector)
 

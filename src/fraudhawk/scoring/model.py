@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,12 @@ from fraudhawk.caching import LoadingCache
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import FeaturePlan
 from fraudhawk.scoring.calibration import Calibration
+from fraudhawk.scoring.compiled import CompiledModel
 from fraudhawk.scoring.fastpredict import FastBooster
 from fraudhawk.training import artifacts
+
+log = logging.getLogger("fraudhawk.scoring")
+COMPILED_LOOK_S = 5.0
 
 
 @dataclass
@@ -25,15 +31,21 @@ class ScoringModel:
     plan: FeaturePlan
     calibration: Calibration
     manifest: dict[str, Any]
+    folder: Path | None = None  # where the artifact (and its compiled library, once built) lives
+    model_text: str = ""
+    _compiled: CompiledModel | None = field(default=None, init=False, repr=False)
+    _next_look: float = field(default=0.0, init=False, repr=False)
 
     @classmethod
-    def from_artifact(cls, artifact: artifacts.Artifact) -> ScoringModel:
+    def from_artifact(cls, artifact: artifacts.Artifact, folder: Path | None = None) -> ScoringModel:
         manifest = artifact.manifest
         return cls(
             booster=lgb.Booster(model_str=artifact.model_text),
             plan=FeaturePlan.from_json(manifest["plan"]),
             calibration=Calibration(list(manifest["calibration"])),
             manifest=manifest,
+            folder=folder,
+            model_text=artifact.model_text,
         )
 
     @functools.cached_property
@@ -41,9 +53,30 @@ class ScoringModel:
         """Single-event scoring without numpy's per-call overhead (the same numbers as `booster`)."""
         return FastBooster(self.booster)
 
+    def compiled(self) -> CompiledModel | None:
+        """The model compiled to native code (built when the version is activated), if it exists yet:
+        the same scores, bit for bit, several times faster. Looked for again every few seconds until
+        found, since activation may finish after the model was first loaded."""
+        if self._compiled is None and self.folder is not None and time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + COMPILED_LOOK_S
+            try:
+                self._compiled = CompiledModel.load(self.folder, self.model_text)
+            except Exception:
+                log.warning("the compiled model in %s cannot be loaded; scoring with LightGBM", self.folder)
+        return self._compiled
+
+    def raw_one(self, vector: np.ndarray) -> float:
+        compiled = self.compiled()
+        return compiled.raw_one(vector) if compiled is not None else self.fast.raw_one(vector)
+
+    def raw_matrix(self, matrix: np.ndarray, threads: int = 1) -> np.ndarray:
+        compiled = self.compiled()
+        if compiled is not None:
+            return compiled.raw_batch(np.ascontiguousarray(matrix, dtype=np.float64), threads=threads)
+        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads), dtype=np.float64)
+
     def raw(self, frame: pl.DataFrame, history: pl.DataFrame | None = None) -> np.ndarray:
-        matrix = self.plan.transform(frame, history)
-        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=1), dtype=np.float64)
+        return self.raw_matrix(self.plan.transform(frame, history))
 
     def scores(self, frame: pl.DataFrame, history: pl.DataFrame | None = None) -> np.ndarray:
         """0-1000 scores of the events in `frame` (EVENT_MS, ENTITY_ID and the variables as text)."""
@@ -65,7 +98,9 @@ class ModelCache:
         self._cache: LoadingCache[tuple[str, str], ScoringModel] = LoadingCache(size)
 
     def get(self, source: Path, sha: str) -> ScoringModel:
-        return self._cache.get((str(source), sha), lambda: ScoringModel.from_artifact(artifacts.load(source, sha)))
+        return self._cache.get(
+            (str(source), sha), lambda: ScoringModel.from_artifact(artifacts.load(source, sha), source)
+        )
 
 
 MODELS = ModelCache()

@@ -21,6 +21,7 @@ from fraudhawk.context import Context, now_ms
 from fraudhawk.events import paths
 from fraudhawk.events.worker import STALE_MS, owner_is_gone
 from fraudhawk.features.plan import VariableInfo
+from fraudhawk.scoring.compiled import CompiledModel, CompileError
 from fraudhawk.scoring.model import MODELS
 from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
@@ -310,11 +311,30 @@ def load_version_model(ctx: Context, row: Any) -> Any:
 
 # --- activation -------------------------------------------------------------------------------------
 
+COMPILE_TIMEOUT_S = 600.0
 _STEPS = {
     "ACTIVATE_REQUESTED": "ACTIVATE_IN_PROGRESS",
     "INACTIVATE_REQUESTED": "INACTIVATE_IN_PROGRESS",
     "INACTIVATE_IN_PROGRESS": COMPLETE,
 }
+
+
+def _compile(model: Any, row: Any) -> None:
+    """Compile the version's trees to native code (identical scores, faster) while it activates; a
+    machine without a C compiler, or a failure, leaves LightGBM scoring it."""
+    if model.folder is None:
+        return
+    try:
+        CompiledModel.build(model.model_text, model.folder, timeout_s=COMPILE_TIMEOUT_S)
+    except CompileError as error:
+        log.warning(
+            "model version %s %s.%s is scored with LightGBM: %s %s",
+            row.model_id,
+            row.major,
+            row.minor,
+            error.message,
+            error.detail[-2000:],
+        )
 
 
 def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
@@ -328,10 +348,12 @@ def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -
         if row.status == "ACTIVATE_IN_PROGRESS":
             following = "ACTIVE"
             try:
-                load_version_model(ctx, row)
+                model = load_version_model(ctx, row)
             except Exception as error:
                 log.error("model version %s %s cannot be activated: %s", row.model_id, row.major, error)
                 following = COMPLETE
+            else:
+                _compile(model, row)
         with ctx.db.write() as conn:
             conn.execute(
                 update(_versions)
