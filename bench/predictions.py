@@ -86,7 +86,6 @@ def prepare(data_dir: Path, train: Path) -> None:
     with fraudhawk.Client(settings=settings) as client:
         try:
             client.get_detectors(detectorId=DETECTOR)
-            _compiled(data_dir)  # a store set up before models were compiled at activation
             return
         except client.exceptions.ResourceNotFoundException:
             pass
@@ -117,19 +116,6 @@ def prepare(data_dir: Path, train: Path) -> None:
         client.create_detector_version(detectorId=DETECTOR, rules=created, modelVersions=[model])
         client.update_detector_version_status(detectorId=DETECTOR, detectorVersionId="1", status="ACTIVE")
     print("detector ready: 1 TFI model, 5 rules")
-
-
-def _compiled(data_dir: Path) -> None:
-    """What activation does today: the version's trees compiled to native code (idempotent)."""
-    from fraudhawk.scoring.compiled import CompiledModel
-
-    for manifest in (data_dir / "models" / MODEL).rglob("manifest.json"):
-        folder = manifest.parent
-        text = (folder / "model.txt").read_text()
-        if CompiledModel.load(folder, text) is None:
-            started = time.perf_counter()
-            CompiledModel.build(text, folder)
-            print(f"compiled {MODEL} in {time.perf_counter() - started:.1f}s")
 
 
 def test_rows(test: Path, work: Path) -> tuple[Path, list[dict[str, str]]]:

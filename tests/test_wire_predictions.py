@@ -3,6 +3,7 @@ alone (a fresh server per test) and with real trained OFI and TFI models (one se
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -435,8 +436,13 @@ def test_tfi_prediction_stores_the_event_and_advances_history(lab: Lab) -> None:
     model = {"modelId": "card_model", "modelType": TFI, "modelVersionNumber": "1.0"}
     afd.update_model_version_status(**model, status="ACTIVE")
     wait_status(afd, "card_model", TFI, "1.0", "ACTIVE")
-    # activation compiled the trees to native code, which real-time and batch scoring now use
-    assert list((lab.settings.data_dir / "models" / "card_model").rglob("compiled-*.so"))
+    # activation compiled the trees to native code, which real-time and batch scoring now use; the
+    # store keeps the library's SHA-256, and only a file with that content is loaded
+    libraries = list((lab.settings.data_dir / "models" / "card_model").rglob("compiled-*.so"))
+    assert len(libraries) == 1
+    with closing(sqlite3.connect(lab.settings.data_dir / "fraudhawk.db")) as db:
+        recorded = db.execute("SELECT compiled_sha256 FROM model_versions WHERE model_id = 'card_model'").fetchone()
+    assert recorded[0] == hashlib.sha256(libraries[0].read_bytes()).hexdigest()
     afd.create_detector_version(detectorId="cards", rules=[everyone], modelVersions=[model])
     afd.update_detector_version_status(detectorId="cards", detectorVersionId="1", status="ACTIVE")
     before = _state_count(lab.settings, "card_00007")

@@ -34,6 +34,7 @@ class ScoringModel:
     folder: Path | None = None  # where the artifact (and its compiled library, once built) lives
     model_text: str = ""
     _compiled: CompiledModel | None = field(default=None, init=False, repr=False)
+    _library_sha256: str | None = field(default=None, init=False, repr=False)
     _next_look: float = field(default=0.0, init=False, repr=False)
 
     @classmethod
@@ -53,14 +54,23 @@ class ScoringModel:
         """Single-event scoring without numpy's per-call overhead (the same numbers as `booster`)."""
         return FastBooster(self.booster)
 
+    def trust_library(self, sha256: str | None) -> None:
+        """The compiled library's SHA-256 as the store recorded it at activation: only a library with
+        exactly that content is loaded (none before one is recorded), as model files are checked."""
+        if sha256 != self._library_sha256:
+            self._library_sha256 = sha256
+            self._compiled = None
+            self._next_look = 0.0
+
     def compiled(self) -> CompiledModel | None:
         """The model compiled to native code (built when the version is activated), if it exists yet:
         the same scores, bit for bit, several times faster. Looked for again every few seconds until
         found, since activation may finish after the model was first loaded."""
-        if self._compiled is None and self.folder is not None and time.monotonic() >= self._next_look:
+        expected = self._library_sha256
+        if self._compiled is None and expected and self.folder is not None and time.monotonic() >= self._next_look:
             self._next_look = time.monotonic() + COMPILED_LOOK_S
             try:
-                self._compiled = CompiledModel.load(self.folder, self.model_text)
+                self._compiled = CompiledModel.load(self.folder, self.model_text, library_sha256=expected)
             except Exception:
                 log.warning("the compiled model in %s cannot be loaded; scoring with LightGBM", self.folder)
         return self._compiled

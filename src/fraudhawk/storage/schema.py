@@ -258,6 +258,7 @@ model_versions = Table(
     Column("training_result", Text),
     Column("progress", Text),  # what the training job is doing now, for people watching it
     Column("artifact_sha256", String(64)),
+    Column("compiled_sha256", String(64)),  # the native library built at activation, checked when loaded
     Column("history_spec", Text),  # TFI: what entity history the version keeps (JSON), read on every event
     Column("cancel_requested", Boolean, nullable=False),
     Column("owner", String(NAME)),

@@ -306,7 +306,9 @@ def load_version_model(ctx: Context, row: Any) -> Any:
     """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
     digest = row.artifact_sha256 or ""
     source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
-    return MODELS.get(source, digest)
+    model = MODELS.get(source, digest)
+    model.trust_library(getattr(row, "compiled_sha256", None))
+    return model
 
 
 # --- activation -------------------------------------------------------------------------------------
@@ -319,13 +321,14 @@ _STEPS = {
 }
 
 
-def _compile(model: Any, row: Any) -> None:
+def _compile(model: Any, row: Any) -> str | None:
     """Compile the version's trees to native code (identical scores, faster) while it activates; a
-    machine without a C compiler, or a failure, leaves LightGBM scoring it."""
+    machine without a C compiler, or a failure, leaves LightGBM scoring it. Returns the library's
+    SHA-256, which the store keeps: only that file is ever loaded for the version."""
     if model.folder is None:
-        return
+        return None
     try:
-        CompiledModel.build(model.model_text, model.folder, timeout_s=COMPILE_TIMEOUT_S)
+        return CompiledModel.build(model.model_text, model.folder, timeout_s=COMPILE_TIMEOUT_S).sha256
     except CompileError as error:
         log.warning(
             "model version %s %s.%s is scored with LightGBM: %s %s",
@@ -335,6 +338,7 @@ def _compile(model: Any, row: Any) -> None:
             error.message,
             error.detail[-2000:],
         )
+    return None
 
 
 def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
@@ -345,6 +349,7 @@ def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -
         if stopping():
             break
         following = _STEPS.get(row.status)
+        values: dict[str, Any] = {}
         if row.status == "ACTIVATE_IN_PROGRESS":
             following = "ACTIVE"
             try:
@@ -353,11 +358,11 @@ def run_status_changes(ctx: Context, owner: str, stopping: Callable[[], bool]) -
                 log.error("model version %s %s cannot be activated: %s", row.model_id, row.major, error)
                 following = COMPLETE
             else:
-                _compile(model, row)
+                values["compiled_sha256"] = _compile(model, row)
         with ctx.db.write() as conn:
             conn.execute(
                 update(_versions)
                 .where(_where(row), _versions.c.status == row.status)
-                .values(status=following, updated_ms=now_ms())
+                .values(status=following, updated_ms=now_ms(), **values)
             )
     return bool(rows)

@@ -199,6 +199,8 @@ def upgrade() -> None:
     )
 
     _rebuild_entity_states(with_token=True)
+    with op.batch_alter_table("model_versions") as batch:
+        batch.add_column(sa.Column("compiled_sha256", sa.String(64), nullable=True))
     op.create_table(
         "catalog_generation",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -235,6 +237,8 @@ def downgrade() -> None:
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS bump_catalog_generation()")
     _rebuild_entity_states(with_token=False)
+    with op.batch_alter_table("model_versions") as batch:
+        batch.drop_column("compiled_sha256")
     for table in (
         "catalog_generation",
         "batch_predictions",
