@@ -7,6 +7,7 @@ applied identically to training rows, batch scoring and single events.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import polars as pl
 from fraudhawk.events import layout
 from fraudhawk.events.timestamps import parse_series
 from fraudhawk.features import enrich
+from fraudhawk.features.history import PREFIX as HISTORY_PREFIX
 from fraudhawk.features.history import HistorySpec
 
 MAX_CATEGORIES = 60  # values kept as LightGBM categories; rarer ones share one "other" code
@@ -236,6 +238,21 @@ class FeaturePlan:
         if not columns:
             return np.zeros((frame.height, 0))
         return np.ascontiguousarray(np.column_stack(columns), dtype=np.float64)
+
+    def by_source(self, values: Mapping[str, float]) -> tuple[dict[str, float], dict[tuple[str, ...], float]]:
+        """Per-feature values (importance, contributions) summed per raw variable for features that
+        come from one declared variable, and per group of variables for engineered ones (entity
+        history, comparisons between variables, event time)."""
+        declared = {v.name for v in self.variables}
+        per_variable: dict[str, float] = defaultdict(float)
+        per_group: dict[tuple[str, ...], float] = defaultdict(float)
+        for feature, value in values.items():
+            sources = tuple(self.groups.get(feature, []))
+            if feature.startswith(HISTORY_PREFIX) or len(sources) != 1 or sources[0] not in declared:
+                per_group[sources or (layout.ENTITY_ID,)] += value
+            else:
+                per_variable[sources[0]] += value
+        return dict(per_variable), dict(per_group)
 
     # --- persistence -----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import polars as pl
 from fraudhawk.catalog.values import parse_utc_timestamp
 from fraudhawk.events import layout
 from fraudhawk.features.history import COUNT_CAP, HOUR_MS, LONGEST, PREFIX, WINDOWS, EntityState, HistorySpec
+from fraudhawk.predictions.engine import choose
 from fraudhawk.predictions.plan import DetectorPlan, PlannedModel
 from fraudhawk.rules import Value, coerce
 from fraudhawk.scoring.external import ExternalInvoker
@@ -619,20 +620,6 @@ def decide(
         pl.Series(OUTCOMES, outcomes[which.reshape(-1)].tolist(), dtype=pl.String),
         pl.Series(RULE_RESULTS, matched[which.reshape(-1)].tolist(), dtype=pl.String),
     )
-
-
-def choose(plan: DetectorPlan, hits: Sequence[bool]) -> tuple[list[str], list[str]]:
-    """The outcomes and the matched rule ids (as GetEventPrediction reports them) of an event whose
-    rules matched as `hits` says, rule by rule; the choice `engine.run_rules` and `response` make."""
-    outcomes: list[str] = []
-    rule_ids: list[str] = []
-    for rule, hit in zip(plan.rules, hits, strict=True):
-        if hit:
-            rule_ids.append(rule.rule_id)
-            outcomes.extend(o for o in rule.outcomes if o not in outcomes)
-            if plan.execution_mode == "FIRST_MATCHED":
-                break
-    return outcomes, rule_ids
 
 
 def _distinct(columns: list[pl.Series], height: int) -> tuple[list[int], np.ndarray]:

@@ -7,7 +7,7 @@ what to store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +59,6 @@ class Prediction:
     rules: list[RuleEvaluation]
     outcomes: list[str]
 
-    @property
-    def matched(self) -> list[RuleEvaluation]:
-        return [r for r in self.rules if r.matched]
-
 
 def score_model(model: PlannedModel, event: EventInput, state: EntityState | None) -> ModelEvaluation:
     """Score one event (pure Python, no frames: see `features.single`); a TFI model reads the
@@ -87,10 +83,23 @@ def rule_values(plan: DetectorPlan, event: EventInput) -> dict[str, tuple[str, s
     return values
 
 
-def run_rules(plan: DetectorPlan, typed: Mapping[str, Any]) -> tuple[list[RuleEvaluation], list[str]]:
-    """Evaluate rules in order; FIRST_MATCHED stops at the first match, ALL_MATCHED goes on."""
-    results: list[RuleEvaluation] = []
+def choose(plan: DetectorPlan, hits: Sequence[bool]) -> tuple[list[str], list[str]]:
+    """The outcomes and the matched rule ids an event gets when its rules matched as `hits` says,
+    rule by rule: FIRST_MATCHED keeps the first match, ALL_MATCHED every one (real time and batch)."""
     outcomes: list[str] = []
+    rule_ids: list[str] = []
+    for rule, hit in zip(plan.rules, hits, strict=True):
+        if hit:
+            rule_ids.append(rule.rule_id)
+            outcomes.extend(o for o in rule.outcomes if o not in outcomes)
+            if plan.execution_mode == "FIRST_MATCHED":
+                break
+    return outcomes, rule_ids
+
+
+def run_rules(plan: DetectorPlan, typed: Mapping[str, Any]) -> tuple[list[RuleEvaluation], list[str]]:
+    """Evaluate rules in order; FIRST_MATCHED stops evaluating at the first match."""
+    results: list[RuleEvaluation] = []
     stopped = False
     for rule in plan.rules:
         if stopped:
@@ -98,10 +107,8 @@ def run_rules(plan: DetectorPlan, typed: Mapping[str, Any]) -> tuple[list[RuleEv
             continue
         matched = rule.compiled.evaluate(typed, plan.lists)
         results.append(RuleEvaluation(rule, True, matched, rule.compiled.with_values(typed)))
-        if matched:
-            outcomes.extend(o for o in rule.outcomes if o not in outcomes)
-            stopped = plan.execution_mode == "FIRST_MATCHED"
-    return results, outcomes
+        stopped = matched and plan.execution_mode == "FIRST_MATCHED"
+    return results, choose(plan, [r.matched for r in results])[0]
 
 
 def evaluate(
@@ -111,7 +118,7 @@ def evaluate(
     invoker: ExternalInvoker | None,
 ) -> Prediction:
     values = rule_values(plan, event)
-    typed: dict[str, Any] = {name: coerce(plan.spec.variables[name], text) for name, (text, _) in values.items()}
+    typed: dict[str, Any] = {name: coerce(plan.spec.variables[name], values[name][0]) for name in plan.rule_inputs}
     models: list[ModelEvaluation] = []
     for model in plan.models:
         evaluation = score_model(model, event, states.get((model.model_id, model.major, model.minor)))
@@ -130,10 +137,8 @@ def evaluate(
 
 def response(prediction: Prediction) -> dict[str, Any]:
     """GetEventPrediction's answer."""
-    plan = prediction.plan
-    matched = prediction.matched
-    if plan.execution_mode == "FIRST_MATCHED":
-        matched = matched[:1]
+    chosen = set(choose(prediction.plan, [r.matched for r in prediction.rules])[1])
+    matched = [r for r in prediction.rules if r.rule.rule_id in chosen]
     return {
         "modelScores": [
             {

@@ -8,12 +8,10 @@ with the model's variable importance and is the same every time it is read.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from fraudhawk.features.history import PREFIX as HISTORY_PREFIX
 from fraudhawk.scoring.model import ScoringModel
 
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
@@ -33,15 +31,7 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
     """predictionExplanations for one recorded input row."""
     contributions = np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True, num_threads=1))[0][:-1]
     plan = model.plan
-    types = {v.name for v in plan.variables}
-    per_variable: dict[str, float] = defaultdict(float)
-    per_group: dict[tuple[str, ...], float] = defaultdict(float)
-    for feature, value in zip(plan.feature_names, contributions.tolist(), strict=True):
-        sources = tuple(plan.groups.get(feature, []))
-        if feature.startswith(HISTORY_PREFIX) or len(sources) != 1 or sources[0] not in types:
-            per_group[sources or ("ENTITY_ID",)] += value
-        else:
-            per_variable[sources[0]] += value
+    per_variable, per_group = plan.by_source(dict(zip(plan.feature_names, contributions.tolist(), strict=True)))
     variables = [
         {"eventVariableName": name, "relativeImpact": relative_impact(value), "logOddsImpact": _finite(value)}
         for name, value in sorted(per_variable.items(), key=lambda item: -abs(item[1]))

@@ -78,6 +78,7 @@ class DetectorPlan:
     external: list[ExternalModel]
     lists: dict[str, frozenset[str]]
     score_types: dict[str, str]  # model/external output variable -> data type
+    rule_inputs: frozenset[str]  # event variables the rules read: only these are typed per event
 
 
 def resolve_version(conn: Connection, detector_id: str, version_id: str | None) -> Any:
@@ -162,7 +163,7 @@ def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
         ):
             found[item.list_name].add(item.element)
         lists = {name: frozenset(values) for name, values in found.items()}
-    score_types = {name: env.variables.get(name, "FLOAT") for m in models for name in [m.score_variable]}
+    score_types = {m.score_variable: env.variables.get(m.score_variable, "FLOAT") for m in models}
     for model in external:
         for name in model.output_variables:
             score_types[name] = env.variables.get(name, "FLOAT")
@@ -178,6 +179,7 @@ def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
         external=external,
         lists=lists,
         score_types=score_types,
+        rule_inputs=frozenset(name for r in rules for name in r.compiled.variables if name in spec.variables),
     )
 
 

@@ -1,8 +1,8 @@
 """GetEventPrediction: validate the event as AFD does, evaluate it, store it (with ingestion) and
 record the prediction.
 
-Reading (plan, entity states) and writing (event, entity state, record) are two short transactions
-around the evaluation, so a slow external model never holds the database's write lock.
+Reads (plan, entity states) happen before the evaluation and the write (event, entity state,
+record) after it, as one unit of a group commit: a slow external model never holds the write lock.
 """
 
 from __future__ import annotations

@@ -105,7 +105,6 @@ class Database:
     def dispose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
-        self.group.close()
         self.engine.dispose()
 
 

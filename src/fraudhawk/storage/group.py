@@ -98,6 +98,3 @@ class GroupWriter:
                 if write.error is None:
                     write.error = error
                 write.result = None
-
-    def close(self) -> None:
-        """Nothing runs in the background: writes in progress finish in their callers' threads."""

@@ -435,20 +435,3 @@ catalog_generation = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("value", BigInteger, nullable=False),
 )
-
-#: The tables whose changes the generation counts.
-GENERATION_TABLES = (
-    "variables",
-    "event_types",
-    "event_type_variables",
-    "lists",
-    "list_elements",
-    "rules",
-    "rule_outcomes",
-    "detector_versions",
-    "detector_version_rules",
-    "detector_version_models",
-    "detector_version_external",
-    "model_versions",
-    "external_models",
-)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Any
 
 from fraudhawk.context import now_ms
-from fraudhawk.features.history import PREFIX as HISTORY_PREFIX
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Trained
 
@@ -22,15 +20,7 @@ def importance(trained: Trained) -> tuple[list[dict[str, Any]], list[dict[str, A
     """Log-odds importance of each raw variable (its own and enriched features), and of each group of
     engineered features (entity history, comparisons between variables, event time)."""
     types = {v.name: v.variable_type for v in trained.plan.variables}
-    per_variable: dict[str, float] = defaultdict(float)
-    per_group: dict[tuple[str, ...], float] = defaultdict(float)
-    for feature, value in trained.importance.items():
-        sources = tuple(trained.plan.groups.get(feature, []))
-        engineered = feature.startswith(HISTORY_PREFIX) or len(sources) != 1 or sources[0] not in types
-        if engineered:
-            per_group[sources or ("ENTITY_ID",)] += value
-        else:
-            per_variable[sources[0]] += value
+    per_variable, per_group = trained.plan.by_source(trained.importance)
     for name in trained.plan.variables:
         if name.name not in trained.plan.excluded:
             per_variable.setdefault(name.name, 0.0)
