@@ -91,3 +91,54 @@ def test_writer_needs_no_thread_of_its_own(tmp_path: Path) -> None:
     writer.submit(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
     assert threading.active_count() == before
     db.dispose()
+
+
+def test_writes_queued_without_waiting_commit_together_with_blocking_ones(database: Database) -> None:
+    """An event loop queues writes (`submit_nowait`, or `enqueue` then `drain` on its own thread)
+    while threads block in `submit`: every write commits once, its callback hears how, and a failing
+    one (a duplicate key) fails alone."""
+    outcomes: dict[int, tuple[object, BaseException | None]] = {}
+    lock = threading.Lock()
+    settled = threading.Semaphore(0)
+
+    def callback(key: int) -> Callable[[object, BaseException | None], None]:
+        def done(result: object, error: BaseException | None) -> None:
+            with lock:
+                outcomes[key] = (result, error)
+            settled.release()
+
+        return done
+
+    def blocking(number: int) -> None:
+        for i in range(40):
+            database.group.submit(_insert(100_000 + number * 1000 + i, "blocking"))
+
+    threads = [threading.Thread(target=blocking, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    queued = 0
+    for i in range(200):
+        if i % 2:
+            database.group.submit_nowait(_insert(i, "nowait"), callback(i))
+        else:
+            database.group.enqueue(_insert(i, "enqueued"), callback(i))
+            if i % 10 == 0:
+                database.group.drain()
+        queued += 1
+    database.group.enqueue(_insert(1, "duplicate"), callback(-1))  # key 1 was queued above
+    database.group.drain()
+    for t in threads:
+        t.join()
+    database.group.drain()  # what the loop's last scheduled flush would commit
+    for _ in range(queued + 1):
+        assert settled.acquire(timeout=30)
+    assert all(outcomes[i] == (i, None) for i in range(200))
+    result, error = outcomes[-1]
+    assert result is None
+    assert isinstance(error, IntegrityError)
+    with database.read() as conn:
+        rows: dict[int, str] = {row.id: row.who for row in conn.execute(text("SELECT id, who FROM group_probe"))}
+    assert len(rows) == 200 + 3 * 40
+    assert rows[1] == "nowait"
+    assert {rows[i] for i in range(0, 200, 2)} == {"enqueued"}
+    database.dispose()

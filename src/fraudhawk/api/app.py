@@ -7,12 +7,14 @@ serves the rest (the health check, and the start-up and shutdown of the service)
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
@@ -26,11 +28,13 @@ from fraudhawk import __version__
 from fraudhawk.api import auth, protocol
 from fraudhawk.errors import FraudhawkError, InternalError
 from fraudhawk.service.dispatcher import Service
+from fraudhawk.service.operations import WouldBlock
 from fraudhawk.settings import Settings
 
 log = logging.getLogger("fraudhawk.api")
 WORKER_THREADS = 4
 QUICK_BODY_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
+WRITE_TRIES = 3  # a write the database refused for a transient reason (busy, a conflict) is tried again
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,6 +52,7 @@ class AfdApp:
         # more threads only add switching. Quick reads run on the event loop, where a thread hop would
         # cost more than the read itself.
         self.limiter = anyio.CapacityLimiter(WORKER_THREADS)
+        self.flush_scheduled = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
@@ -84,7 +89,11 @@ class AfdApp:
                 body = await self.read_body(headers, receive)
             protocol.check_content_type(headers)
             operation = protocol.operation_of(headers)
-            if len(body) <= QUICK_BODY_BYTES and self.state["service"].is_quick(operation):
+            service = self.state["service"]
+            quick = len(body) <= QUICK_BODY_BYTES and service.is_quick(operation)
+            if service.stages(operation):
+                result = await self.staged(service, operation, body, quick)
+            elif quick:
                 result = self.handle(operation, body)
             else:
                 result = await anyio.to_thread.run_sync(self.handle, operation, body, limiter=self.limiter)
@@ -95,6 +104,42 @@ class AfdApp:
             log.exception("unexpected failure handling request %s", request_id)
             internal = InternalError("Internal error")
             await _respond(send, internal.http_status, protocol.error_body(internal), request_id, internal.code)
+
+    async def staged(self, service: Service, operation: str, body: bytes, quick: bool) -> dict[str, Any]:
+        """A prediction: evaluated here (or on a worker thread when it may wait), its write committed
+        with those of concurrent requests, then answered. The event loop never waits for the commit."""
+        params = protocol.parse_body(body)
+        staged = None
+        if quick:
+            with suppress(WouldBlock):
+                staged = service.stage(operation, params, may_block=False)
+        if staged is None:
+            staged = await anyio.to_thread.run_sync(service.stage, operation, params, limiter=self.limiter)
+        loop = asyncio.get_running_loop()
+        for attempt in range(WRITE_TRIES):
+            done: asyncio.Future[Any] = loop.create_future()
+            if quick:
+                # Committed on this loop, together with the writes of the requests evaluated in the
+                # same turn of the loop (or by another thread leading the group meanwhile).
+                service.db.group.enqueue(staged.write, _settler(loop, done))
+                if not self.flush_scheduled:
+                    self.flush_scheduled = True
+                    loop.call_soon(self.flush, service)
+            else:
+                service.db.group.submit_nowait(staged.write, _settler(loop, done))
+            try:
+                written = await done
+            except Exception as error:
+                failure = service.failure(operation, error, last_try=attempt == WRITE_TRIES - 1)
+                if failure is None:
+                    continue
+                raise failure from error
+            return staged.finish(written)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def flush(self, service: Service) -> None:
+        self.flush_scheduled = False
+        service.db.group.drain()
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The request body, refused as soon as it passes the limit (never buffered whole)."""
@@ -114,6 +159,29 @@ class AfdApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _settler(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any]) -> Callable[[Any, BaseException | None], None]:
+    """The callback a group write calls once committed: it settles `done` on its loop, directly when
+    called there."""
+    owner = threading.get_ident()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if threading.get_ident() == owner:
+            _settle(done, result, error)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, error)
+
+    return settle
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
 
 
 async def _respond(send: Send, status: int, body: bytes, request_id: str, error_code: str | None = None) -> None:

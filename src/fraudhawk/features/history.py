@@ -17,7 +17,6 @@ or capped: on a time split they describe *when* an event happened, not how risky
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.events import layout
+from fraudhawk.features.seen import Seen
 
 HOUR_MS = 3_600_000
 WINDOWS: tuple[tuple[str, int], ...] = (("1h", HOUR_MS), ("24h", 24 * HOUR_MS), ("7d", 7 * 24 * HOUR_MS))
@@ -126,7 +126,7 @@ class EntityState:
     squares: list[float] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     maxima: list[float | None] = field(default_factory=list)
-    seen: list[dict[str, int]] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)  # per category: how often each value was used
     # events of the last LONGEST ms: their times and the running sums just before each
     recent_ms: list[int] = field(default_factory=list)
     recent_sums: list[list[float]] = field(default_factory=list)
@@ -143,7 +143,7 @@ class EntityState:
             squares=[0.0] * k,
             counts=[0] * k,
             maxima=[None] * k,
-            seen=[{} for _ in spec.categories],
+            seen=[Seen() for _ in spec.categories],
             last_amounts=[None] * k,
             by_group=[{} for _ in range(k * len(spec.amount_groups))],
         )
@@ -186,7 +186,7 @@ class EntityState:
             if value is None:
                 out += [None, None]
             else:
-                seen = self.seen[j].get(value, 0)
+                seen = self.seen[j].get(value)
                 out += [seen, seen / n if n else None]
         return out
 
@@ -226,7 +226,7 @@ class EntityState:
                 self.maxima[i] = x if previous is None else max(previous, x)
         for j, value_text in enumerate(categories):
             if value_text is not None:
-                self.seen[j][value_text] = self.seen[j].get(value_text, 0) + 1
+                self.seen[j].add(value_text)
         self.hours[_hour(event_ms)] += 1
         self.n += 1
         self.last_ms = event_ms if self.last_ms is None else max(self.last_ms, event_ms)
@@ -237,40 +237,23 @@ class EntityState:
             del self.recent_amounts[:cut]
 
     def to_bytes(self) -> bytes:
-        """JSON of the fields. msgspec writes each float as its shortest round-tripping form (always
-        with a "." or an exponent, so it reads back as a float, ints as ints) at a fraction of
-        json.dumps's cost, but writes NaN and infinities as null: when a null appears, unless every
-        float is finite, json.dumps writes it instead (NaN, Infinity), as states always were."""
+        """MessagePack of the fields: floats as exact doubles (NaN and infinities included), each
+        category's counts as two little-endian arrays. A lone surrogate in a group value (which
+        UTF-8 cannot hold) makes it JSON instead, which `from_bytes` also reads."""
+        fields = dict(self.__dict__)
+        fields["seen"] = [table.encode() for table in self.seen]
         try:
-            data = _ENCODE(self.__dict__)
-        except UnicodeEncodeError:  # a lone surrogate in a category value: json escapes it
-            return self._json()
-        if b"null" in data and not self._all_finite():
-            return self._json()
-        return data
-
-    def _json(self) -> bytes:
-        return json.dumps(self.__dict__, separators=(",", ":")).encode()
-
-    def _all_finite(self) -> bool:
-        isfinite = math.isfinite
-        numbers = itertools.chain(
-            self.sums,
-            self.squares,
-            itertools.chain.from_iterable(self.recent_sums),
-            itertools.chain.from_iterable(entry for table in self.by_group for entry in table.values()),
-        )
-        optional = itertools.chain(self.maxima, self.last_amounts, itertools.chain.from_iterable(self.recent_amounts))
-        return all(map(isfinite, numbers)) and all(isfinite(x) for x in optional if x is not None)
+            return _ENCODE(fields)
+        except UnicodeEncodeError:
+            fields["seen"] = [[list(table.keys), list(table.counts)] for table in self.seen]
+            return json.dumps(fields, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntityState:
-        """A state `to_bytes` (or json.dumps, before) wrote: the same lists, dicts, ints and floats."""
-        try:
-            decoded = _DECODE(data)
-        except msgspec.DecodeError:  # NaN, Infinity or an escaped lone surrogate: json.dumps wrote it
-            decoded = json.loads(data)
-        if isinstance(decoded, dict) and tuple(decoded) == _FIELDS:
+        """A state `to_bytes` wrote, or one stored as JSON before (values -> counts then)."""
+        decoded = json.loads(data) if data[:1] == b"{" else _DECODE(data)
+        decoded["seen"] = [Seen.decode(table) for table in decoded["seen"]]
+        if tuple(decoded) == _FIELDS:
             state = cls.__new__(cls)  # every field given: skip __init__'s defaults
             state.__dict__.update(decoded)
             return state
@@ -298,8 +281,8 @@ class EntityState:
         return state
 
 
-_ENCODE = msgspec.json.Encoder().encode
-_DECODE = msgspec.json.Decoder().decode
+_ENCODE = msgspec.msgpack.Encoder().encode
+_DECODE = msgspec.msgpack.Decoder().decode
 _FIELDS = tuple(f.name for f in fields(EntityState))
 
 
@@ -590,12 +573,7 @@ def _final_states(
             _amount_state(state, i, values, running_lists[i][end - 1], begin, end)
             for g, position in enumerate(groups):
                 _group_state(state.by_group[i * len(groups) + g], values, category_values[position], begin, end)
-        for j, values_text in enumerate(category_values):
-            seen = state.seen[j]
-            for r in range(begin, end):
-                v = values_text[r]
-                if v is not None:
-                    seen[v] = seen.get(v, 0) + 1
+        state.seen = [Seen.counting(values_text[begin:end]) for values_text in category_values]
         state.n = end - begin
         state.first_ms = ms_list[begin]
         state.last_ms = ms_list[end - 1]

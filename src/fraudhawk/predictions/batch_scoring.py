@@ -428,7 +428,7 @@ class _Timeline:
 
     def category(self, j: int, name: str, columns: dict[str, np.ndarray]) -> None:
         category = f"c{j}"
-        seeds = self.pair_seeds(category, lambda state, text: state.seen[j].get(text, 0))
+        seeds = self.pair_seeds(category, lambda state, text: state.seen[j].get(text))
         start = seeds.select(
             "e", category, pl.Series("s0", [int(s or 0) for s in seeds["seed"].to_list()], dtype=pl.Int64)
         )

@@ -107,12 +107,40 @@ def _tracked_versions(
 Known = dict[tuple[str, int, int], tuple[int | None, EntityState]]  # version -> (row token, state) as read
 
 
+@dataclass
+class Prepared:
+    """What the write will most likely store, computed before it (outside the write lock): each
+    known state advanced by the event, with its bytes, and the record."""
+
+    states: dict[tuple[str, int, int], tuple[EntityState, bytes]]
+    record: tuple[str, bytes | None]
+    record_stored: bool
+
+
+def prepare(prediction: Prediction, known: Known) -> Prepared:
+    event = prediction.event
+    advanced_states = {}
+    for (model_id, major, minor), (_, state) in known.items():
+        planned = next(
+            (m for m in prediction.plan.models if (m.model_id, m.major, m.minor) == (model_id, major, minor)), None
+        )
+        if planned is None or planned.history is None:
+            continue
+        amounts, categories = history_inputs(planned.history, event.variables)
+        advanced = state.copy()
+        advanced.advance(event.event_ms, amounts, categories, planned.history.group_index())
+        advanced_states[(model_id, major, minor)] = (advanced, advanced.to_bytes())
+    stored = prediction.plan.spec.ingestion_enabled  # the usual case: a new event of an ingesting type
+    return Prepared(advanced_states, records.encode(prediction, stored), stored)
+
+
 def _advance(
     conn: Connection,
     url: str,
     prediction: Prediction,
     versions: list[states.Tracked],
     known: Known,
+    prepared: Prepared,
     written: Written,
 ) -> None:
     """Advance the entity's state of each version. The state read for scoring is usually still the
@@ -126,11 +154,10 @@ def _advance(
         groups = version.spec.group_index()
         fresh = states.new_token()
         seen = known.get((version.model_id, version.major, version.minor))
-        if seen is not None:
-            token, state = seen
-            advanced = state.copy()
-            advanced.advance(event.event_ms, amounts, categories, groups)
-            data = advanced.to_bytes()
+        ready = prepared.states.get((version.model_id, version.major, version.minor))
+        if seen is not None and ready is not None and version.spec == _history_of(prediction, version):
+            token = seen[0]
+            advanced, data = ready
             if token is None:
                 done = raw.execute(conn, _INSERT_STATE_NEW, (*ids, data, fresh)).rowcount == 1
             else:
@@ -152,7 +179,16 @@ def _advance(
 _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
 
 
-def write(conn: Connection, url: str, prediction: Prediction, known: Known, prediction_ms: int) -> Written:
+def _history_of(prediction: Prediction, version: states.Tracked) -> object:
+    for m in prediction.plan.models:
+        if (m.model_id, m.major, m.minor) == (version.model_id, version.major, version.minor):
+            return m.history
+    return None
+
+
+def write(
+    conn: Connection, url: str, prediction: Prediction, known: Known, prepared: Prepared, prediction_ms: int
+) -> Written:
     written = Written()
     event = prediction.event
     if prediction.plan.spec.ingestion_enabled:
@@ -168,8 +204,11 @@ def write(conn: Connection, url: str, prediction: Prediction, known: Known, pred
                 generation = int(raw.one(conn, _GENERATION)[0])
                 versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
             if versions:
-                _advance(conn, url, prediction, versions, known, written)
-    record, vectors = records.encode(prediction, written.stored)
+                _advance(conn, url, prediction, versions, known, prepared, written)
+    if written.stored == prepared.record_stored:
+        record, vectors = prepared.record
+    else:
+        record, vectors = records.encode(prediction, written.stored)
     raw.execute(
         conn,
         _INSERT_RECORD,

@@ -3,12 +3,18 @@ record the prediction.
 
 Reads (plan, entity states) happen before the evaluation and the write (event, entity state,
 record) after it, as one unit of a group commit: a slow external model never holds the write lock.
+`stage_event_prediction` does everything but the write, so a server can commit the writes of many
+requests together; `get_event_prediction` commits it at once.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection
 
 from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, now_ms
@@ -56,10 +62,28 @@ def check_event(plan: DetectorPlan, req: dict[str, Any]) -> EventInput:
     )
 
 
-def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class Staged:
+    """A prediction evaluated and waiting for its write: `write` runs inside a (group) transaction,
+    and `finish` answers once that has committed."""
+
+    write: Callable[[Connection], ingest.Written]
+    finish: Callable[[ingest.Written], dict[str, Any]]
+
+
+class WouldBlock(Exception):
+    """Staging was asked not to wait on the network, and the detector calls external models."""
+
+
+def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool = True) -> Staged:
+    """Check and evaluate the event; what remains is its write. Servers batch the writes of many
+    requests into one transaction; `get_event_prediction` commits it at once. With `may_block`
+    false (an event loop), a detector with external models raises WouldBlock before any call."""
     url = ctx.settings.database_url
     with ctx.db.quick() as conn:
         plan = PLANS.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
+        if plan.external and not may_block:
+            raise WouldBlock(plan.detector_id)
         event = check_event(plan, req)
         known: ingest.Known = {}
         for model in plan.models:
@@ -68,7 +92,19 @@ def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
                 known[(model.model_id, model.major, model.minor)] = STATES.current(conn, key, model.history)
     invoker = invoker_for(ctx.settings.external_model_url, ctx.settings.external_model_timeout_s)
     prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, invoker)
-    written = ctx.db.group.submit(lambda conn: ingest.write(conn, url, prediction, known, now_ms()))
-    for key, token, state in written.states:
-        STATES.put(key, token, state)
-    return response(prediction)
+    prepared = ingest.prepare(prediction, known)
+
+    def write(conn: Connection) -> ingest.Written:
+        return ingest.write(conn, url, prediction, known, prepared, now_ms())
+
+    def finish(written: ingest.Written) -> dict[str, Any]:
+        for key, token, state in written.states:
+            STATES.put(key, token, state)
+        return response(prediction)
+
+    return Staged(write, finish)
+
+
+def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    staged = stage_event_prediction(ctx, req)
+    return staged.finish(ctx.db.group.submit(staged.write))

@@ -22,7 +22,7 @@ from fraudhawk.errors import (
 )
 from fraudhawk.events.worker import Worker
 from fraudhawk.service import contract
-from fraudhawk.service.operations import OPERATIONS, RUNNERS, TRAINING_RUNNERS
+from fraudhawk.service.operations import OPERATIONS, RUNNERS, STAGED, TRAINING_RUNNERS, Handler, Staged, WouldBlock
 from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
@@ -70,33 +70,62 @@ class Service:
             self.context.wake_training = self.trainer.wake
             self.trainer.start()
 
-    def call(self, operation: str, params: Any) -> dict[str, Any]:
+    def _handler(self, operation: str) -> Handler:
         if operation not in contract.service_model().operation_names:
             raise UnknownOperationError(f"{operation} is not an operation of Amazon Fraud Detector's API")
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise ValidationError(f"The operation {operation} is not available in this version of fraudhawk")
+        return handler
+
+    def call(self, operation: str, params: Any) -> dict[str, Any]:
+        handler = self._handler(operation)
         request = contract.validate_input(operation, {} if params is None else params)
         for attempt in range(_RETRIES):
             try:
                 return handler(self.context, request)
-            except FraudhawkError:
-                raise
-            except DBAPIError as error:
-                # A concurrent request wrote the same rows between our check and our write, or the
-                # database was busy: the transaction rolled back whole, so running it again is safe.
-                kind = _transient(error)
-                if kind is None:
-                    log.exception("%s failed in the database", operation)
-                    raise InternalError(f"{operation} failed: internal database error") from error
-                if attempt == _RETRIES - 1:
-                    if kind == "conflict":
-                        raise ConflictError(f"{operation} conflicted with a concurrent change; try again") from error
-                    raise ThrottlingError("The database is busy; try again shortly") from error
             except Exception as error:
-                log.exception("%s failed", operation)
-                raise InternalError(f"{operation} failed: internal error") from error
+                failure = self.failure(operation, error, last_try=attempt == _RETRIES - 1)
+                if failure is not None:
+                    raise failure from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def stages(self, operation: str) -> bool:
+        return operation in STAGED
+
+    def stage(self, operation: str, params: Any, *, may_block: bool = True) -> Staged:
+        """For operations whose work ends in a small write (`stages`, e.g. GetEventPrediction):
+        everything but the write, which the caller commits together with other requests' writes
+        (`Database.group`) and then finishes. With `may_block` false, raises WouldBlock rather than
+        wait on the network."""
+        stage = STAGED[operation]
+        self._handler(operation)
+        request = contract.validate_input(operation, {} if params is None else params)
+        try:
+            return stage(self.context, request, may_block=may_block)
+        except WouldBlock:
+            raise
+        except Exception as error:
+            raise self.failure(operation, error, last_try=True) or error from error
+
+    def failure(self, operation: str, error: BaseException, *, last_try: bool) -> FraudhawkError | None:
+        """The error to answer for a failure, or None when trying again may succeed."""
+        if isinstance(error, FraudhawkError):
+            return error
+        if isinstance(error, DBAPIError):
+            # A concurrent request wrote the same rows between our check and our write, or the
+            # database was busy: the transaction rolled back whole, so running it again is safe.
+            kind = _transient(error)
+            if kind is None:
+                log.error("%s failed in the database", operation, exc_info=error)
+                return InternalError(f"{operation} failed: internal database error")
+            if not last_try:
+                return None
+            if kind == "conflict":
+                return ConflictError(f"{operation} conflicted with a concurrent change; try again")
+            return ThrottlingError("The database is busy; try again shortly")
+        log.error("%s failed", operation, exc_info=error)
+        return InternalError(f"{operation} failed: internal error")
 
     def is_quick(self, operation: str) -> bool:
         """True for calls that never wait on a lock or the network: reads of an embedded SQLite store,

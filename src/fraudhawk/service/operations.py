@@ -14,6 +14,13 @@ from fraudhawk.predictions import batch, realtime, records
 from fraudhawk.training import jobs, models, versions
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+Staged = realtime.Staged
+
+# Operations whose work ends in a small write that a server commits together with other requests'.
+WouldBlock = realtime.WouldBlock
+STAGED: dict[str, Callable[..., Staged]] = {
+    "GetEventPrediction": realtime.stage_event_prediction,
+}
 
 OPERATIONS: dict[str, Handler] = {
     "PutEntityType": entity_types.put_entity_type,

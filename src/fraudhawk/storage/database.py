@@ -30,6 +30,7 @@ from fraudhawk.storage.group import GroupWriter
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "fraudhawk_write"
 _MIGRATION_LOCK = 0x66726175  # an arbitrary constant: "frau"
+_MMAP_BYTES = 1 << 30
 
 
 class Database:
@@ -192,6 +193,11 @@ def _configure_sqlite(engine: Engine) -> None:
         # events, for up to 256 MiB of WAL on disk.
         cursor.execute("PRAGMA cache_size=-32768")
         cursor.execute("PRAGMA wal_autocheckpoint=16384")
+        # Pages read through a memory map, not copied by read(): when several server processes share
+        # the file, each transaction finds its page cache stale (the other process wrote since)
+        # and would copy its pages in again. Measured: 2 workers went from ~1,400 to ~1,700-2,000
+        # predictions/s.
+        cursor.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

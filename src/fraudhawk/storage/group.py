@@ -6,10 +6,16 @@ its own write included, in its own thread (no hand-off to another thread when th
 writes that arrive meanwhile wait and go together in the next transaction, led by one of them. Each
 write runs in its own savepoint: one that fails is rolled back alone and its caller gets the error,
 while the others commit.
+
+Callers that must not block (the server's event loop) queue writes with a callback instead:
+`enqueue` then `drain` on their own thread (every write queued meanwhile goes in the same
+transaction), or `submit_nowait`, which a writer thread commits. A leader commits until nothing is
+pending, so a queued write never waits for a leader that has gone.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +27,7 @@ from sqlalchemy import Connection
 from fraudhawk.storage import raw
 
 T = TypeVar("T")
+log = logging.getLogger("fraudhawk")
 MAX_GROUP = 256  # writes per transaction: enough to amortise the commit, short enough to keep latency low
 
 
@@ -30,16 +37,20 @@ class _Write(Generic[T]):
     done: bool = False
     result: Any = None
     error: BaseException | None = None
+    callback: Callable[[Any, BaseException | None], None] | None = None
 
 
 class GroupWriter:
-    """`submit(fn)` runs `fn(conn)` in a transaction shared with concurrent submitters."""
+    """`submit(fn)` runs `fn(conn)` in a transaction shared with concurrent submitters;
+    `submit_nowait(fn, done)` queues it and calls `done(result, error)` once it has committed."""
 
     def __init__(self, begin: Callable[[], Any]) -> None:
         self._begin = begin  # the database's write() context manager factory
         self._pending: deque[_Write[Any]] = deque()
         self._cond = threading.Condition()
         self._leading = False
+        self._writer: threading.Thread | None = None
+        self._wake = threading.Event()
 
     def submit(self, run: Callable[[Connection], T]) -> T:
         write: _Write[T] = _Write(run)
@@ -47,29 +58,69 @@ class GroupWriter:
             self._pending.append(write)
             while not write.done and self._leading:
                 self._cond.wait()
-            if not write.done:
+            lead = not write.done
+            if lead:
                 self._leading = True
-        if not write.done:
-            self._lead(write)
+        if lead:
+            self._lead()
         if write.error is not None:
             raise write.error
         result: T = write.result
         return result
 
-    def _lead(self, own: _Write[Any]) -> None:
-        try:
-            while not own.done:
-                with self._cond:
-                    group = [self._pending.popleft() for _ in range(min(len(self._pending), MAX_GROUP))]
+    def submit_nowait(self, run: Callable[[Connection], T], done: Callable[[Any, BaseException | None], None]) -> None:
+        """For callers that must not block (an event loop): the write joins the current leader's next
+        group, or a writer thread leads. `done` runs on the committing thread."""
+        with self._cond:
+            self._pending.append(_Write(run, callback=done))
+            if self._leading:
+                return
+            self._leading = True
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name="fraudhawk-group-writer", daemon=True)
+                self._writer.start()
+        self._wake.set()
+
+    def enqueue(self, run: Callable[[Connection], T], done: Callable[[Any, BaseException | None], None]) -> None:
+        with self._cond:
+            self._pending.append(_Write(run, callback=done))
+
+    def drain(self) -> None:
+        with self._cond:
+            if self._leading or not self._pending:
+                return
+            self._leading = True
+        self._lead()
+
+    def _write_forever(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            self._lead()
+
+    def _lead(self) -> None:
+        """Commit groups until nothing is pending (a writer queued meanwhile must not wait for a leader
+        that is gone), then give up the lead."""
+        while True:
+            with self._cond:
+                if not self._pending:
+                    self._leading = False
+                    self._cond.notify_all()
+                    return
+                group = [self._pending.popleft() for _ in range(min(len(self._pending), MAX_GROUP))]
+            try:
                 self._commit(group)
+            finally:
                 with self._cond:
                     for write in group:
                         write.done = True
                     self._cond.notify_all()
-        finally:
-            with self._cond:
-                self._leading = False
-                self._cond.notify_all()  # a waiting writer takes over what is pending
+                for write in group:
+                    if write.callback is not None:
+                        try:
+                            write.callback(write.result, write.error)
+                        except Exception:  # a caller gone (its loop closed) must not stop the others
+                            log.exception("a group write's callback failed")
 
     def _commit(self, group: list[_Write[Any]]) -> None:
         try:
