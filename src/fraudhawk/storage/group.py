@@ -3,9 +3,8 @@
 A request's write is committed before `submit` returns, so its answer is as durable as with its own
 transaction. Whoever submits when no one is writing becomes the leader and commits what is waiting,
 its own write included, in its own thread (no hand-off to another thread when the load is light);
-writes that arrive meanwhile wait and go together in the next transaction, led by one of them. Each
-write runs in its own savepoint: one that fails is rolled back alone and its caller gets the error,
-while the others commit.
+writes that arrive meanwhile wait and go together in the next transaction, led by one of them. A
+write that fails fails alone: its caller gets the error while the others commit (see `_commit`).
 
 Callers that must not block (the server's event loop) queue writes with a callback instead:
 `enqueue` then `drain` on their own thread (every write queued meanwhile goes in the same
@@ -123,6 +122,23 @@ class GroupWriter:
                             log.exception("a group write's callback failed")
 
     def _commit(self, group: list[_Write[Any]]) -> None:
+        """The group in one transaction. Writes rarely fail, and a savepoint per write costs a copy
+        of every page it changes (SQLite's statement journal): the group first runs without them; if
+        a write fails, that transaction is rolled back and the group runs again, each write in its own
+        savepoint, so the failing one fails alone."""
+        if len(group) > 1:
+            try:
+                with self._begin() as conn:
+                    results = [write.run(conn) for write in group]
+            except Exception:
+                pass  # nothing of it was stored: again, with savepoints
+            else:
+                for write, result in zip(group, results, strict=True):
+                    write.result = result
+                return
+        self._commit_isolated(group)
+
+    def _commit_isolated(self, group: list[_Write[Any]]) -> None:
         try:
             with self._begin() as conn:
                 if len(group) == 1:  # alone, its failure is the transaction's: no savepoint needed
