@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -468,3 +469,49 @@ def test_tfi_prediction_stores_the_event_and_advances_history(lab: Lab) -> None:
         )
     assert _state_count(lab.settings, "card_00007") == before + 3
     assert all(0 <= s <= 1000 for s in scores)
+
+
+def test_concurrent_predictions_over_http_commit_together_and_each_counts_once(lab: Lab) -> None:
+    """Many clients at once: the server commits their writes in shared transactions, and every
+    prediction is answered, stored once and advances its card's history once."""
+    afd = lab.afd
+    try:
+        afd.get_detectors(detectorId="cards")
+    except afd.exceptions.ResourceNotFoundException:  # run alone: the test before sets it up
+        test_tfi_prediction_stores_the_event_and_advances_history(lab)
+    cards = [f"card_{n:05d}" for n in (11, 12, 13, 14)]
+    before = {card: _state_count(lab.settings, card) for card in cards}
+    clients = [boto_client(afd.meta.endpoint_url) for _ in range(12)]
+    per_client = 8
+    errors: list[BaseException] = []
+
+    def send(number: int) -> None:
+        try:
+            for i in range(per_client):
+                result = clients[number].get_event_prediction(
+                    detectorId="cards",
+                    eventId=f"many_{number}_{i}",
+                    eventTypeName="payment",
+                    eventTimestamp=f"2030-03-01T{number:02d}:{i:02d}:00Z",
+                    entities=[{"entityType": "card", "entityId": cards[(number + i) % len(cards)]}],
+                    eventVariables={"amt": f"{10 + i}.00", "category": "grocery_pos", "merchant": f"m_{number}"},
+                )
+                assert result["ruleResults"][0]["outcomes"] == ["hold"]
+        except BaseException as error:  # reported below, with the others
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    sent = dict.fromkeys(cards, 0)
+    for number in range(len(clients)):
+        for i in range(per_client):
+            sent[cards[(number + i) % len(cards)]] += 1
+    assert {card: _state_count(lab.settings, card) - before[card] for card in cards} == sent
+    with closing(sqlite3.connect(lab.settings.data_dir / "fraudhawk.db")) as db:
+        stored = db.execute("SELECT count(*) FROM streamed_events WHERE event_id LIKE 'many_%'").fetchone()[0]
+        recorded = db.execute("SELECT count(*) FROM predictions WHERE event_id LIKE 'many_%'").fetchone()[0]
+    assert stored == recorded == len(clients) * per_client

@@ -34,6 +34,7 @@ from fraudhawk.settings import Settings
 log = logging.getLogger("fraudhawk.api")
 WORKER_THREADS = 4
 QUICK_BODY_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
+FLUSH_WAIT_S = 0.001  # measured: +10% predictions/s at saturation against committing every turn
 WRITE_TRIES = 3  # a write the database refused for a transient reason (busy, a conflict) is tried again
 
 Scope = MutableMapping[str, Any]
@@ -52,7 +53,8 @@ class AfdApp:
         # more threads only add switching. Quick reads run on the event loop, where a thread hop would
         # cost more than the read itself.
         self.limiter = anyio.CapacityLimiter(WORKER_THREADS)
-        self.flush_scheduled = False
+        self.flush_handle: asyncio.Handle | None = None
+        self.unqueued = 0  # AFD requests being handled that have not queued a write (yet)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
@@ -64,6 +66,19 @@ class AfdApp:
         return self.state["service"].call(operation, protocol.parse_body(body))
 
     async def afd(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = _InFlight()
+        self.unqueued += 1  # until it queues a write or ends
+        try:
+            await self.answer(scope, receive, send, request)
+        finally:
+            self.queued(request)
+
+    def queued(self, request: _InFlight) -> None:
+        if not request.queued:
+            request.queued = True
+            self.unqueued -= 1
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send, request: _InFlight) -> None:
         request_id = str(uuid.uuid4())
         try:
             raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -92,7 +107,7 @@ class AfdApp:
             service = self.state["service"]
             quick = len(body) <= QUICK_BODY_BYTES and service.is_quick(operation)
             if service.stages(operation):
-                result = await self.staged(service, operation, body, quick)
+                result = await self.staged(service, operation, body, quick, request)
             elif quick:
                 result = self.handle(operation, body)
             else:
@@ -105,7 +120,9 @@ class AfdApp:
             internal = InternalError("Internal error")
             await _respond(send, internal.http_status, protocol.error_body(internal), request_id, internal.code)
 
-    async def staged(self, service: Service, operation: str, body: bytes, quick: bool) -> dict[str, Any]:
+    async def staged(
+        self, service: Service, operation: str, body: bytes, quick: bool, request: _InFlight
+    ) -> dict[str, Any]:
         """A prediction: evaluated here (or on a worker thread when it may wait), its write committed
         with those of concurrent requests, then answered. The event loop never waits for the commit."""
         params = protocol.parse_body(body)
@@ -122,11 +139,11 @@ class AfdApp:
                 # Committed on this loop, together with the writes of the requests evaluated in the
                 # same turn of the loop (or by another thread leading the group meanwhile).
                 service.db.group.enqueue(staged.write, _settler(loop, done))
-                if not self.flush_scheduled:
-                    self.flush_scheduled = True
-                    loop.call_soon(self.flush, service)
+                self.queued(request)
+                self.schedule_flush(loop, service)
             else:
                 service.db.group.submit_nowait(staged.write, _settler(loop, done))
+                self.queued(request)
             try:
                 written = await done
             except Exception as error:
@@ -137,8 +154,22 @@ class AfdApp:
             return staged.finish(written)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def schedule_flush(self, loop: asyncio.AbstractEventLoop, service: Service) -> None:
+        """Commit now when no request being handled is still to queue its write (a lone request waits
+        for nothing); otherwise give the others up to FLUSH_WAIT_S to join the same transaction,
+        whose cost (the lock, the commit, pages written once for all) they then share."""
+        everyone = self.unqueued == 0
+        if self.flush_handle is not None:
+            if not everyone or not isinstance(self.flush_handle, asyncio.TimerHandle):
+                return
+            self.flush_handle.cancel()
+        if everyone:
+            self.flush_handle = loop.call_soon(self.flush, service)
+        else:
+            self.flush_handle = loop.call_later(FLUSH_WAIT_S, self.flush, service)
+
     def flush(self, service: Service) -> None:
-        self.flush_scheduled = False
+        self.flush_handle = None
         service.db.group.drain()
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
@@ -159,6 +190,13 @@ class AfdApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+class _InFlight:
+    __slots__ = ("queued",)
+
+    def __init__(self) -> None:
+        self.queued = False
 
 
 def _settler(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any]) -> Callable[[Any, BaseException | None], None]:
