@@ -11,6 +11,7 @@ import binascii
 from functools import cache
 from typing import Any
 
+import msgspec
 import regex
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.session import get_session
@@ -21,6 +22,7 @@ SERVICE_NAME = "frauddetector"
 # Where fraudhawk deliberately accepts more than AFD: data locations may also be local files.
 PATTERN_OVERRIDES = {"s3BucketLocation": r"^(s3://.+|file://.+|/.+)$"}
 _MAX_REPORTED = 10
+_encode_json = msgspec.json.Encoder().encode
 
 
 @cache
@@ -55,7 +57,8 @@ def validate_input(operation: str, params: Any) -> dict[str, Any]:
     problems = check(shape, params, "")
     if problems:
         raise ValidationError(format_problems(problems))
-    check_text(params)
+    if _may_hold_bad_text(params):
+        check_text(params)
     cleaned: dict[str, Any] = _without_nulls(params)
     return cleaned
 
@@ -67,6 +70,15 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value
+
+
+def _may_hold_bad_text(value: Any) -> bool:
+    """False when `check_text` surely passes: one encoding of the whole request (a lone surrogate
+    fails it; NUL shows as \\u0000, as does the six-character text \\u0000, which is then checked)."""
+    try:
+        return b"\\u0000" in _encode_json(value)
+    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError, or a value JSON cannot hold
+        return True
 
 
 def check_text(value: Any) -> None:
@@ -114,9 +126,24 @@ def _describe(value: Any, shape: Shape) -> str:
     return f"Value {text}"
 
 
+@cache
+def _string_rule(shape: Shape) -> tuple[int | None, int | None, frozenset[str] | None, regex.Pattern[str] | None]:
+    """A string shape's constraints, looked up once: most strings of a request break none of them."""
+    pattern = PATTERN_OVERRIDES.get(shape.name, shape.metadata.get("pattern"))
+    enum = shape.enum
+    return (
+        shape.metadata.get("min"),
+        shape.metadata.get("max"),
+        frozenset(enum) if enum else None,
+        _pattern(pattern) if pattern else None,
+    )
+
+
 def check(shape: Shape, value: Any, path: str) -> list[str]:
     """Every way `value` breaks `shape`, as AWS-style messages."""
     kind = shape.type_name
+    if kind == "string" and _fine_string(_string_rule(shape), value):
+        return []  # the usual case; otherwise the checks below say why
     if kind == "structure":
         if not isinstance(value, dict):
             return [f"{_fail(value, shape, path)} be an object"]
@@ -149,6 +176,8 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{_fail(value, shape, path)} be an object"]
+        if _fine_text_map(shape, value):
+            return []  # the usual map of strings (event variables): otherwise the checks below say why
         problems = _bounds(shape, len(value), value, path, "have length")
         for key, item in value.items():
             problems.extend(check(shape.key, key, f"{path}.{key}.key"))
@@ -195,6 +224,30 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
             else [f"{_fail(value, shape, path)} be a timestamp"]
         )
     return []
+
+
+def _fine_string(rule: tuple[int | None, int | None, frozenset[str] | None, Any], value: Any) -> bool:
+    low, high, enum, pattern = rule
+    if not isinstance(value, str):
+        return False
+    size = len(value)
+    return (
+        (low is None or size >= low)
+        and (high is None or size <= high)
+        and (enum is None or value in enum)
+        and (pattern is None or pattern.fullmatch(value) is not None)
+    )
+
+
+def _fine_text_map(shape: Shape, value: dict[Any, Any]) -> bool:
+    """True when a map of strings to strings breaks none of its constraints."""
+    if shape.key.type_name != "string" or shape.value.type_name != "string":
+        return False
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if (low is not None and len(value) < low) or (high is not None and len(value) > high):
+        return False
+    key_rule, value_rule = _string_rule(shape.key), _string_rule(shape.value)
+    return all(_fine_string(key_rule, k) and _fine_string(value_rule, v) for k, v in value.items())
 
 
 def _fail(value: Any, shape: Shape, path: str) -> str:
