@@ -135,15 +135,13 @@ class AfdApp:
         loop = asyncio.get_running_loop()
         for attempt in range(WRITE_TRIES):
             done: asyncio.Future[Any] = loop.create_future()
-            if quick:
-                # Committed on this loop, together with the writes of the requests evaluated in the
-                # same turn of the loop (or by another thread leading the group meanwhile).
+            if quick:  # committed by this loop (see schedule_flush), or by a thread leading the group
                 service.db.group.enqueue(staged.write, _settler(loop, done))
                 self.queued(request)
                 self.schedule_flush(loop, service)
-            else:
-                service.db.group.submit_nowait(staged.write, _settler(loop, done))
+            else:  # committed by the group's writer thread
                 self.queued(request)
+                service.db.group.submit_nowait(staged.write, _settler(loop, done))
             try:
                 written = await done
             except Exception as error:

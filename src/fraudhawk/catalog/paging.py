@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Select
 from sqlalchemy.sql import ColumnElement
 
-from fraudhawk.errors import ValidationError
+from fraudhawk.errors import ResourceNotFoundError, ValidationError
 
 
 def encode_token(key: Any) -> str:
@@ -55,6 +55,19 @@ def page(
         return rows, None
     rows = rows[:size]
     return rows, encode_token(rows[-1]._mapping[key])
+
+
+def one_or_page(
+    conn: Connection, query: Select[Any], key: ColumnElement[Any], req: dict[str, Any], id_field: str, missing: str
+) -> tuple[Sequence[Any], str | None]:
+    """The row whose `key` is `req[id_field]` (ResourceNotFoundError `missing` if none), or, without
+    an id, a page of 50 as `page` gives it (the Get operations of jobs)."""
+    if id_field in req:
+        rows = conn.execute(query.where(key == req[id_field])).all()
+        if not rows:
+            raise ResourceNotFoundError(missing)
+        return rows, None
+    return page(conn, query, key, req.get("nextToken"), req.get("maxResults"), 50)
 
 
 def with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:

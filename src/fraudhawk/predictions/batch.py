@@ -26,7 +26,7 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy import Connection, delete, insert, select, update
 
-from fraudhawk.catalog.paging import page, with_token
+from fraudhawk.catalog.paging import one_or_page, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
@@ -137,14 +137,9 @@ def _to_wire(ctx: Context, row: Any) -> dict[str, Any]:
 
 
 def get_batch_prediction_jobs(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    missing = f"The batch prediction job {req.get('jobId')} does not exist"
     with ctx.db.read() as conn:
-        if "jobId" in req:
-            rows = conn.execute(select(_jobs).where(_jobs.c.job_id == req["jobId"])).all()
-            if not rows:
-                raise ResourceNotFoundError(f"The batch prediction job {req['jobId']} does not exist")
-            token = None
-        else:
-            rows, token = page(conn, select(_jobs), _jobs.c.job_id, req.get("nextToken"), req.get("maxResults"), 50)
+        rows, token = one_or_page(conn, select(_jobs), _jobs.c.job_id, req, "jobId", missing)
     return with_token({"batchPredictions": [_to_wire(ctx, row) for row in rows]}, token)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from fraudhawk.context import now_ms
 from fraudhawk.events import store
 from fraudhawk.events.activity import DELETION_ACTIVE
-from fraudhawk.features.history import EntityState
+from fraudhawk.features.history import EntityState, HistorySpec
 from fraudhawk.features.single import history_inputs
 from fraudhawk.predictions import records
 from fraudhawk.predictions.engine import Prediction
@@ -112,26 +112,24 @@ class Prepared:
     """What the write will most likely store, computed before it (outside the write lock): each
     known state advanced by the event, with its bytes, and the record."""
 
-    states: dict[tuple[str, int, int], tuple[EntityState, bytes]]
+    states: dict[tuple[str, int, int], tuple[HistorySpec, EntityState, bytes]]  # version -> (its spec, ...)
     record: tuple[str, bytes | None]
     record_stored: bool
 
 
 def prepare(prediction: Prediction, known: Known) -> Prepared:
     event = prediction.event
-    advanced_states = {}
-    for (model_id, major, minor), (_, state) in known.items():
-        planned = next(
-            (m for m in prediction.plan.models if (m.model_id, m.major, m.minor) == (model_id, major, minor)), None
-        )
-        if planned is None or planned.history is None:
+    ready: dict[tuple[str, int, int], tuple[HistorySpec, EntityState, bytes]] = {}
+    for model in prediction.plan.models:
+        version = (model.model_id, model.major, model.minor)
+        if model.history is None or version not in known:
             continue
-        amounts, categories = history_inputs(planned.history, event.variables)
-        advanced = state.copy()
-        advanced.advance(event.event_ms, amounts, categories, planned.history.group_index())
-        advanced_states[(model_id, major, minor)] = (advanced, advanced.to_bytes())
+        amounts, categories = history_inputs(model.history, event.variables)
+        advanced = known[version][1].copy()
+        advanced.advance(event.event_ms, amounts, categories, model.history.group_index())
+        ready[version] = (model.history, advanced, advanced.to_bytes())
     stored = prediction.plan.spec.ingestion_enabled  # the usual case: a new event of an ingesting type
-    return Prepared(advanced_states, records.encode(prediction, stored), stored)
+    return Prepared(ready, records.encode(prediction, stored), stored)
 
 
 def _advance(
@@ -150,14 +148,12 @@ def _advance(
     for version in versions:
         key: Key = (url, version.model_id, version.major, version.minor, event.entity_id)
         ids = (version.model_id, version.major, version.minor, event.entity_id)
-        amounts, categories = history_inputs(version.spec, event.variables)
-        groups = version.spec.group_index()
         fresh = states.new_token()
         seen = known.get((version.model_id, version.major, version.minor))
         ready = prepared.states.get((version.model_id, version.major, version.minor))
-        if seen is not None and ready is not None and version.spec == _history_of(prediction, version):
+        if seen is not None and ready is not None and ready[0] == version.spec:
             token = seen[0]
-            advanced, data = ready
+            _, advanced, data = ready
             if token is None:
                 done = raw.execute(conn, _INSERT_STATE_NEW, (*ids, data, fresh)).rowcount == 1
             else:
@@ -166,8 +162,9 @@ def _advance(
                 written.states.append((key, fresh, advanced))
                 continue
         token, current = STATES.current(conn, key, version.spec, lock=True)
+        amounts, categories = history_inputs(version.spec, event.variables)
         advanced = current.copy()
-        advanced.advance(event.event_ms, amounts, categories, groups)
+        advanced.advance(event.event_ms, amounts, categories, version.spec.group_index())
         data = advanced.to_bytes()
         if token is None:
             raw.execute(conn, _INSERT_STATE, (*ids, data, fresh))
@@ -177,13 +174,6 @@ def _advance(
 
 
 _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
-
-
-def _history_of(prediction: Prediction, version: states.Tracked) -> object:
-    for m in prediction.plan.models:
-        if (m.model_id, m.major, m.minor) == (version.model_id, version.major, version.minor):
-            return m.history
-    return None
 
 
 def write(

@@ -166,60 +166,35 @@ def _not(operand: Fn) -> Fn:
     return not_
 
 
-def _and(items: tuple[Fn, ...]) -> Fn:
+def _junction(items: tuple[Fn, ...], decisive: bool) -> Fn:
+    """`and` (decisive False) or `or` (decisive True) in Kleene logic: the decisive value as soon as
+    an item has it, else unknown if an item is, else the other value."""
+    other = not decisive
     if len(items) == 2:
         first, second = items
 
-        def and2(values: Values, lists: Lists) -> Value:
+        def junction2(values: Values, lists: Lists) -> Value:
             a = first(values, lists)
-            if a is False:
-                return False
+            if a is decisive:
+                return decisive
             b = second(values, lists)
-            if b is False:
-                return False
-            return None if a is None or b is None else True
+            if b is decisive:
+                return decisive
+            return None if a is None or b is None else other
 
-        return and2
+        return junction2
 
-    def and_(values: Values, lists: Lists) -> Value:
+    def junction(values: Values, lists: Lists) -> Value:
         unknown = False
         for item in items:
             x = item(values, lists)
-            if x is False:
-                return False
+            if x is decisive:
+                return decisive
             if x is None:
                 unknown = True
-        return None if unknown else True
+        return None if unknown else other
 
-    return and_
-
-
-def _or(items: tuple[Fn, ...]) -> Fn:
-    if len(items) == 2:
-        first, second = items
-
-        def or2(values: Values, lists: Lists) -> Value:
-            a = first(values, lists)
-            if a is True:
-                return True
-            b = second(values, lists)
-            if b is True:
-                return True
-            return None if a is None or b is None else False
-
-        return or2
-
-    def or_(values: Values, lists: Lists) -> Value:
-        unknown = False
-        for item in items:
-            x = item(values, lists)
-            if x is True:
-                return True
-            if x is None:
-                unknown = True
-        return None if unknown else False
-
-    return or_
+    return junction
 
 
 def _in_set(left: Fn, members: frozenset[Any], negated: bool) -> Fn:
@@ -313,7 +288,7 @@ class Compiler:
         if isinstance(node, nodes.Logic):
             parts = [self._compile(item) for item in node.items]
             fns = tuple(fn for fn, _ in parts)
-            return (_and(fns) if node.op == "and" else _or(fns)), all(c for _, c in parts)
+            return _junction(fns, decisive=node.op != "and"), all(c for _, c in parts)
         if isinstance(node, nodes.Arith):
             integer = self.types[node] == "INTEGER"
             (left, lc), (right, rc) = self._compile(node.left), self._compile(node.right)

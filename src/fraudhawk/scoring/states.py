@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import secrets
 from collections.abc import Sequence
@@ -43,6 +44,8 @@ def new_token() -> int:
 
 
 _TOKENS = random.Random(secrets.randbits(128))
+# a forked process must not draw the same tokens as its parent
+os.register_at_fork(after_in_child=lambda: _TOKENS.seed(secrets.randbits(128)))
 
 
 @dataclass(frozen=True)
