@@ -5,6 +5,7 @@ so the parser's precedence and associativity are checked too."""
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -13,11 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
 import re2
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from fraudhawk.predictions import batch_scoring
 from fraudhawk.rules import RuleEnv, RuleError, Timestamp, compile_rule
+from fraudhawk.rules.parts import TRUE
 from fraudhawk.rules.regex import full_matcher
 
 SETTINGS = settings(
@@ -432,6 +436,30 @@ def test_evaluate_agrees_with_the_reference_interpreter(data: st.DataObject, tre
         values, lists = data.draw(values_strategy), data.draw(lists_strategy)
         expected = reference(tree, values, lists) is True
         assert rule.evaluate(api_values(values), lists) is expected, (expression, values, lists)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(data=st.data(), tree=boolean(4), style=styles)
+def test_conditions_of_many_events_agree_with_evaluate(data: st.DataObject, tree: Tree, style: Style) -> None:
+    """Batch prediction evaluates a rule's conditions (split at and/or/!) once per distinct value
+    and combines them per event: the same answer as evaluating the rule on each event."""
+    expression = render(tree, style)
+    assume(len(expression) <= 4096)
+    rule = compile_rule(expression, ENV)
+    lists = data.draw(lists_strategy)
+    events = [api_values(data.draw(values_strategy)) for _ in range(6)]
+    events += events[:3]  # events with the same values share their conditions' evaluations
+    keys = {
+        name: pl.Series(name, [None if e.get(name) is None else repr(e[name]) for e in events], dtype=pl.String)
+        for name in VARIABLES
+    }
+
+    def values_of(name: str, rows: list[int]) -> list[Any]:
+        return [events[row].get(name) for row in rows]
+
+    typed = {name: functools.partial(values_of, name) for name in VARIABLES}
+    levels = batch_scoring._Conditions(keys, typed, frozenset(), lists, len(events)).level(rule.parts)
+    assert [bool(x == TRUE) for x in levels] == [rule.evaluate(e, lists) for e in events], expression
 
 
 @st.composite

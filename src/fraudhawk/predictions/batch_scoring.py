@@ -8,14 +8,16 @@ the result is provably the same as `engine.evaluate`'s:
   as in real time;
 * TFI entity history: each entity starts from its stored state and advances in memory through the
   frame in event-time order, exactly as if the events had been sent one by one;
-* rules: each rule is evaluated once per distinct combination of the values it reads (text of the
-  variables, scores, external outputs) and its result copied to every row with that combination;
+* rules: each condition of a rule (split at its and/or/!) is evaluated once per distinct combination
+  of the values it reads (text of the variables, scores, external outputs), its result copied to
+  every row with that combination, and the conditions' results combined per row in Kleene logic;
   equal text gives equal typed values, so each row gets what real time would give it;
 * external models: called once per event (no batch form exists), a few at a time.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -30,9 +32,11 @@ import polars as pl
 from fraudhawk.catalog.values import parse_utc_timestamp
 from fraudhawk.events import layout
 from fraudhawk.features.history import COUNT_CAP, HOUR_MS, LONGEST, PREFIX, WINDOWS, EntityState, HistorySpec
+from fraudhawk.features.seen import value_key
 from fraudhawk.predictions.engine import choose
 from fraudhawk.predictions.plan import DetectorPlan, PlannedModel
 from fraudhawk.rules import Value, coerce
+from fraudhawk.rules.parts import TRUE, UNKNOWN, Junction, Negation, Part, level
 from fraudhawk.scoring.external import ExternalInvoker
 from fraudhawk.scoring.model import ScoringModel
 from fraudhawk.scoring.states import Tracked
@@ -406,6 +410,32 @@ class _Timeline:
             seeds.append(value(state, text) if state is not None else None)
         return pairs.select("e", category).with_columns(pl.Series("seed", seeds, dtype=pl.Object))
 
+    def stored_seen(self, j: int, category: str) -> pl.DataFrame:
+        """One row per (entity, category value) of the rows: how often the entity's stored state saw
+        the value (`Seen.get`, all pairs at once: a join on the values' keys)."""
+        pairs = self.work.select("g", "e", category).unique(maintain_order=True).drop_nulls(category)
+        texts = pairs[category].unique()
+        key_of = pl.DataFrame(
+            {category: texts, "key": pl.Series([value_key(t) for t in texts.to_list()], dtype=pl.UInt64)}
+        )
+        entities = [g for g, state in enumerate(self.known) if state is not None and len(state.seen[j])]
+        tables = [self.known[g].seen[j] for g in entities]  # type: ignore[union-attr]
+        none = np.zeros(0, dtype=np.uint64)
+        stored = pl.DataFrame(
+            {
+                "g": np.repeat(np.asarray(entities, dtype=np.int64), [len(t) for t in tables]),
+                "key": np.concatenate([none, *(np.frombuffer(t.keys, dtype=np.uint64) for t in tables)]),
+                "s0": np.concatenate([none, *(np.frombuffer(t.counts, dtype=np.uint64) for t in tables)]).astype(
+                    np.int64
+                ),
+            }
+        )
+        return (
+            pairs.join(key_of, on=category, how="left", maintain_order="left")
+            .join(stored, on=["g", "key"], how="left", maintain_order="left")
+            .select("e", category, pl.col("s0").fill_null(0))
+        )
+
     def group_mean(self, slot: int, category: str, value: np.ndarray, present: np.ndarray) -> np.ndarray:
         """The entity's mean amount among its events of the row's category value (NaN: none or no value)."""
         seeds = self.pair_seeds(category, lambda state, text: state.by_group[slot].get(text))
@@ -428,10 +458,7 @@ class _Timeline:
 
     def category(self, j: int, name: str, columns: dict[str, np.ndarray]) -> None:
         category = f"c{j}"
-        seeds = self.pair_seeds(category, lambda state, text: state.seen[j].get(text))
-        start = seeds.select(
-            "e", category, pl.Series("s0", [int(s or 0) for s in seeds["seed"].to_list()], dtype=pl.Int64)
-        )
+        start = self.stored_seen(j, category)
         seen = (
             self.work.select("e", category, pl.int_range(pl.len()).over(["e", category]).alias("n"))
             .join(start, on=["e", category], how="left", maintain_order="left")
@@ -572,9 +599,10 @@ def decide(
 ) -> tuple[pl.Series, pl.Series]:
     """OUTCOMES and RULE_RESULTS of every row (`;`-joined).
 
-    A rule's result depends only on the values it reads, so each rule is evaluated once per distinct
-    combination of those values' text (equal text, equal typed values), and the results are copied to
-    the rows. Evaluation is pure and never raises, so evaluating every rule and then choosing as
+    A condition's result depends only on the values it reads, so each condition of each rule is
+    evaluated once per distinct combination of those values' text (equal text, equal typed values),
+    and the results are copied to the rows. Evaluation is pure and never raises, so evaluating every
+    rule and then choosing as
     `engine.run_rules` does (in order; FIRST_MATCHED stops at the first match) gives its answer."""
     height = frame.height
     if not plan.rules or not height:
@@ -596,19 +624,11 @@ def decide(
         elif name in plan.spec.variables:
             keys[name] = _variable_text(plan, frame, name).alias(name)
             typed[name] = _text_values(plan.spec.variables[name], keys[name])
+    conditions = _Conditions(keys, typed, frozenset(external.outputs), plan.lists, height)
     pattern = np.zeros(height, dtype=np.int64)
     for position, rule in enumerate(plan.rules):
-        names = sorted(name for name in rule.compiled.variables if name in keys)
-        firsts, group_of = _distinct([keys[name] for name in names], height)
-        evaluate, lists = rule.compiled.evaluate, plan.lists
-        rows = zip(*(typed[name](firsts) for name in names), strict=True) if names else iter([()])
-        if any(name in external.outputs for name in names):
-            hits = [
-                evaluate({n: v for n, v in zip(names, row, strict=True) if v is not _ABSENT}, lists) for row in rows
-            ]
-        else:
-            hits = [evaluate(dict(zip(names, row, strict=True)), lists) for row in rows]
-        pattern |= np.asarray(hits, dtype=np.int64)[group_of] << position
+        matched = conditions.level(rule.compiled.parts) == TRUE
+        pattern |= matched.astype(np.int64) << position
     found, which = np.unique(pattern, return_inverse=True)
     outcomes = np.empty(len(found), dtype=object)
     matched = np.empty(len(found), dtype=object)
@@ -620,6 +640,48 @@ def decide(
         pl.Series(OUTCOMES, outcomes[which.reshape(-1)].tolist(), dtype=pl.String),
         pl.Series(RULE_RESULTS, matched[which.reshape(-1)].tolist(), dtype=pl.String),
     )
+
+
+class _Conditions:
+    """Each condition of the rules (see `fraudhawk.rules.parts`) evaluated once per distinct
+    combination of the values it reads, its result copied to the rows with that combination."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, pl.Series],
+        typed: Mapping[str, Callable[[list[int]], list[Any]]],
+        external: frozenset[str],
+        lists: Mapping[str, frozenset[str]],
+        height: int,
+    ) -> None:
+        self.keys, self.typed, self.external, self.lists, self.height = keys, typed, external, lists, height
+        self.groupings: dict[tuple[str, ...], tuple[list[int], np.ndarray]] = {}
+
+    def level(self, part: Part) -> np.ndarray:
+        """Each row's result on the FALSE < UNKNOWN < TRUE scale (int8)."""
+        if isinstance(part, Junction):
+            levels = [self.level(item) for item in part.items]
+            combined: np.ndarray = functools.reduce(np.minimum if part.least else np.maximum, levels)
+            return combined
+        if isinstance(part, Negation):
+            return TRUE - self.level(part.item)
+        names = tuple(sorted(name for name in part.variables if name in self.keys))
+        if names not in self.groupings:
+            self.groupings[names] = _distinct([self.keys[name] for name in names], self.height)
+        firsts, group_of = self.groupings[names]
+        rows = zip(*(self.typed[name](firsts) for name in names), strict=True) if names else iter([()])
+        fn, lists, partial = part.fn, self.lists, any(name in self.external for name in names)
+        results: list[int] = []
+        for row in rows:
+            values = dict(zip(names, row, strict=True))
+            if partial:  # an external model gave no such output for these rows: missing
+                values = {name: value for name, value in values.items() if value is not _ABSENT}
+            try:
+                results.append(level(fn(values, lists)))
+            except Exception:  # as `CompiledRule.evaluate`: only a misbehaving mapping could raise
+                results.append(UNKNOWN)
+        spread: np.ndarray = np.asarray(results, dtype=np.int8)[group_of]
+        return spread
 
 
 def _distinct(columns: list[pl.Series], height: int) -> tuple[list[int], np.ndarray]:

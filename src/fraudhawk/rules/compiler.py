@@ -17,6 +17,7 @@ from fraudhawk.rules import nodes
 from fraudhawk.rules.env import RuleEnv
 from fraudhawk.rules.errors import RuleError
 from fraudhawk.rules.functions import FUNCTIONS, ArgumentProblem, Fn
+from fraudhawk.rules.parts import Condition, Junction, Negation, Part
 from fraudhawk.rules.values import EXACT, INT_MAX, INT_MIN, NORMALIZE, Value, coerce, list_number
 
 Values = Mapping[str, Value]
@@ -259,6 +260,29 @@ def _in_stored_list(left: Fn, name: str, data_type: str, negated: bool) -> Fn:
     return in_typed
 
 
+def _variables_in(node: nodes.Node) -> set[str]:
+    if isinstance(node, nodes.Variable):
+        return {node.name}
+    found: set[str] = set()
+    for child in _CHILDREN[type(node)](node):
+        found |= _variables_in(child)
+    return found
+
+
+_CHILDREN: dict[type, Callable[[Any], tuple[nodes.Node, ...]]] = {
+    nodes.Literal: lambda n: (),
+    nodes.ListRef: lambda n: (),
+    nodes.LiteralList: lambda n: n.items,
+    nodes.Call: lambda n: n.args,
+    nodes.Not: lambda n: (n.operand,),
+    nodes.Negate: lambda n: (n.operand,),
+    nodes.Logic: lambda n: n.items,
+    nodes.Arith: lambda n: (n.left, n.right),
+    nodes.Compare: lambda n: (n.left, n.right),
+    nodes.Member: lambda n: (n.left, n.container),
+}
+
+
 class Compiler:
     def __init__(self, types: Mapping[nodes.Node, str], env: RuleEnv) -> None:
         self.types = types
@@ -266,6 +290,14 @@ class Compiler:
 
     def compile(self, node: nodes.Node) -> Fn:
         return self._compile(node)[0]
+
+    def parts(self, node: nodes.Node) -> Part:
+        """`node` split at its `and`, `or` and `!` into conditions (see `fraudhawk.rules.parts`)."""
+        if isinstance(node, nodes.Logic):
+            return Junction(node.op == "and", tuple(self.parts(item) for item in node.items))
+        if isinstance(node, nodes.Not):
+            return Negation(self.parts(node.operand))
+        return Condition(self.compile(node), frozenset(_variables_in(node)))
 
     def _compile(self, node: nodes.Node) -> tuple[Fn, bool]:
         """The closure for `node`, and whether it is constant (then it is already folded)."""

@@ -9,6 +9,7 @@ from fraudhawk.rules.compiler import Compiler
 from fraudhawk.rules.env import RuleEnv
 from fraudhawk.rules.errors import RuleError
 from fraudhawk.rules.functions import Fn
+from fraudhawk.rules.parts import Part
 from fraudhawk.rules.syntax import parse
 from fraudhawk.rules.values import NORMALIZE, Value, render_value
 
@@ -16,12 +17,18 @@ from fraudhawk.rules.values import NORMALIZE, Value, render_value
 class CompiledRule:
     """An expression checked against an environment and compiled to closures; safe to share between threads."""
 
-    __slots__ = ("_fn", "_occurrences", "expression", "lists", "variables")
+    __slots__ = ("_fn", "_occurrences", "expression", "lists", "parts", "variables")
 
     def __init__(
-        self, expression: str, fn: Fn, occurrences: tuple[tuple[int, int, str, str], ...], lists: frozenset[str]
+        self,
+        expression: str,
+        fn: Fn,
+        occurrences: tuple[tuple[int, int, str, str], ...],
+        lists: frozenset[str],
+        parts: Part,
     ):
         self.expression = expression
+        self.parts = parts  # the same expression as conditions joined by and/or/!, to evaluate many events
         self.variables = frozenset(name for _, _, name, _ in occurrences)
         self.lists = lists
         self._fn = fn
@@ -66,6 +73,7 @@ def compile_rule(expression: str, env: RuleEnv) -> CompiledRule:
     root = parse(expression)
     checker = Checker(env)
     checker.check_rule(root)
-    fn = Compiler(checker.types, env).compile(root)
+    compiler = Compiler(checker.types, env)
+    fn = compiler.compile(root)
     occurrences = tuple(sorted((v.where.start, v.where.end, v.name, env.variables[v.name]) for v in checker.variables))
-    return CompiledRule(expression, fn, occurrences, frozenset(checker.lists))
+    return CompiledRule(expression, fn, occurrences, frozenset(checker.lists), compiler.parts(root))

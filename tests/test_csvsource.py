@@ -1,0 +1,111 @@
+"""Reading CSV records with their line numbers: compared with Python's csv module on random files,
+read in blocks far smaller than a record (so values, lines and quoted newlines straddle blocks),
+plain and compressed."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import lzma
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fraudhawk.events import csvsource
+from fraudhawk.events.csvsource import read_csv
+
+HEADER = ["a", "b", "c"]
+cell = st.one_of(
+    st.sampled_from(["", "x", "1.5", "two words", 'say "hi"', "a,b", "line\nbreak", "crlf\r\ninside", "  padded "]),
+    st.text(alphabet='ab ,"\n\té', max_size=8),
+)
+record = st.lists(cell, min_size=3, max_size=3)
+
+
+def expected(text: str) -> list[tuple[int, list[str]]]:
+    """(line the record starts on, values) for each record, as Python's csv module reads them."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader)
+    out, start = [], reader.line_num + 1
+    for row in reader:
+        if row:
+            out.append((start, row))
+        start = reader.line_num + 1
+    return out
+
+
+def read_all(data: bytes) -> tuple[list[tuple[int, list[str]]], list[csvsource.Rejected]]:
+    records = read_csv(io.BytesIO(data))
+    assert records.header == HEADER
+    rows = []
+    for batch in records.batches():
+        for line, *values in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True):
+            rows.append((line, [v if v is not None else "" for v in values]))
+    return rows, records.rejected
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(record, max_size=25),
+    crlf=st.booleans(),
+    quote_all=st.booleans(),
+    read_bytes=st.sampled_from([1, 7, 64, 1 << 20]),
+    compression=st.sampled_from(["plain", "gzip", "xz"]),
+)
+def test_records_and_line_numbers_match_the_csv_module(
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[list[str]],
+    crlf: bool,
+    quote_all: bool,
+    read_bytes: int,
+    compression: str,
+) -> None:
+    monkeypatch.setattr(csvsource, "READ_BYTES", read_bytes)
+    text = io.StringIO(newline="")
+    writer = csv.writer(
+        text, lineterminator="\r\n" if crlf else "\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+    )
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    data = text.getvalue().encode("utf-8")
+    packed = {"plain": data, "gzip": gzip.compress(data), "xz": lzma.compress(data)}[compression]
+    got, rejected = read_all(packed)
+    assert rejected == []
+    # pyarrow keeps a value's \r\n as written; an empty line is no record
+    assert got == [(line, values) for line, values in expected(text.getvalue()) if values != [""]]
+
+
+def test_malformed_rows_are_reported_by_line_and_the_rest_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csvsource, "READ_BYTES", 5)
+    data = b'a,b,c\n1,2,3\n4,5\n"multi\nline",x,y\n6,7,8,9\n10,11,12\n'
+    rows, rejected = read_all(gzip.compress(data))
+    assert rows == [(2, ["1", "2", "3"]), (4, ["multi\nline", "x", "y"]), (7, ["10", "11", "12"])]
+    assert [(r.line, r.reason) for r in rejected] == [
+        (3, "expected 3 fields, found 2"),
+        (6, "expected 3 fields, found 4"),
+    ]
+
+
+def test_a_damaged_compressed_file_fails_with_its_error() -> None:
+    data = gzip.compress(b"a,b,c\n" + b"1,2,3\n" * 100_000)
+    damaged = data[: len(data) // 2]
+    with pytest.raises((EOFError, OSError)):
+        read_all(damaged)
+
+
+def test_the_read_ahead_thread_ends_with_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csvsource, "READ_BYTES", 1024)  # the thread fills its queue, then waits
+    data = gzip.compress(b"a,b,c\n" + b"1,2,3\n" * 200_000)
+    before = threading.active_count()
+    stream = csvsource.open_binary(io.BytesIO(data))
+    assert stream.read(6) == b"a,b,c\n"
+    assert threading.active_count() == before + 1
+    stream.close()  # abandoned half read: the thread, blocked on a full queue, stops
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
