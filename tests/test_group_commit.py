@@ -3,7 +3,10 @@ committed before its caller returns, and a failing write takes nothing else down
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -142,3 +145,56 @@ def test_writes_queued_without_waiting_commit_together_with_blocking_ones(databa
     assert rows[1] == "nowait"
     assert {rows[i] for i in range(0, 200, 2)} == {"enqueued"}
     database.dispose()
+
+
+def test_a_drain_that_must_not_wait_leaves_its_writes_queued(tmp_path: Path) -> None:
+    """The server's loop never waits for another process's commit: its drain gives up at once,
+    nothing written and no callback, and commits everything on a later try."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db = Database(url)
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE group_probe (id INTEGER PRIMARY KEY, who TEXT NOT NULL)"))
+    hold = "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()"  # noqa: E501
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp_path / "x.db.write-lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdin is not None
+    assert holder.stdout.readline() == "held\n"
+    settled: list[tuple[object, BaseException | None]] = []
+    for key in (1, 2):
+        db.group.enqueue(_insert(key, "queued"), lambda result, error: settled.append((result, error)))
+    started = time.monotonic()
+    assert db.group.drain(wait=False) is False
+    assert time.monotonic() - started < 1
+    assert settled == []
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM group_probe")).scalar() == 0
+
+    # a thread of this process holding the lock is waited for no more than another process
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    holder.wait(timeout=10)
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold_in_thread() -> None:
+        with db.write():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold_in_thread)
+    thread.start()
+    assert holding.wait(10)
+    assert db.group.drain(wait=False) is False
+    release.set()
+    thread.join()
+
+    assert db.group.drain(wait=False) is True
+    assert settled == [(1, None), (2, None)]
+    with db.read() as conn:
+        assert [row.id for row in conn.execute(text("SELECT id FROM group_probe ORDER BY id"))] == [1, 2]
+    db.dispose()

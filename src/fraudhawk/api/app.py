@@ -36,6 +36,10 @@ WORKER_THREADS = 4
 QUICK_BODY_BYTES = 64 * 1024  # larger bodies are parsed off the event loop
 FLUSH_WAIT_S = 0.001  # measured: +10% predictions/s at saturation against committing every turn
 WRITE_TRIES = 3  # a write the database refused for a transient reason (busy, a conflict) is tried again
+# While another writer (another server process) commits, the loop does not wait for it: it serves
+# requests and tries again this much later, waiting for the lock only after FLUSH_PATIENCE_S.
+FLUSH_RETRY_S = 0.0005
+FLUSH_PATIENCE_S = 0.02
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -54,6 +58,7 @@ class AfdApp:
         # cost more than the read itself.
         self.limiter = anyio.CapacityLimiter(WORKER_THREADS)
         self.flush_handle: asyncio.Handle | None = None
+        self.busy_since: float | None = None  # when a flush first found the writer lock taken
         self.unqueued = 0  # AFD requests being handled that have not queued a write (yet)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -168,7 +173,14 @@ class AfdApp:
 
     def flush(self, service: Service) -> None:
         self.flush_handle = None
-        service.db.group.drain()
+        loop = asyncio.get_running_loop()
+        patient = self.busy_since is not None and loop.time() - self.busy_since >= FLUSH_PATIENCE_S
+        if service.db.group.drain(wait=patient):
+            self.busy_since = None
+            return
+        if self.busy_since is None:
+            self.busy_since = loop.time()
+        self.flush_handle = loop.call_later(FLUSH_RETRY_S, self.flush, service)
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The request body, refused as soon as it passes the limit (never buffered whole)."""

@@ -13,9 +13,9 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 
 from fraudhawk.storage import raw
-from fraudhawk.storage.group import GroupWriter
+from fraudhawk.storage.group import Busy, GroupWriter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "fraudhawk_write"
@@ -37,7 +37,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self._write_lock: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
+        self._write_lock: _Lock = threading.Lock() if self.is_sqlite else _NoLock()
         self._checkpointer: _Checkpointer | None = None
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
@@ -75,14 +75,20 @@ class Database:
             pooled.close()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One atomic write: everything inside commits together or not at all."""
+    def write(self, wait: bool = True) -> Iterator[Connection]:
+        """One atomic write: everything inside commits together or not at all. With `wait` false,
+        raises Busy at once when another writer (of this process or another) holds SQLite's lock."""
         # SQLite has one writer at a time; queueing this process's writers on a lock wakes them at
         # once, where SQLite's busy handler would poll with growing sleeps.
-        with self._write_lock, self.engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+        if not self._write_lock.acquire(wait):
+            raise Busy
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+        finally:
+            self._write_lock.release()
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent, safe from several processes)."""
@@ -142,6 +148,22 @@ class _Checkpointer(threading.Thread):
         self.join(timeout=5)
 
 
+class _Lock(Protocol):
+    def acquire(self, blocking: bool = ...) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class _NoLock:
+    """PostgreSQL takes its own row locks: writers need not queue."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
 class _ProcessWriteLock:
     """SQLite's one writer at a time, queued by the kernel across processes (several server workers)
     and by a mutex within one: SQLite's own busy handler polls with sleeps of up to 100 ms, which
@@ -152,17 +174,23 @@ class _ProcessWriteLock:
         self._mutex = threading.Lock()
         self._fd: int | None = None
 
-    def __enter__(self) -> None:
-        self._mutex.acquire()
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._mutex.acquire(blocking):
+            return False
         try:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._mutex.release()
+                return False
         except BaseException:
             self._mutex.release()
             raise
+        return True
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         try:
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)

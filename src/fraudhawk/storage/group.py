@@ -9,7 +9,9 @@ write that fails fails alone: its caller gets the error while the others commit 
 Callers that must not block (the server's event loop) queue writes with a callback instead:
 `enqueue` then `drain` on their own thread (every write queued meanwhile goes in the same
 transaction), or `submit_nowait`, which a writer thread commits. A leader commits until nothing is
-pending, so a queued write never waits for a leader that has gone.
+pending, so a queued write never waits for a leader that has gone. `drain(wait=False)` does not wait
+for another writer either (another server process committing): it leaves the writes queued and says
+so, and the caller tries again later.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ log = logging.getLogger("fraudhawk")
 MAX_GROUP = 256  # writes per transaction: enough to amortise the commit, short enough to keep latency low
 
 
+class Busy(Exception):
+    """The database's writer lock is held, and the caller asked not to wait for it."""
+
+
 @dataclass
 class _Write(Generic[T]):
     run: Callable[[Connection], T]
@@ -43,8 +49,8 @@ class GroupWriter:
     """`submit(fn)` runs `fn(conn)` in a transaction shared with concurrent submitters;
     `submit_nowait(fn, done)` queues it and calls `done(result, error)` once it has committed."""
 
-    def __init__(self, begin: Callable[[], Any]) -> None:
-        self._begin = begin  # the database's write() context manager factory
+    def __init__(self, begin: Callable[..., Any]) -> None:
+        self._begin = begin  # the database's write(wait=True) context manager factory
         self._pending: deque[_Write[Any]] = deque()
         self._cond = threading.Condition()
         self._leading = False
@@ -84,12 +90,14 @@ class GroupWriter:
         with self._cond:
             self._pending.append(_Write(run, callback=done))
 
-    def drain(self) -> None:
+    def drain(self, wait: bool = True) -> bool:
+        """Commit what is queued, unless another thread leads (it commits it). With `wait` false,
+        returns False, the writes still queued, when another writer holds the database's lock."""
         with self._cond:
             if self._leading or not self._pending:
-                return
+                return True
             self._leading = True
-        self._lead()
+        return self._lead(wait)
 
     def _write_forever(self) -> None:
         while True:
@@ -97,50 +105,64 @@ class GroupWriter:
             self._wake.clear()
             self._lead()
 
-    def _lead(self) -> None:
+    def _lead(self, wait: bool = True) -> bool:
         """Commit groups until nothing is pending (a writer queued meanwhile must not wait for a leader
-        that is gone), then give up the lead."""
+        that is gone), then give up the lead. Without `wait`, give it up as soon as the database's
+        lock is taken (False): the group goes back to the front of the queue."""
         while True:
             with self._cond:
                 if not self._pending:
                     self._leading = False
                     self._cond.notify_all()
-                    return
+                    return True
                 group = [self._pending.popleft() for _ in range(min(len(self._pending), MAX_GROUP))]
             try:
-                self._commit(group)
-            finally:
+                self._commit(group, wait)
+            except Busy:
                 with self._cond:
-                    for write in group:
-                        write.done = True
-                    self._cond.notify_all()
-                for write in group:
-                    if write.callback is not None:
-                        try:
-                            write.callback(write.result, write.error)
-                        except Exception:  # a caller gone (its loop closed) must not stop the others
-                            log.exception("a group write's callback failed")
+                    self._pending.extendleft(reversed(group))
+                    self._leading = False
+                    self._cond.notify_all()  # a blocked submitter may lead (and wait) instead
+                return False
+            except BaseException:
+                self._settle(group)
+                raise
+            self._settle(group)
 
-    def _commit(self, group: list[_Write[Any]]) -> None:
+    def _settle(self, group: list[_Write[Any]]) -> None:
+        with self._cond:
+            for write in group:
+                write.done = True
+            self._cond.notify_all()
+        for write in group:
+            if write.callback is not None:
+                try:
+                    write.callback(write.result, write.error)
+                except Exception:  # a caller gone (its loop closed) must not stop the others
+                    log.exception("a group write's callback failed")
+
+    def _commit(self, group: list[_Write[Any]], wait: bool = True) -> None:
         """The group in one transaction. Writes rarely fail, and a savepoint per write costs a copy
         of every page it changes (SQLite's statement journal): the group first runs without them; if
         a write fails, that transaction is rolled back and the group runs again, each write in its own
         savepoint, so the failing one fails alone."""
         if len(group) > 1:
             try:
-                with self._begin() as conn:
+                with self._begin(wait) as conn:
                     results = [write.run(conn) for write in group]
+            except Busy:
+                raise
             except Exception:
                 pass  # nothing of it was stored: again, with savepoints
             else:
                 for write, result in zip(group, results, strict=True):
                     write.result = result
                 return
-        self._commit_isolated(group)
+        self._commit_isolated(group, wait)
 
-    def _commit_isolated(self, group: list[_Write[Any]]) -> None:
+    def _commit_isolated(self, group: list[_Write[Any]], wait: bool = True) -> None:
         try:
-            with self._begin() as conn:
+            with self._begin(wait) as conn:
                 if len(group) == 1:  # alone, its failure is the transaction's: no savepoint needed
                     write = group[0]
                     try:
@@ -158,6 +180,8 @@ class GroupWriter:
                         write.error = error
                         raw.execute(conn, f"ROLLBACK TO SAVEPOINT {name}")
                     raw.execute(conn, f"RELEASE SAVEPOINT {name}")
+        except Busy:
+            raise  # not begun: nothing ran
         except BaseException as error:
             # the transaction itself failed (the commit, or the database went away): nothing of this
             # group is stored, and every caller hears why
