@@ -515,3 +515,22 @@ def test_concurrent_predictions_over_http_commit_together_and_each_counts_once(l
         stored = db.execute("SELECT count(*) FROM streamed_events WHERE event_id LIKE 'many_%'").fetchone()[0]
         recorded = db.execute("SELECT count(*) FROM predictions WHERE event_id LIKE 'many_%'").fetchone()[0]
     assert stored == recorded == len(clients) * per_client
+
+
+def test_a_starting_server_loads_the_active_detectors_plans(shop: Any, settings: Settings) -> None:
+    """A restarted server has the ACTIVE detector versions' plans (rules compiled, models loaded)
+    before its first request, so that request does not wait for them."""
+    from fraudhawk.predictions.plan import PLANS
+
+    PLANS._plans.clear()
+    with RunningServer(settings) as restarted:
+        assert [key[1:] for key in PLANS._plans] == [("shop", "")]
+        result = boto_client(restarted.url).get_event_prediction(
+            detectorId="shop",
+            eventId="after_restart",
+            eventTypeName="checkout",
+            eventTimestamp="2024-05-01T10:00:00Z",
+            entities=[{"entityType": "customer", "entityId": "c1"}],
+            eventVariables={"order_amount": "5000", "is_member": "false"},
+        )
+        assert [r["ruleId"] for r in result["ruleResults"]] == ["big_order"]

@@ -4,6 +4,7 @@ rules and lists, loaded once and reused while nothing it depends on changes."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.detectors.environment import rule_environment
 from fraudhawk.detectors.rule_versions import rule_outcomes
 from fraudhawk.detectors.versions import load_parts
-from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
 from fraudhawk.features.history import HistorySpec
 from fraudhawk.rules import CompiledRule, compile_rule
 from fraudhawk.scoring.external import ExternalModel, load_external_models
@@ -223,3 +224,26 @@ class PlanCache:
 
 
 PLANS = PlanCache()
+
+
+def warm(ctx: Context, budget_s: float = 10.0) -> int:
+    """Load the plans of the ACTIVE detector versions, and their models, before a request needs
+    them: a 700-tree model takes about a second to load, which the first prediction would otherwise
+    wait for (and, on the server, every request behind it). Stops after `budget_s`; a version that
+    cannot be used is left for its requests to report. The number of plans loaded."""
+    deadline = time.monotonic() + budget_s
+    versions = schema.detector_versions
+    loaded = 0
+    with ctx.db.read() as conn:
+        active = conn.execute(
+            select(versions.c.detector_id).where(versions.c.status == "ACTIVE").order_by(versions.c.updated_ms.desc())
+        ).all()
+        for row in active:
+            if time.monotonic() > deadline:
+                break
+            try:
+                PLANS.lookup(ctx, conn, row.detector_id, None)
+            except FraudhawkError:
+                continue
+            loaded += 1
+    return loaded

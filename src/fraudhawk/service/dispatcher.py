@@ -7,6 +7,7 @@ FraudhawkError is logged with its traceback and answered as InternalServerExcept
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -21,6 +22,7 @@ from fraudhawk.errors import (
     ValidationError,
 )
 from fraudhawk.events.worker import Worker
+from fraudhawk.predictions import plan
 from fraudhawk.service import contract
 from fraudhawk.service.operations import OPERATIONS, RUNNERS, STAGED, TRAINING_RUNNERS, Handler, Staged, WouldBlock
 from fraudhawk.settings import Settings
@@ -131,6 +133,13 @@ class Service:
         """True for calls that never wait on a lock or the network: reads of an embedded SQLite store,
         which WAL mode lets proceed beside any writer."""
         return self.db.is_sqlite and operation.startswith(_READ_PREFIXES) and operation in OPERATIONS
+
+    def warm(self) -> None:
+        """Load what predictions will need (the active detectors' plans and models) ahead of them."""
+        started = time.monotonic()
+        loaded = plan.warm(self.context)
+        if loaded:
+            log.info("loaded %d active detector plan(s) in %.1fs", loaded, time.monotonic() - started)
 
     def close(self) -> None:
         workers = [w for w in (self.trainer, self.worker) if w is not None]
