@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -518,12 +519,15 @@ def test_concurrent_predictions_over_http_commit_together_and_each_counts_once(l
 
 
 def test_a_starting_server_loads_the_active_detectors_plans(shop: Any, settings: Settings) -> None:
-    """A restarted server has the ACTIVE detector versions' plans (rules compiled, models loaded)
-    before its first request, so that request does not wait for them."""
+    """A restarted server loads the ACTIVE detector versions' plans (rules compiled, models loaded)
+    as soon as it starts, so its first predictions do not wait for them."""
     from fraudhawk.predictions.plan import PLANS
 
     PLANS._plans.clear()
     with RunningServer(settings) as restarted:
+        deadline = time.monotonic() + 10
+        while not PLANS._plans and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert [key[1:] for key in PLANS._plans] == [("shop", "")]
         result = boto_client(restarted.url).get_event_prediction(
             detectorId="shop",

@@ -252,7 +252,7 @@ def create_app(settings: Settings, service: Service | None = None) -> AfdApp:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         owned = service is None
         state["service"] = await run_in_threadpool(Service, settings) if service is None else service
-        await run_in_threadpool(state["service"].warm)
+        threading.Thread(target=state["service"].warm, name="fraudhawk-warm", daemon=True).start()
         # What start-up loaded (libraries, the service model, caches) lives as long as the server:
         # keep it out of the collector's scans, and collect less often. The objects a request makes
         # are freed by reference counting; full collections over a large heap of cached entity

@@ -169,10 +169,8 @@ def replayed_entities(spec: HistorySpec, frame: pl.DataFrame, states: Mapping[st
     """Entities `vectorised_history` leaves to the one-event-at-a-time replay: those with an event in
     `frame` older than the newest of their stored history (a late event, which the state answers
     from its recent events only), and those with an amount or a stored number that is not finite."""
-    odd = [
-        (_amounts(frame, name).is_not_null() & ~_amounts(frame, name).is_finite()).alias(f"odd{i}")
-        for i, name in enumerate(spec.amounts)
-    ]
+    amounts = [_amounts(frame, name) for name in spec.amounts]
+    odd = [(x.is_not_null() & ~x.is_finite()).alias(f"odd{i}") for i, x in enumerate(amounts)]
     summary = (
         frame.select(layout.ENTITY_ID, layout.EVENT_MS)
         .with_columns(pl.any_horizontal(odd).alias("odd") if odd else pl.lit(False).alias("odd"))

@@ -195,27 +195,35 @@ class PlanCache:
 
     def __init__(self) -> None:
         self._plans: dict[tuple[str, str, str], tuple[int, DetectorPlan]] = {}
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}  # one loader per key at a time
         self._lock = threading.Lock()
 
     def lookup(
         self, ctx: Context, conn: Connection | raw.Plain, detector_id: str, version_id: str | None
     ) -> DetectorPlan:
-        """The plan of the named version, or of the detector's ACTIVE one."""
+        """The plan of the named version, or of the detector's ACTIVE one. A plan being loaded (by
+        `warm`, or another request) is waited for, not loaded again."""
         key = (ctx.settings.database_url, detector_id, version_id or "")
         generation = catalog_generation(conn)
         with self._lock:
             cached = self._plans.get(key)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        if isinstance(conn, raw.Plain):
-            with ctx.db.read() as full:
-                plan = _load(ctx, full, resolve_version(full, detector_id, version_id))
-        else:
-            plan = _load(ctx, conn, resolve_version(conn, detector_id, version_id))
-        with self._lock:
-            if len(self._plans) > 256:
-                self._plans.clear()
-            self._plans[key] = (generation, plan)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                cached = self._plans.get(key)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            if isinstance(conn, raw.Plain):
+                with ctx.db.read() as full:
+                    plan = _load(ctx, full, resolve_version(full, detector_id, version_id))
+            else:
+                plan = _load(ctx, conn, resolve_version(conn, detector_id, version_id))
+            with self._lock:
+                if len(self._plans) > 256:
+                    self._plans.clear()
+                self._plans[key] = (generation, plan)
         return plan
 
     def get(self, ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
@@ -230,7 +238,10 @@ def warm(ctx: Context, budget_s: float = 10.0) -> int:
     """Load the plans of the ACTIVE detector versions, and their models, before a request needs
     them: a 700-tree model takes about a second to load, which the first prediction would otherwise
     wait for (and, on the server, every request behind it). Stops after `budget_s`; a version that
-    cannot be used is left for its requests to report. The number of plans loaded."""
+    cannot be used is left for its requests to report. The number of plans loaded.
+
+    The server runs this on a thread once started: a worker process still loading would not accept
+    connections, and clients connecting meanwhile would all stay with the other workers."""
     deadline = time.monotonic() + budget_s
     versions = schema.detector_versions
     loaded = 0

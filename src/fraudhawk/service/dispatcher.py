@@ -137,7 +137,11 @@ class Service:
     def warm(self) -> None:
         """Load what predictions will need (the active detectors' plans and models) ahead of them."""
         started = time.monotonic()
-        loaded = plan.warm(self.context)
+        try:
+            loaded = plan.warm(self.context)
+        except Exception:  # closed while loading, or the database went away: requests load what they need
+            log.warning("could not load the active detectors' plans ahead of requests", exc_info=True)
+            return
         if loaded:
             log.info("loaded %d active detector plan(s) in %.1fs", loaded, time.monotonic() - started)
 
