@@ -25,8 +25,8 @@ import pyarrow.csv as pacsv
 
 LINE = "__line__"
 _FIELD = r'(?:"(?:[^"]|"")*"|[^",\r][^,\r]*|)'
-# Lines are matched with their newline: `\n?` at the end (no class can take a line's last newline
-# and still match, so a line matches exactly when it would without it)
+# Lines are matched with their end (\n, \r\n or \r): `\r?\n?` at the end (no class can take a line's
+# last newline and still match, so a line matches exactly when it would without it)
 _COMPLETE = rf"^{_FIELD}(?:,{_FIELD})*\r?\n?$"  # a whole record on one line
 _CLOSES = rf'^(?:[^"]|"")*"(?:,{_FIELD})*\r?\n?$'  # ends a quoted value opened on an earlier line
 BLOCK = 16 << 20  # bytes pyarrow parses at a time
@@ -145,30 +145,29 @@ class _Numbered(io.RawIOBase):
         if not chunk:
             self._eof = True
             if self._carry:
-                ending = b"" if self._carry.endswith(b"\n") else b"\n"
-                self._out, _ = self._number(self._carry + ending, last=True)
+                block = self._carry if self._carry.endswith((b"\n", b"\r")) else self._carry + b"\n"
+                self._out, _ = self._number(block, _line_ends(block, last=True), last=True)
                 self._carry = b""
             return
         block = self._carry + chunk if self._carry else chunk
-        cut = block.rfind(b"\n") + 1
-        if not cut:
+        ends = _line_ends(block, last=False)
+        if not len(ends):
             self._carry = block
             return
-        self._out, kept = self._number(memoryview(block)[:cut], last=False)
+        self._out, kept = self._number(memoryview(block)[: ends[-1]], ends, last=False)
         self._carry = block[kept:]
 
-    def _number(self, block: bytes | memoryview, last: bool) -> tuple[Any, int]:
-        """Prefix each line of `block` (whole lines, each ending in a newline; the first starts a
+    def _number(self, block: bytes | memoryview, ends: np.ndarray, last: bool) -> tuple[Any, int]:
+        """Prefix each line of `block` (whole lines, ending where `ends` say; the first starts a
         record) that starts a record with its number; unless `last`, a record the block leaves open
         is kept back. The numbered lines, and the length of `block` they came from.
 
         A line continues the record before it when that record left a quoted value open. As in
         pyarrow's parser, a quote opens a value only at the start of a field (`5" screen` is text).
         """
-        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
         count = len(ends)
         offsets = np.zeros(count + 1, dtype=np.int64)
-        offsets[1:] = ends + 1
+        offsets[1:] = ends
         text = pa.Array.from_buffers(pa.large_binary(), count, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
         complete = np.asarray(pc.match_substring_regex(text, _COMPLETE))
         closes = np.asarray(pc.match_substring_regex(text, _CLOSES))
@@ -213,6 +212,20 @@ class _Numbered(io.RawIOBase):
         return size
 
 
+def _line_ends(block: bytes, last: bool) -> np.ndarray:
+    """The offset just past each line's end in `block`: a newline, or a carriage return without
+    one (old Mac files), as pyarrow and Python's csv module end lines. A carriage return that ends
+    the block ends a line only at the end of the file: a newline may follow in the next read."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    newline = data == 10
+    ends = newline.copy()
+    ends[:-1] |= (data[:-1] == 13) & ~newline[1:]
+    if last and len(data):
+        ends[-1] |= data[-1] == 13
+    found: np.ndarray = np.flatnonzero(ends) + 1
+    return found
+
+
 @dataclass
 class CsvRecords:
     """The header and a stream of record batches (all values text, `__line__` first)."""
@@ -231,7 +244,7 @@ class CsvRecords:
 def read_csv(raw: IO[bytes], batch_rows: int = 65536) -> CsvRecords:
     """Open a CSV stream: parse its header and prepare the record batches behind it."""
     stream = open_binary(raw)
-    header_bytes = stream.readline()
+    header_bytes = _header_line(stream)
     try:
         header_text = header_bytes.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -248,6 +261,20 @@ def read_csv(raw: IO[bytes], batch_rows: int = 65536) -> CsvRecords:
         if "Empty CSV" not in str(error):
             raise
     return records
+
+
+def _header_line(stream: Any) -> bytes:
+    """The first line, without its end (\n, \r\n, or \r alone as in old Mac files)."""
+    line = bytearray()
+    while True:
+        byte = stream.read(1)
+        if not byte or byte == b"\n":
+            return bytes(line)
+        if byte == b"\r":
+            if stream.peek(1)[:1] == b"\n":
+                stream.read(1)
+            return bytes(line)
+        line += byte
 
 
 def _open(stream: IO[bytes], header: list[str], types: dict[str, Any], records: CsvRecords) -> Any:
