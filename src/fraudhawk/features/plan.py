@@ -220,6 +220,10 @@ class FeaturePlan:
 
     # --- applying --------------------------------------------------------------------------------
 
+    def base(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Every feature of `frame`'s rows except the entity history (for `transform`'s `base`)."""
+        return self._base_columns(frame, None)
+
     def transform(
         self, frame: pl.DataFrame, history: pl.DataFrame | None = None, base: pl.DataFrame | None = None
     ) -> np.ndarray:

@@ -337,10 +337,13 @@ class _Job:
         clock.lap("read")
         events = self._checked(plan, read)
         clock.lap("check")
-        histories = {m.model_id: batch_scoring.history(m, events, self._load_states, self.beat) for m in plan.models}
-        clock.lap("history")
-        invoker = invoker_for(self.ctx.settings.external_model_url, self.ctx.settings.external_model_timeout_s)
-        scored = batch_scoring.score_frame(plan, events, histories, invoker, self.beat)
+        with batch_scoring.BaseColumns(plan, events) as bases:  # computed meanwhile, on a thread
+            histories = {
+                m.model_id: batch_scoring.history(m, events, self._load_states, self.beat) for m in plan.models
+            }
+            clock.lap("history")
+            invoker = invoker_for(self.ctx.settings.external_model_url, self.ctx.settings.external_model_timeout_s)
+            scored = batch_scoring.score_frame(plan, events, histories, invoker, self.beat, bases)
         scored = scored.with_columns(events[LINE], pl.lit(SUCCESS).alias(STATUS))
         clock.lap("score")
         self._write(read, scored)

@@ -22,7 +22,7 @@ import itertools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -545,26 +545,69 @@ def call_external(plan: DetectorPlan, frame: pl.DataFrame, invoker: ExternalInvo
     return External(outputs, errors, values)
 
 
+class BaseColumns:
+    """Each model's features other than the entity history, a step of rows at a time, computed on a
+    thread of their own up to `AHEAD` steps before the models need them: the first steps while the
+    job computes the entity history (mostly on one core), the next while the models score. Taken
+    in the order `model_scores` scores (step by step, model by model)."""
+
+    AHEAD = 2
+
+    def __init__(self, plan: DetectorPlan, frame: pl.DataFrame) -> None:
+        self._frame = frame
+        self._plans = [m.model.plan for m in plan.models]
+        self._order = [(i, start) for start in range(0, frame.height, SCORE_STEP) for i in range(len(plan.models))]
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fraudhawk-features")
+        self._ahead: dict[tuple[int, int], Future[pl.DataFrame]] = {}
+        self._next = 0
+        for _ in range(self.AHEAD * len(plan.models)):
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._next < len(self._order):
+            i, start = self._order[self._next]
+            self._ahead[i, start] = self._pool.submit(self._plans[i].base, self._frame.slice(start, SCORE_STEP))
+            self._next += 1
+
+    def take(self, model: int, start: int) -> pl.DataFrame:
+        base = self._ahead.pop((model, start)).result()
+        self._submit()
+        return base
+
+    def __enter__(self) -> BaseColumns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def model_scores(
-    plan: DetectorPlan, frame: pl.DataFrame, histories: Mapping[str, pl.DataFrame | None], tick: Tick
+    plan: DetectorPlan,
+    frame: pl.DataFrame,
+    histories: Mapping[str, pl.DataFrame | None],
+    tick: Tick,
+    bases: BaseColumns | None = None,
 ) -> list[np.ndarray]:
     """Each model's 0-1000 scores of every row, rounded as GetEventPrediction rounds them; a step of
     rows at a time, so memory stays bounded."""
     scores = [np.empty(frame.height) for _ in plan.models]
     for start in range(0, frame.height, SCORE_STEP):
         step = frame.slice(start, SCORE_STEP)
-        for model, out in zip(plan.models, scores, strict=True):
+        for index, (model, out) in enumerate(zip(plan.models, scores, strict=True)):
             history = histories.get(model.model_id)
             step_history = history.slice(start, SCORE_STEP) if history is not None else None
-            out[start : start + step.height] = np.round(_scores(model.model, step, step_history))
+            base = bases.take(index, start) if bases is not None else None
+            out[start : start + step.height] = np.round(_scores(model.model, step, step_history, base))
         tick(step.height if plan.models else 0)
     return scores
 
 
-def _scores(model: ScoringModel, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
+def _scores(
+    model: ScoringModel, frame: pl.DataFrame, history: pl.DataFrame | None, base: pl.DataFrame | None
+) -> np.ndarray:
     """`ScoringModel.scores` on every core: LightGBM scores each row on one thread, walking the trees
     in the same order whatever the number of threads, so the scores are the same to the last bit."""
-    matrix = model.plan.transform(frame, history)
+    matrix = model.plan.transform(frame, history, base)
     raw = model.raw_matrix(matrix, threads=_THREADS)
     return model.calibration.score(raw)
 
@@ -746,10 +789,12 @@ def score_frame(
     histories: Mapping[str, pl.DataFrame | None],
     invoker: ExternalInvoker | None,
     tick: Tick,
+    bases: BaseColumns | None = None,
 ) -> pl.DataFrame:
     """MODEL_SCORES, OUTCOMES, RULE_RESULTS and ERROR (external model failures) for each row of
-    `frame`; `histories` holds each TFI model's history features for the same rows."""
-    scores = model_scores(plan, frame, histories, tick)
+    `frame`; `histories` holds each TFI model's history features for the same rows, `bases` (if
+    given) the other features."""
+    scores = model_scores(plan, frame, histories, tick, bases)
     if invoker is not None:
         external = call_external(plan, frame, invoker, tick)
     else:
