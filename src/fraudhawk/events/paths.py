@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -90,16 +91,26 @@ def report_location(location: Location, name: str) -> Location:
     return Location(text, None, location.bucket, f"{key}/{name}" if key else name)
 
 
-def write_atomically(location: Location, data: bytes) -> None:
-    """Write the whole file or nothing: a reader never sees half a report."""
+def write_atomically(location: Location, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """Write the whole file or nothing: a reader never sees half a report. `data` is the bytes, or
+    writes them to the file it is given (a large report then never sits whole in memory)."""
     if location.local is None:
-        _s3().put_object(Bucket=location.bucket, Key=location.key, Body=data)
+        if not callable(data):
+            _s3().put_object(Bucket=location.bucket, Key=location.key, Body=data)
+            return
+        with tempfile.TemporaryFile() as spool:
+            data(spool)
+            spool.seek(0)
+            _s3().upload_fileobj(spool, location.bucket, location.key)  # one object, whole or not at all
         return
     location.local.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=location.local.parent, prefix=".report-")
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            if callable(data):
+                data(out)
+            else:
+                out.write(data)
         os.replace(temporary, location.local)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

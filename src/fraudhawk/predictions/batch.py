@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 import pyarrow as pa
@@ -459,18 +459,20 @@ class _Job:
         else:
             assert results[LINE].equals(records[LINE]), "every record has one result"
             rows = records.hstack(results.drop(LINE))
-        out = io.BytesIO()
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow([*read.header, *OUTPUT_COLUMNS])
-        out.write(text.getvalue().encode("utf-8"))
-        rows.drop(LINE).write_csv(out, include_header=False)
+
+        def write(out: IO[bytes]) -> None:  # straight into the file: the report never sits whole in memory
+            out.write(text.getvalue().encode("utf-8"))
+            rows.drop(LINE).write_csv(out, include_header=False)
+
         location = paths.report_location(
             paths.resolve(self.ctx.settings, self.job.output_path, "outputPath"),
             self.job.output_file.rsplit("/", 1)[-1],
         )
         self.beat()
         try:
-            paths.write_atomically(location, out.getvalue())
+            paths.write_atomically(location, write)
         except Exception as error:
             log.exception("batch prediction %s: could not write its output", self.job.job_id)
             raise _Failed(f"The events were scored, but the output could not be written: {error}") from None
