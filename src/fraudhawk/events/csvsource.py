@@ -54,45 +54,57 @@ def open_binary(raw: IO[bytes]) -> IO[bytes]:
     return result
 
 
-class _ReadAhead(io.RawIOBase):
-    """Reads `source` on its own thread, up to `depth` blocks ahead. zlib and lzma release the GIL
-    while they decompress, so decompressing overlaps the parsing of the blocks before: measured,
-    reading a 72 MB gzip file of 503k events went from 3.5 s to 2.0 s on 2 cores.
+class _Chunks(io.RawIOBase):
+    """A raw stream over the chunks `_next` hands out (empty at the end)."""
 
-    The thread holds the queue and the source, not this object: when the reader is closed or
-    dropped, `close` stops the thread."""
-
-    def __init__(self, source: Any, depth: int = 2) -> None:
-        self._source = source
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._chunk = b""
+    def __init__(self) -> None:
+        self._chunk: Any = b""
         self._pos = 0
         self._eof = False
-        self._thread = threading.Thread(
-            target=_read_ahead, args=(source, self._queue, self._stop), name="fraudhawk-read-ahead", daemon=True
-        )
-        self._thread.start()
 
     def readable(self) -> bool:
         return True
+
+    def _next(self) -> Any:
+        raise NotImplementedError
 
     def readinto(self, buffer: Any) -> int:
         while self._pos >= len(self._chunk):
             if self._eof:
                 return 0
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                self._eof = True
-                raise item
-            self._chunk, self._pos = item, 0
-            if not item:
-                self._eof = True
-                return 0
+            self._chunk, self._pos = self._next(), 0
+            self._eof = not len(self._chunk)
         size = min(len(buffer), len(self._chunk) - self._pos)
-        buffer[:size] = memoryview(self._chunk)[self._pos : self._pos + size]
+        buffer[:size] = self._chunk[self._pos : self._pos + size]
         self._pos += size
         return size
+
+
+class _ReadAhead(_Chunks):
+    """Reads `source` on its own thread, up to `depth` blocks ahead. zlib and lzma release the GIL
+    while they decompress, so decompressing overlaps the parsing of the blocks before: measured,
+    reading alone a 72 MB gzip file of 503k events went from 3.5 s to 2.0 s on 2 cores (a batch
+    job, whose reading is CPU-bound on both cores, gained little).
+
+    The thread holds the queue and the source, not this object: when the reader is closed or
+    dropped, `close` stops the thread."""
+
+    def __init__(self, source: Any, depth: int = 2) -> None:
+        super().__init__()
+        self._source = source
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=_read_ahead, args=(source, self._queue, self._stop), name="fraudhawk-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _next(self) -> bytes:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._eof = True
+            raise item
+        return item
 
     def close(self) -> None:
         if not self.closed:
@@ -121,7 +133,7 @@ def _read_ahead(source: Any, out: queue.Queue[bytes | BaseException], stop: thre
             return
 
 
-class _Numbered(io.RawIOBase):
+class _Numbered(_Chunks):
     """Yields the data lines of a CSV stream, each prefixed with `<line number>,`, in pieces that
     end where a record ends: a record whose quoted value spans lines is never split between two
     pieces (pyarrow refuses a record that straddles the blocks it reads).
@@ -130,32 +142,31 @@ class _Numbered(io.RawIOBase):
     newlines), never Python objects, and the numbered block is one buffer Arrow joined."""
 
     def __init__(self, source: IO[bytes], first_line: int) -> None:
+        super().__init__()
         self._source = source
         self._line = first_line
         self._carry = b""  # what follows the last whole record: it starts a record
-        self._out: Any = b""
-        self._pos = 0
-        self._eof = False
 
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> None:
-        chunk = self._source.read(READ_BYTES)
-        if not chunk:
-            self._eof = True
-            if self._carry:
-                block = self._carry if self._carry.endswith((b"\n", b"\r")) else self._carry + b"\n"
-                self._out, _ = self._number(block, _line_ends(block, last=True), last=True)
-                self._carry = b""
-            return
-        block = self._carry + chunk if self._carry else chunk
-        ends = _line_ends(block, last=False)
-        if not len(ends):
-            self._carry = block
-            return
-        self._out, kept = self._number(memoryview(block)[: ends[-1]], ends, last=False)
-        self._carry = block[kept:]
+    def _next(self) -> Any:
+        """The next numbered piece (whole records), or empty at the end of the file."""
+        while True:
+            chunk = self._source.read(READ_BYTES)
+            if not chunk:
+                block, self._carry = self._carry, b""
+                if not block:
+                    return b""
+                if not block.endswith((b"\n", b"\r")):
+                    block += b"\n"
+                return self._number(block, _line_ends(block, last=True), last=True)[0]
+            block = self._carry + chunk if self._carry else chunk
+            ends = _line_ends(block, last=False)
+            if not len(ends):
+                self._carry = block
+                continue
+            numbered, kept = self._number(memoryview(block)[: ends[-1]], ends, last=False)
+            self._carry = block[kept:]
+            if len(numbered):
+                return numbered
 
     def _number(self, block: bytes | memoryview, ends: np.ndarray, last: bool) -> tuple[Any, int]:
         """Prefix each line of `block` (whole lines, ending where `ends` say; the first starts a
@@ -202,15 +213,6 @@ class _Numbered(io.RawIOBase):
         first, stop = np.frombuffer(joined_offsets, dtype=np.int64)[[numbered.offset, numbered.offset + count]]
         return memoryview(data)[int(first) : int(stop)], int(offsets[count])
 
-    def readinto(self, buffer: Any) -> int:
-        while self._pos >= len(self._out) and not self._eof:
-            self._out, self._pos = b"", 0
-            self._fill()
-        size = min(len(buffer), len(self._out) - self._pos)
-        buffer[:size] = self._out[self._pos : self._pos + size]
-        self._pos += size
-        return size
-
 
 def _line_ends(block: bytes, last: bool) -> np.ndarray:
     """The offset just past each line's end in `block`: a newline, or a carriage return without
@@ -241,7 +243,7 @@ class CsvRecords:
             yield _clean_utf8(batch, self.rejected)
 
 
-def read_csv(raw: IO[bytes], batch_rows: int = 65536) -> CsvRecords:
+def read_csv(raw: IO[bytes]) -> CsvRecords:
     """Open a CSV stream: parse its header and prepare the record batches behind it."""
     stream = open_binary(raw)
     header_bytes = _header_line(stream)

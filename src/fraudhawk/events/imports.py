@@ -416,7 +416,8 @@ def _write_report(ctx: Context, job_id: str) -> str | None:
         target = paths.report_location(
             paths.resolve(ctx.settings, job.output_path, "outputPath"), f"{job_id}_failed_records.csv"
         )
-        paths.write_atomically(target, text.getvalue().encode("utf-8"))
+        report = text.getvalue().encode("utf-8")
+        paths.write_atomically(target, lambda out: out.write(report))
     except Exception as error:
         log.exception("batch import %s: could not write its report", job_id)
         return f"The events were stored, but the report could not be written: {error}"

@@ -91,15 +91,12 @@ def report_location(location: Location, name: str) -> Location:
     return Location(text, None, location.bucket, f"{key}/{name}" if key else name)
 
 
-def write_atomically(location: Location, data: bytes | Callable[[IO[bytes]], None]) -> None:
-    """Write the whole file or nothing: a reader never sees half a report. `data` is the bytes, or
-    writes them to the file it is given (a large report then never sits whole in memory)."""
+def write_atomically(location: Location, write: Callable[[IO[bytes]], object]) -> None:
+    """Write the whole file or nothing: a reader never sees half a report. `write` writes the
+    report into the file it is given, so a large one never sits whole in memory."""
     if location.local is None:
-        if not callable(data):
-            _s3().put_object(Bucket=location.bucket, Key=location.key, Body=data)
-            return
         with tempfile.TemporaryFile() as spool:
-            data(spool)
+            write(spool)
             spool.seek(0)
             _s3().upload_fileobj(spool, location.bucket, location.key)  # one object, whole or not at all
         return
@@ -107,10 +104,7 @@ def write_atomically(location: Location, data: bytes | Callable[[IO[bytes]], Non
     handle, temporary = tempfile.mkstemp(dir=location.local.parent, prefix=".report-")
     try:
         with os.fdopen(handle, "wb") as out:
-            if callable(data):
-                data(out)
-            else:
-                out.write(data)
+            write(out)
         os.replace(temporary, location.local)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

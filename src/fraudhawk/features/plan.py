@@ -230,7 +230,7 @@ class FeaturePlan:
         """The model's input matrix for `frame` (EVENT_MS and variables as text); `history` holds the
         entity-history features for the same rows when the plan has any, `base` what `fit` returned."""
         if base is None:
-            base = self._base_columns(frame, None)
+            base = self.base(frame)
         columns = []
         for name in self.feature_names:
             if name in base.columns:

@@ -399,9 +399,13 @@ class _Timeline:
             group_mean = self.group_mean(i * len(self.spec.amount_groups) + g, f"c{position}", value, present)
             columns[f"{PREFIX}{name}.ratio_mean_by_{self.spec.amount_groups[g]}"] = _ratio(x, group_mean)
 
+    def pairs(self, category: str) -> pl.DataFrame:
+        """The distinct (entity index, entity, category value) of the rows with a value."""
+        return self.work.select("g", "e", category).unique(maintain_order=True).drop_nulls(category)
+
     def pair_seeds(self, category: str, value: Callable[[EntityState, str], Any]) -> pl.DataFrame:
         """One row per (entity, category value) of the rows: `value(state, text)` or null (no state)."""
-        pairs = self.work.select("g", "e", category).unique(maintain_order=True).drop_nulls(category)
+        pairs = self.pairs(category)
         seeds = []
         for group, text in pairs.select("g", category).iter_rows():
             state = self.known[group]
@@ -411,7 +415,7 @@ class _Timeline:
     def stored_seen(self, j: int, category: str) -> pl.DataFrame:
         """One row per (entity, category value) of the rows: how often the entity's stored state saw
         the value (`Seen.get`, all pairs at once: a join on the values' keys)."""
-        pairs = self.work.select("g", "e", category).unique(maintain_order=True).drop_nulls(category)
+        pairs = self.pairs(category)
         texts = pairs[category].unique()
         key_of = pl.DataFrame(
             {category: texts, "key": pl.Series([value_key(t) for t in texts.to_list()], dtype=pl.UInt64)}
@@ -643,8 +647,8 @@ def decide(
     A condition's result depends only on the values it reads, so each condition of each rule is
     evaluated once per distinct combination of those values' text (equal text, equal typed values),
     and the results are copied to the rows. Evaluation is pure and never raises, so evaluating every
-    rule and then choosing as
-    `engine.run_rules` does (in order; FIRST_MATCHED stops at the first match) gives its answer."""
+    rule and then choosing as `engine.run_rules` does (in order; FIRST_MATCHED stops at the first
+    match) gives its answer."""
     height = frame.height
     if not plan.rules or not height:
         empty = pl.Series([""] * height, dtype=pl.String)

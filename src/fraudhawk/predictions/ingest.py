@@ -63,7 +63,7 @@ class Written:
     states: list[tuple[Key, int, EntityState]] = field(default_factory=list)  # to cache once committed
 
 
-def _store_event(conn: Connection, prediction: Prediction) -> bool:
+def _store_event(conn: Connection, prediction: Prediction, prepared: Prepared) -> bool:
     event = prediction.event
     deleting = raw.one(conn, _DELETING, (event.event_type,))
     if deleting is not None and deleting[0] in DELETION_ACTIVE:
@@ -71,8 +71,7 @@ def _store_event(conn: Connection, prediction: Prediction) -> bool:
     # the index row claims the id: an id stored earlier (by this or another call) is stored once
     if raw.execute(conn, _INSERT_INDEX, (event.event_type, event.event_id)).rowcount != 1:
         return False
-    size = store.event_size(event.event_id, event.entity_id, event.variables)
-    variables = json.dumps(event.variables, separators=(",", ":"))
+    variables, size = prepared.event_row
     raw.execute(
         conn,
         _INSERT_EVENT,
@@ -115,6 +114,7 @@ class Prepared:
     states: dict[tuple[str, int, int], tuple[HistorySpec, EntityState, bytes]]  # version -> (its spec, ...)
     record: tuple[str, bytes | None]
     record_stored: bool
+    event_row: tuple[str, int]  # the event's variables as JSON, and its size, for streamed_events
 
 
 def prepare(prediction: Prediction, known: Known) -> Prepared:
@@ -129,7 +129,11 @@ def prepare(prediction: Prediction, known: Known) -> Prepared:
         advanced.advance(event.event_ms, amounts, categories, model.history.group_index())
         ready[version] = (model.history, advanced, advanced.to_bytes())
     stored = prediction.plan.spec.ingestion_enabled  # the usual case: a new event of an ingesting type
-    return Prepared(ready, records.encode(prediction, stored), stored)
+    event_row = (
+        json.dumps(event.variables, separators=(",", ":")),
+        store.event_size(event.event_id, event.entity_id, event.variables),
+    )
+    return Prepared(ready, records.encode(prediction, stored), stored, event_row)
 
 
 def _advance(
@@ -182,7 +186,7 @@ def write(
     written = Written()
     event = prediction.event
     if prediction.plan.spec.ingestion_enabled:
-        written.stored = _store_event(conn, prediction)
+        written.stored = _store_event(conn, prediction, prepared)
         if written.stored:
             generation = int(raw.one(conn, _GENERATION)[0])
             versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)

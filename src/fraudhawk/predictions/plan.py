@@ -209,6 +209,8 @@ class PlanCache:
             cached = self._plans.get(key)
             if cached is not None and cached[0] == generation:
                 return cached[1]
+            if len(self._loading) > 256:  # keys come from requests: keep the table bounded, as `_plans`
+                self._loading.clear()
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:
             with self._lock:

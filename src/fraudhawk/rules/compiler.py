@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fraudhawk.rules import nodes
@@ -260,29 +260,6 @@ def _in_stored_list(left: Fn, name: str, data_type: str, negated: bool) -> Fn:
     return in_typed
 
 
-def _variables_in(node: nodes.Node) -> set[str]:
-    if isinstance(node, nodes.Variable):
-        return {node.name}
-    found: set[str] = set()
-    for child in _CHILDREN[type(node)](node):
-        found |= _variables_in(child)
-    return found
-
-
-_CHILDREN: dict[type, Callable[[Any], tuple[nodes.Node, ...]]] = {
-    nodes.Literal: lambda n: (),
-    nodes.ListRef: lambda n: (),
-    nodes.LiteralList: lambda n: n.items,
-    nodes.Call: lambda n: n.args,
-    nodes.Not: lambda n: (n.operand,),
-    nodes.Negate: lambda n: (n.operand,),
-    nodes.Logic: lambda n: n.items,
-    nodes.Arith: lambda n: (n.left, n.right),
-    nodes.Compare: lambda n: (n.left, n.right),
-    nodes.Member: lambda n: (n.left, n.container),
-}
-
-
 class Compiler:
     def __init__(self, types: Mapping[nodes.Node, str], env: RuleEnv) -> None:
         self.types = types
@@ -291,13 +268,16 @@ class Compiler:
     def compile(self, node: nodes.Node) -> Fn:
         return self._compile(node)[0]
 
-    def parts(self, node: nodes.Node) -> Part:
-        """`node` split at its `and`, `or` and `!` into conditions (see `fraudhawk.rules.parts`)."""
+    def parts(self, node: nodes.Node, variables: Sequence[nodes.Variable]) -> Part:
+        """`node` split at its `and`, `or` and `!` into conditions (see `fraudhawk.rules.parts`);
+        `variables` are the expression's variable occurrences (the checker's), each condition reads
+        those written inside it."""
         if isinstance(node, nodes.Logic):
-            return Junction(node.op == "and", tuple(self.parts(item) for item in node.items))
+            return Junction(node.op == "and", tuple(self.parts(item, variables) for item in node.items))
         if isinstance(node, nodes.Not):
-            return Negation(self.parts(node.operand))
-        return Condition(self.compile(node), frozenset(_variables_in(node)))
+            return Negation(self.parts(node.operand, variables))
+        inside = frozenset(v.name for v in variables if node.where.start <= v.where.start < node.where.end)
+        return Condition(self.compile(node), inside)
 
     def _compile(self, node: nodes.Node) -> tuple[Fn, bool]:
         """The closure for `node`, and whether it is constant (then it is already folded)."""

@@ -76,4 +76,4 @@ def compile_rule(expression: str, env: RuleEnv) -> CompiledRule:
     compiler = Compiler(checker.types, env)
     fn = compiler.compile(root)
     occurrences = tuple(sorted((v.where.start, v.where.end, v.name, env.variables[v.name]) for v in checker.variables))
-    return CompiledRule(expression, fn, occurrences, frozenset(checker.lists), compiler.parts(root))
+    return CompiledRule(expression, fn, occurrences, frozenset(checker.lists), compiler.parts(root, checker.variables))
