@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./fraudhawk-data
+# server processes for the prediction benchmark: one per core, as `fraudhawk serve --workers` advises
+BENCH_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: setup run test lint typecheck pytest bench clean
 
@@ -39,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tfi_sparkov.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 	$(BIN)/python bench/ofi_samples.py $(if $(SAMPLES),--samples $(SAMPLES))
 	$(BIN)/python bench/compiled_model.py
-	$(BIN)/python bench/predictions.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
+	$(BIN)/python bench/predictions.py --workers $(BENCH_WORKERS) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
