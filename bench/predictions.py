@@ -120,14 +120,26 @@ def prepare(data_dir: Path, train: Path) -> None:
     print("detector ready: 1 TFI model, 5 rules")
 
 
-def test_rows(test: Path, work: Path) -> tuple[Path, list[dict[str, str]]]:
-    """fraudTest in AFD's layout (for the batch job) and as rows (for real-time requests)."""
+def test_file(test: Path, work: Path) -> Path:
+    """fraudTest in AFD's layout, where the batch job reads it."""
     target = work / "s3" / "bench" / "fraudTest_afd.csv.gz"
     target.parent.mkdir(parents=True, exist_ok=True)
     convert(test, target)
-    with gzip.open(target, "rt", newline="") as handle:
+    return target
+
+
+def request_bodies(afd_test: Path, run: str) -> tuple[list[str], list[str], list[str]]:
+    """Request bodies for saturation, the paced run and the library call: fraudTest's events with
+    fresh ids. Only the bodies are kept, not the rows as dicts: half a million dicts held by this
+    process would slow every garbage collection of the library call measured in it."""
+    with gzip.open(afd_test, "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return target, rows
+    variables = [name for name in rows[0] if name == name.lower()]
+    return (
+        bodies(rows[:200_000], variables, f"s{run}"),
+        bodies(rows[200_000:300_000], variables, f"p{run}"),
+        bodies(rows[300_000:302_200], variables, f"l{run}"),
+    )
 
 
 def bodies(rows: list[dict[str, str]], variables: list[str], run: str) -> list[str]:
@@ -209,7 +221,7 @@ def library_latency(data_dir: Path, lines: list[str]) -> tuple[float, float]:
     return statistics.median(timings) * 1000, timings[int(len(timings) * 0.99)] * 1000
 
 
-def batch(data_dir: Path, s3_root: Path, rows: int) -> dict[str, float]:
+def batch(data_dir: Path, s3_root: Path) -> dict[str, float]:
     import fraudhawk
     from fraudhawk.settings import Settings
 
@@ -233,7 +245,8 @@ def batch(data_dir: Path, s3_root: Path, rows: int) -> dict[str, float]:
         elapsed = time.perf_counter() - started
     if job["status"] != "COMPLETE":
         raise SystemExit(f"batch prediction ended {job['status']}: {job.get('failureReason')}")
-    return {"rows": float(job["processedRecordsCount"]), "seconds": elapsed, "rate": rows / elapsed}
+    rows = float(job["processedRecordsCount"])
+    return {"rows": rows, "seconds": elapsed, "rate": rows / elapsed}
 
 
 def verdict(name: str, value: float) -> str:
@@ -262,22 +275,21 @@ def main() -> None:
         work = Path(tmp)
         data_dir = (args.data_dir or work / "data").resolve()
         prepare(data_dir, args.train)
-        afd_test, rows = test_rows(args.test, work)
-        variables = [name for name in rows[0] if name == name.lower()]
-        run = uuid.uuid4().hex[:6]
+        afd_test = test_file(args.test, work)
         # batch first: it stores nothing, while real-time predictions advance the cards' histories
         # past fraudTest's times (a later batch of fraudTest would then be scored as late events)
-        figures = batch(data_dir, work / "s3", len(rows))
+        figures = batch(data_dir, work / "s3")
+        saturation_load, paced_load, library_load = request_bodies(afd_test, uuid.uuid4().hex[:6])
         server, port = serve(data_dir, args.workers)
         try:
-            saturated = wrk(port, bodies(rows[:200_000], variables, f"s{run}"), args.seconds, work, 16, None)
+            saturated = wrk(port, saturation_load, args.seconds, work, 16, None)
             # 13 connections, each waiting 20 ms on average: about 500 requests/s when a round trip
             # takes about 6 ms more (measured: 11 connections gave 425-433/s; wrk has no fixed rate)
-            paced = wrk(port, bodies(rows[200_000:300_000], variables, f"p{run}"), args.seconds, work, 13, 20)
+            paced = wrk(port, paced_load, args.seconds, work, 13, 20)
         finally:
             server.terminate()
             server.wait(timeout=60)
-        p50, p99 = library_latency(data_dir, bodies(rows[300_000:302_200], variables, f"l{run}"))
+        p50, p99 = library_latency(data_dir, library_load)
         print(f"real-time over HTTP, {args.workers} server process(es), ingestion ENABLED (event + history + record):")
         print(
             f"  saturation (wrk -t2 -c16 {args.seconds}s): {saturated['rate']:,.0f} predictions/s, "
