@@ -27,7 +27,7 @@ import pytest
 
 from fraudhawk.events import layout
 from fraudhawk.features.history import EntityState, HistorySpec, events_of, replay
-from fraudhawk.predictions import batch_scoring
+from fraudhawk.predictions import batch, batch_scoring
 from fraudhawk.service.contract import check_output
 from fraudhawk.settings import Settings
 from tests import test_import_crash as import_crash
@@ -240,7 +240,13 @@ def test_all_matched_version_by_number(shop: Any, s3_root: Path) -> None:
     assert row["RULE_RESULTS"] == ";".join(r["ruleId"] for r in expected["ruleResults"])
 
 
-def test_bad_rows_are_reported_and_the_rest_scored(shop: Any, s3_root: Path) -> None:
+@pytest.mark.parametrize("write_step", [100_000, 1, 5, 6])
+def test_bad_rows_are_reported_and_the_rest_scored(
+    shop: Any, s3_root: Path, monkeypatch: pytest.MonkeyPatch, write_step: int
+) -> None:
+    """Also with the report written a few rows at a time: the malformed line (the 6th) alone, ending
+    a slice, starting one, or inside one."""
+    monkeypatch.setattr(batch, "WRITE_STEP", write_step)
     lines = [
         ",".join(HEADER),
         ",".join(order(1, amount="1500")),

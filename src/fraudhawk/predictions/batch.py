@@ -18,10 +18,11 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from sqlalchemy import Connection, delete, insert, select, update
@@ -52,6 +53,7 @@ SUCCESS = "Success"
 INVALID_EVENT = "INVALID_EVENT"  # a record read, but not an event GetEventPrediction would evaluate
 MALFORMED_RECORD = "MALFORMED_RECORD"  # a line that is no CSV record of the header's columns
 STATUS = "STATUS"
+WRITE_STEP = 100_000  # report rows joined and encoded at a time
 OUTPUT_COLUMNS = (
     batch_scoring.MODEL_SCORES,
     batch_scoring.OUTCOMES,
@@ -289,7 +291,7 @@ class _Read:
 
     header: list[str]
     records: pa.Table  # LINE, then the file's columns (as c0, c1, ...: header names may clash)
-    events: pl.DataFrame  # valid events in segment layout, with LINE
+    events: pl.DataFrame  # valid events in segment layout, with LINE (emptied once checked)
     invalid: list[Rejected]
     malformed: list[Rejected]
 
@@ -361,10 +363,14 @@ class _Job:
             .otherwise(problem)
             .alias(_PROBLEM)
         )
-        for line, reason in events.filter(problem.is_not_null()).select(LINE, _PROBLEM).rows():
+        refused = events.filter(problem.is_not_null()).select(LINE, _PROBLEM)
+        for line, reason in refused.rows():
             read.invalid.append(Rejected(int(line), reason))
         self.processed = len(read.invalid) + len(read.malformed)
-        return events.filter(problem.is_null()).drop(_PROBLEM)
+        # the read's events are not needed again: without a reference to them, and without a copy
+        # when every event passes, a job holds one frame of events, not two
+        read.events = pl.DataFrame()
+        return (events.filter(problem.is_null()) if refused.height else events).drop(_PROBLEM)
 
     def _plan(self) -> DetectorPlan:
         job = self.job
@@ -449,22 +455,15 @@ class _Job:
             for rejected, status in ((read.invalid, INVALID_EVENT), (read.malformed, MALFORMED_RECORD))
         ]
         results = pl.concat([scored.select(LINE, *OUTPUT_COLUMNS), *refused], how="diagonal_relaxed")
-        records = pl.from_arrow(read.records)
-        assert isinstance(records, pl.DataFrame)
         if read.invalid or read.malformed:
             results = results.sort(LINE)  # the scored rows are in line order already
-        if read.malformed:
-            # a malformed line has no columns of its own: only its line number, status and error
-            rows = records.join(results, on=LINE, how="full", coalesce=True).sort(LINE)
-        else:
-            assert results[LINE].equals(records[LINE]), "every record has one result"
-            rows = records.hstack(results.drop(LINE))
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerow([*read.header, *OUTPUT_COLUMNS])
 
         def write(out: IO[bytes]) -> None:  # straight into the file: the report never sits whole in memory
             out.write(text.getvalue().encode("utf-8"))
-            rows.drop(LINE).write_csv(out, include_header=False)
+            for rows in _report_rows(read.records, results):
+                rows.write_csv(out, include_header=False)
 
         location = paths.report_location(
             paths.resolve(self.ctx.settings, self.job.output_path, "outputPath"),
@@ -476,6 +475,24 @@ class _Job:
         except Exception as error:
             log.exception("batch prediction %s: could not write its output", self.job.job_id)
             raise _Failed(f"The events were scored, but the output could not be written: {error}") from None
+
+
+def _report_rows(records: pa.Table, results: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The report's rows a slice of lines at a time, so the records are never converted and joined
+    whole: each record's columns as read, then its results. Both tables are in line order; a
+    malformed line has a result but no record (no columns of its own: only its status and error)."""
+    lines = records.column(LINE).to_numpy()
+    for start in range(0, results.height, WRITE_STEP):
+        part = results.slice(start, WRITE_STEP)
+        first, last = np.searchsorted(lines, [part[LINE][0], part[LINE][-1] + 1])
+        piece = pl.from_arrow(records.slice(int(first), int(last - first)))
+        assert isinstance(piece, pl.DataFrame)
+        if piece.height == part.height:
+            assert piece[LINE].equals(part[LINE]), "every record has one result"
+            rows = piece.hstack(part.drop(LINE))
+        else:
+            rows = piece.join(part, on=LINE, how="full", coalesce=True).sort(LINE)
+        yield rows.drop(LINE)
 
 
 class _Clock:
