@@ -59,6 +59,9 @@ def test_valid_request_succeeds(server: RunningServer) -> None:
     [
         (b'{"name": ', "not valid JSON"),
         (b"\xff\xfe\x00garbage", "not valid JSON"),
+        (b'{"name": "\xff"}', "not valid JSON"),  # not UTF-8 inside a string
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"name": ' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
         (b'{"name": NaN}', "not valid JSON"),
         (b'["name"]', "JSON object"),
         (b'"customer"', "JSON object"),

@@ -66,12 +66,16 @@ def parse_body(body: bytes) -> Any:
         return {}
     try:
         return _decode(body)  # the common case, several times faster than json
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
         pass  # json reads what msgspec refuses (a lone surrogate, 1e400) or explains the refusal
+    except RecursionError:
+        raise SerializationError("The request body is not valid JSON: it is nested too deeply") from None
     try:
         value = json.loads(body, parse_constant=_no_constants)
     except (UnicodeError, ValueError) as error:
         raise SerializationError(f"The request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise SerializationError("The request body is not valid JSON: it is nested too deeply") from None
     return value
 
 
