@@ -124,23 +124,45 @@ def test_put_event_type_update_replaces_lists_in_order(afd: Any) -> None:
     put_event_type(afd, variables=("email", "ip"), labels=("fraud",), entity_types=("customer",))
     put_event_type(
         afd,
-        variables=("phone", "amount", "email"),
+        variables=("phone", "ip", "amount", "email"),
         labels=("legit", "fraud"),
-        entity_types=("merchant", "customer"),
+        entity_types=("merchant",),
     )
     event_type = get_event_type(afd)
-    assert event_type["eventVariables"] == ["phone", "amount", "email"]
+    assert event_type["eventVariables"] == ["phone", "ip", "amount", "email"]
     assert event_type["labels"] == ["legit", "fraud"]
-    assert event_type["entityTypes"] == ["merchant", "customer"]
+    assert event_type["entityTypes"] == ["merchant"]
+
+
+@pytest.mark.parametrize(
+    ("change", "member", "dropped"),
+    [
+        ({"variables": ("email",)}, "eventVariables", "ip"),
+        ({"variables": ("amount",)}, "eventVariables", "email, ip"),
+        ({"labels": ("fraud",)}, "labels", "legit"),
+        ({"labels": None}, "labels", "fraud, legit"),
+    ],
+)
+def test_variables_and_labels_once_added_stay(afd: Any, change: dict[str, Any], member: str, dropped: str) -> None:
+    """As in AFD: models were trained on them, rules read them and stored events carry them."""
+    setup_catalog(afd, labels=("fraud", "legit"))
+    put_event_type(afd, variables=("email", "ip"), labels=("fraud", "legit"))
+    with pytest.raises(afd.exceptions.ValidationException) as caught:
+        put_event_type(afd, **change)
+    message = caught.value.response["Error"]["Message"]
+    assert message.startswith(f"{member}: ")
+    assert message.endswith(f"the event type sign_up has {dropped}")
+    event_type = get_event_type(afd)
+    assert (event_type["eventVariables"], event_type["labels"]) == (["email", "ip"], ["fraud", "legit"])
 
 
 def test_put_event_type_update_keeps_event_ingestion_when_omitted(afd: Any) -> None:
     setup_catalog(afd)
-    put_event_type(afd, eventIngestion="ENABLED")
-    put_event_type(afd, variables=("email",))
+    put_event_type(afd, variables=("email",), eventIngestion="ENABLED")
+    put_event_type(afd, variables=("email", "ip"))
     event_type = get_event_type(afd)
     assert event_type["eventIngestion"] == "ENABLED"
-    assert event_type["eventVariables"] == ["email"]
+    assert event_type["eventVariables"] == ["email", "ip"]
 
 
 def test_put_event_type_update_changes_event_ingestion(afd: Any) -> None:
@@ -170,7 +192,7 @@ def test_put_event_type_update_keeps_created_time(afd: Any) -> None:
     setup_catalog(afd)
     put_event_type(afd)
     before = get_event_type(afd)
-    put_event_type(afd, variables=("email",), description="changed")
+    put_event_type(afd, description="changed")
     after = get_event_type(afd)
     assert after["createdTime"] == before["createdTime"]
     assert after["lastUpdatedTime"] >= before["lastUpdatedTime"]

@@ -106,6 +106,7 @@ def put_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             values.setdefault("event_bridge_enabled", False)
             conn.execute(insert(_table).values(name=name, created_ms=stamp, **values))
         else:
+            _check_kept(conn, name, req)
             conn.execute(update(_table).where(_table.c.name == name).values(**values))
         for member, (link, column, _target, _noun) in _LINKS.items():
             conn.execute(delete(link).where(link.c.event_type == name))
@@ -117,6 +118,19 @@ def put_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
                 conn.execute(insert(link), rows)
         apply_tags(conn, ctx.arns.build(ARN_TYPE, name), req.get("tags"))
     return {}
+
+
+def _check_kept(conn: Connection, name: str, req: dict[str, Any]) -> None:
+    """Variables and labels, once added, stay (as in AFD): models were trained on them, rules read
+    them and stored events carry them."""
+    links = _load_links(conn, [name])
+    for member, noun in (("eventVariables", "variables"), ("labels", "labels")):
+        dropped = [item for item in links[member].get(name, []) if item not in (req.get(member) or [])]
+        if dropped:
+            raise ValidationError(
+                f"{member}: {noun} cannot be removed from an event type once added; "
+                f"the event type {name} has {', '.join(dropped)}"
+            )
 
 
 def _statistics(stats: Row[Any] | None) -> dict[str, Any]:
