@@ -62,6 +62,9 @@ def batch_create(afd: Any, names: list[str]) -> None:
         ("INTEGER", "-7"),
         ("FLOAT", "0.5"),
         ("FLOAT", "0"),
+        ("FLOAT", "-1.5e3"),
+        ("FLOAT", ".5"),
+        ("FLOAT", "5."),
         ("BOOLEAN", "true"),
         ("BOOLEAN", "False"),
         ("DATETIME", "2019-11-30T13:01:01Z"),
@@ -89,6 +92,12 @@ def test_create_variable_accepts_valid_default(afd: Any, data_type: str, default
         ("FLOAT", "nan"),
         ("FLOAT", "inf"),
         ("FLOAT", "abc"),
+        # Python's float() reads these; imports and AFD do not
+        ("FLOAT", "1_000"),
+        ("FLOAT", "\u0661\u0662"),  # Arabic-Indic digits
+        ("FLOAT", "\uff11\uff12"),  # full-width digits
+        ("FLOAT", " 12 "),
+        ("FLOAT", "0x10"),
         ("BOOLEAN", "maybe"),
         ("DATETIME", "yesterday"),
         ("DATETIME", "2019-11-30T13:01:01+02:00"),

@@ -9,6 +9,9 @@ from datetime import datetime
 from fraudhawk.errors import ValidationError
 
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
+#: A FLOAT's text: ASCII decimal digits with an optional fraction and exponent, as imports read it
+#: (Python's float() would also take "1_000", " 12 " and digits of other scripts).
+FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z$")
 INT64 = 2**63
 
@@ -40,11 +43,9 @@ def value_problem(data_type: str, text: str) -> str | None:
             return None
         return "an INTEGER value must be a whole number such as 0 or -12"
     if data_type == "FLOAT":
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
-        return None if math.isfinite(number) else "a FLOAT value must be a finite number such as 0.0 or 4.01"
+        if FLOAT_TEXT.fullmatch(text) and math.isfinite(float(text)):
+            return None
+        return "a FLOAT value must be a finite number such as 0.0 or 4.01"
     if data_type == "BOOLEAN":
         return None if text.lower() in ("true", "false") else "a BOOLEAN value must be true or false"
     if data_type == "DATETIME":

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fraudhawk.catalog.values import parse_utc_timestamp
+from fraudhawk.catalog.values import FLOAT_TEXT, parse_utc_timestamp
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -85,10 +85,9 @@ def coerce(data_type: str, text: str | None) -> Value:
 
 
 def _finite_float(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
+    if not FLOAT_TEXT.fullmatch(text):
         return None
+    number = float(text)
     return number if math.isfinite(number) else None
 
 
