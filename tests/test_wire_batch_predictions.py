@@ -210,6 +210,9 @@ def test_lifecycle_and_output_match_real_time(shop: Any, s3_root: Path) -> None:
     path, output, header = output_of(s3_root / BUCKET / "out", "nightly")
     assert header == [*HEADER, *RESULTS]
     assert path.read_bytes().startswith(b"EVENT_ID,EVENT_TIMESTAMP")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as any file the process creates, not mkstemp's 0600
     assert [[r[name] for name in HEADER] for r in output] == rows  # every input column as read
     for row in output:
         assert (row["STATUS"], row["ERROR"], row["MODEL_SCORES"]) == ("Success", "", "{}"), row

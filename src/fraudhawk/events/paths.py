@@ -91,6 +91,17 @@ def report_location(location: Location, name: str) -> Location:
     return Location(text, None, location.bucket, f"{key}/{name}" if key else name)
 
 
+def _read_umask() -> int:
+    """The process's umask, read once at import, before any thread could create a file: reading it
+    means setting it and setting it straight back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def write_atomically(location: Location, write: Callable[[IO[bytes]], object]) -> None:
     """Write the whole file or nothing: a reader never sees half a report. `write` writes the
     report into the file it is given, so a large one never sits whole in memory."""
@@ -105,6 +116,7 @@ def write_atomically(location: Location, write: Callable[[IO[bytes]], object]) -
     try:
         with os.fdopen(handle, "wb") as out:
             write(out)
+            os.fchmod(out.fileno(), 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the report from its readers
         os.replace(temporary, location.local)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -27,8 +27,8 @@ def check_variables(spec: EventTypeSpec, variables: dict[str, str]) -> None:
     unknown = sorted(name for name in variables if name not in spec.variables)
     if unknown:
         raise ValidationError(
-            f"eventVariables: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not variables of event type "
-            f"{spec.name}"
+            f"eventVariables: {', '.join(unknown)} "
+            f"{'is not a variable' if len(unknown) == 1 else 'are not variables'} of event type {spec.name}"
         )
     for name, value in variables.items():
         problem = value_problem(spec.variables[name], value)

@@ -47,7 +47,7 @@ class PlannedModel:
     minor: int
     arn: str
     model: ScoringModel
-    variables: frozenset[str]  # the event variables the model reads
+    variables: frozenset[str]  # its modelVariables (an event needs one), even those training left out
 
     @property
     def version(self) -> str:
@@ -149,7 +149,7 @@ def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
                 minor=minor,
                 arn=version_arn(ctx, types[model_id], model_id, text),
                 model=model,
-                variables=frozenset(v.name for v in model.plan.used),
+                variables=frozenset(v.name for v in model.plan.variables),
             )
         )
     external_models = load_external_models(conn, parts.external)
