@@ -745,7 +745,7 @@ def test_create_model_version_refuses_bad_requests(checked_models: Lab, case: Ca
         assert afd.describe_model_versions(modelId=model_id, modelType=model_type)["modelVersionDetails"] == []
 
 
-def test_update_model_version_conflicts_while_the_major_version_trains(lab: Lab, big_csv: Path) -> None:
+def test_update_model_version_is_refused_while_the_major_version_trains(lab: Lab, big_csv: Path) -> None:
     afd = lab.afd
     afd.create_model(modelId="busy_model", modelType=OFI, eventTypeName=PAYMENT)
     answer = create_version(afd, "busy_model", big_csv, variables=TX_VARIABLES)
@@ -755,15 +755,15 @@ def test_update_model_version_conflicts_while_the_major_version_trains(lab: Lab,
         afd.update_model_version(
             modelId="busy_model", modelType=OFI, majorVersionNumber="1", externalEventsDetail=external(big_csv)
         )
-    except afd.exceptions.ConflictException as conflict:
-        error = conflict
+    except afd.exceptions.ValidationException as refused:  # AFD's type, as the walk-through shows
+        error = refused
     still_training = get_version(afd, "busy_model", "1.0")["status"] == TRAINING
     afd.update_model_version_status(
         modelId="busy_model", modelType=OFI, modelVersionNumber="1.0", status="TRAINING_CANCELLED"
     )
     wait_version(afd, "busy_model", "1.0")
     assert still_training, "the training finished too soon for this test to mean anything"
-    assert error is not None, "UpdateModelVersion while its major version trains did not conflict"
+    assert error is not None, "UpdateModelVersion while its major version trains was not refused"
     assert "Simultaneous training for the same major version not allowed" in str(error)
     versions = afd.describe_model_versions(modelId="busy_model")["modelVersionDetails"]
     assert version_numbers(versions) == ["1.0"]
@@ -1030,8 +1030,8 @@ def test_delete_model_version_conflicts_while_active_or_training(lab: Lab, big_c
     error: Exception | None = None
     try:
         afd.delete_model_version(modelId="training_model", modelType=OFI, modelVersionNumber="1.0")
-    except afd.exceptions.ConflictException as conflict:
-        error = conflict
+    except afd.exceptions.ValidationException as refused:  # AFD's type, as the walk-through shows
+        error = refused
     still_training = get_version(afd, "training_model", "1.0")["status"] == TRAINING
     afd.update_model_version_status(
         modelId="training_model", modelType=OFI, modelVersionNumber="1.0", status="TRAINING_CANCELLED"

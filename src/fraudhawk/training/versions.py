@@ -210,8 +210,9 @@ def update_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _simultaneous(model_id: str, major: int) -> ConflictError:
-    return ConflictError(
+def _simultaneous(model_id: str, major: int) -> ValidationError:
+    # AFD's own answer, which users' scripts catch: a ValidationException with this text
+    return ValidationError(
         f"Simultaneous training for the same major version not allowed: version {major} of {model_id} is training"
     )
 
