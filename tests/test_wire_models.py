@@ -1030,8 +1030,8 @@ def test_delete_model_version_conflicts_while_active_or_training(lab: Lab, big_c
     error: Exception | None = None
     try:
         afd.delete_model_version(modelId="training_model", modelType=OFI, modelVersionNumber="1.0")
-    except afd.exceptions.ValidationException as refused:  # AFD's type, as the walk-through shows
-        error = refused
+    except afd.exceptions.ConflictException as conflict:
+        error = conflict
     still_training = get_version(afd, "training_model", "1.0")["status"] == TRAINING
     afd.update_model_version_status(
         modelId="training_model", modelType=OFI, modelVersionNumber="1.0", status="TRAINING_CANCELLED"
