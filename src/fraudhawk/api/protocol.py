@@ -65,18 +65,15 @@ def parse_body(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
-        return _decode(body)  # the common case, several times faster than json
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
-        pass  # json reads what msgspec refuses (a lone surrogate, 1e400) or explains the refusal
-    except RecursionError:
-        raise SerializationError("The request body is not valid JSON: it is nested too deeply") from None
-    try:
-        value = json.loads(body, parse_constant=_no_constants)
+        try:
+            return _decode(body)  # the common case, several times faster than json
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+            pass  # json reads what msgspec refuses (a lone surrogate, 1e400) or explains the refusal
+        return json.loads(body, parse_constant=_no_constants)
     except (UnicodeError, ValueError) as error:
         raise SerializationError(f"The request body is not valid JSON: {error}") from None
     except RecursionError:
         raise SerializationError("The request body is not valid JSON: it is nested too deeply") from None
-    return value
 
 
 def check_loopback_host(headers: Mapping[str, str]) -> None:

@@ -286,12 +286,12 @@ def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool])
 
 @dataclass
 class _Read:
-    """The input file, read and checked: every record (for the output), the valid events, and the
-    records that cannot be evaluated, with why."""
+    """The input file, read and checked: every record (for the output), and the records that cannot
+    be evaluated, with why. The valid events go their own way (`_Job._read`), so that a job holds
+    them once, as checked, not also as read."""
 
     header: list[str]
     records: pa.Table  # LINE, then the file's columns (as c0, c1, ...: header names may clash)
-    events: pl.DataFrame  # valid events in segment layout, with LINE (emptied once checked)
     invalid: list[Rejected]
     malformed: list[Rejected]
 
@@ -333,11 +333,11 @@ class _Job:
     def run(self) -> None:
         clock = _Clock()
         plan = self._plan()
-        read = self._read(plan)
+        read, events = self._read(plan)
         self.total = read.total
         self.beat()
         clock.lap("read")
-        events = self._checked(plan, read)
+        events = self._checked(plan, read, events)
         clock.lap("check")
         with batch_scoring.BaseColumns(plan, events) as bases:  # computed meanwhile, on a thread
             histories = {
@@ -352,9 +352,9 @@ class _Job:
         clock.lap("write")
         log.info("batch prediction %s: %d records (%s)", self.job.job_id, self.total, clock)
 
-    def _checked(self, plan: DetectorPlan, read: _Read) -> pl.DataFrame:
-        """The events GetEventPrediction would evaluate; the others join `read.invalid`."""
-        events = batch_scoring.with_all_variables(plan, read.events)
+    def _checked(self, plan: DetectorPlan, read: _Read, events: pl.DataFrame) -> pl.DataFrame:
+        """Of the valid `events`, those GetEventPrediction would evaluate; the others join `read.invalid`."""
+        events = batch_scoring.with_all_variables(plan, events)
         # validate_batch finds an EVENT_ID repeated within a batch; this, one repeated across batches
         problem = pl.col(_PROBLEM)
         events = events.with_columns(batch_scoring.event_problems(plan, events).alias(_PROBLEM)).with_columns(
@@ -367,9 +367,7 @@ class _Job:
         for line, reason in refused.rows():
             read.invalid.append(Rejected(int(line), reason))
         self.processed = len(read.invalid) + len(read.malformed)
-        # the read's events are not needed again: without a reference to them, and without a copy
-        # when every event passes, a job holds one frame of events, not two
-        read.events = pl.DataFrame()
+        # no copy when every event passes: a job holds one frame of events
         return (events.filter(problem.is_null()) if refused.height else events).drop(_PROBLEM)
 
     def _plan(self) -> DetectorPlan:
@@ -385,7 +383,8 @@ class _Job:
         with self.ctx.db.read() as conn:
             return states.load_states(conn, tracked, list(entities))
 
-    def _read(self, plan: DetectorPlan) -> _Read:
+    def _read(self, plan: DetectorPlan) -> tuple[_Read, pl.DataFrame]:
+        """The file read, and its valid events in segment layout, with LINE."""
         location = paths.resolve(self.ctx.settings, self.job.input_path, "inputPath")
         try:
             raw = paths.open_input(location)
@@ -439,7 +438,7 @@ class _Job:
                     LINE: pl.Int64,
                 }
             )
-        return _Read(header, table, frame, invalid, malformed)
+        return _Read(header, table, invalid, malformed), frame
 
     def _write(self, read: _Read, scored: pl.DataFrame) -> None:
         """Every record in line order, its columns as read, then the results; written whole."""

@@ -71,6 +71,7 @@ def _store_event(conn: Connection, prediction: Prediction, prepared: Prepared) -
     # the index row claims the id: an id stored earlier (by this or another call) is stored once
     if raw.execute(conn, _INSERT_INDEX, (event.event_type, event.event_id)).rowcount != 1:
         return False
+    assert prepared.event_row is not None, "prepared for an ingesting event type"
     variables, size = prepared.event_row
     raw.execute(
         conn,
@@ -114,7 +115,7 @@ class Prepared:
     states: dict[tuple[str, int, int], tuple[HistorySpec, EntityState, bytes]]  # version -> (its spec, ...)
     record: tuple[str, bytes | None]
     record_stored: bool
-    event_row: tuple[str, int]  # the event's variables as JSON, and its size, for streamed_events
+    event_row: tuple[str, int] | None  # an ingesting type's event: its variables as JSON, and its size
 
 
 def prepare(prediction: Prediction, known: Known) -> Prepared:
@@ -129,10 +130,10 @@ def prepare(prediction: Prediction, known: Known) -> Prepared:
         advanced.advance(event.event_ms, amounts, categories, model.history.group_index())
         ready[version] = (model.history, advanced, advanced.to_bytes())
     stored = prediction.plan.spec.ingestion_enabled  # the usual case: a new event of an ingesting type
-    event_row = (
-        json.dumps(event.variables, separators=(",", ":")),
-        store.event_size(event.event_id, event.entity_id, event.variables),
-    )
+    event_row = None
+    if stored:
+        size = store.event_size(event.event_id, event.entity_id, event.variables)
+        event_row = (json.dumps(event.variables, separators=(",", ":")), size)
     return Prepared(ready, records.encode(prediction, stored), stored, event_row)
 
 
