@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +25,7 @@ import polars as pl
 import pytest
 
 from fraudhawk.events import layout
-from fraudhawk.features.history import EntityState, HistorySpec, events_of, replay
+from fraudhawk.features.history import EntityState, HistorySpec, events_of, needs_replay, replay, timeline
 from fraudhawk.predictions import batch, batch_scoring
 from fraudhawk.service.contract import check_output
 from fraudhawk.settings import Settings
@@ -636,14 +635,14 @@ def _engine_case(spec: HistorySpec, seed: int) -> tuple[pl.DataFrame, pl.DataFra
     )
     frame = pl.concat([later, late, tie]).sample(fraction=1.0, shuffle=True, seed=seed)
     expected = _replayed(spec, frame, _copies(stored))
-    model = SimpleNamespace(history=spec, tracked=None, model=SimpleNamespace(history_of=partial(_replayed, spec)))
+    model = SimpleNamespace(history=spec, tracked=None)
 
     def load(tracked: Any, names: Sequence[str]) -> dict[str, EntityState]:
         return {name: EntityState.from_bytes(stored[name].to_bytes()) for name in names if name in stored}
 
     got = batch_scoring.history(model, frame, load, lambda done: None)  # type: ignore[arg-type]
     assert got is not None
-    return got, expected, batch_scoring.replayed_entities(spec, frame, stored)
+    return got, expected, needs_replay(spec, frame, stored)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=["full", "amount", "category", "activity"])
@@ -656,7 +655,7 @@ def test_vectorised_history_equals_replay_to_the_bit(spec: HistorySpec, seed: in
 
 def test_vectorised_history_without_one_timeline_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Times too far apart for one int64 key: each entity's windows are found on its own."""
-    monkeypatch.setattr(batch_scoring, "_KEY_LIMIT", 0)
+    monkeypatch.setattr(timeline, "KEY_LIMIT", 0)
     got, expected, _ = _engine_case(SPECS[0], 7)
     assert got.equals(expected)
 
@@ -670,7 +669,7 @@ def test_states_or_amounts_that_are_not_finite_are_replayed() -> None:
     frame = pl.DataFrame(
         {layout.ENTITY_ID: ["odd", "fine", "nan", "new"], layout.EVENT_MS: [DAY] * 4, "amt": ["1", "2", "NaN", "3"]}
     )
-    assert sorted(batch_scoring.replayed_entities(spec, frame, {"odd": odd, "fine": fine})) == ["nan", "odd"]
+    assert sorted(needs_replay(spec, frame, {"odd": odd, "fine": fine})) == ["nan", "odd"]
 
 
 # --- external models --------------------------------------------------------------------------------------

@@ -97,8 +97,7 @@ class ScoringModel:
         spec = self.plan.history
         if spec is None:
             return None
-        rows = hist.replay(spec, states, hist.events_of(spec, frame))
-        return pl.DataFrame(rows, schema=dict.fromkeys(spec.feature_names(), pl.Float64), orient="row", strict=False)
+        return hist.replay_frame(spec, frame, states)
 
 
 class ModelCache:

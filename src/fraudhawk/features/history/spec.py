@@ -1,0 +1,60 @@
+"""What an entity history follows and which features it answers, in the order both engines give them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+WINDOWS: tuple[tuple[str, int], ...] = (("1h", HOUR_MS), ("24h", DAY_MS), ("7d", 7 * DAY_MS))
+LONGEST = max(ms for _, ms in WINDOWS)
+COUNT_CAP = 100
+NO_ENTITY = "\x00"  # prefix of the stand-in entity of an event without one (never a real id)
+PREFIX = "h."
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """Which variables the history follows: amounts (numbers) and categories (their novelty)."""
+
+    amounts: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    amount_groups: tuple[str, ...] = ()  # categories by which amounts are also compared (e.g. per product type)
+
+    def feature_names(self) -> list[str]:
+        names = [f"{PREFIX}since_last_s", *(f"{PREFIX}count_{w}" for w, _ in WINDOWS)]
+        names += [f"{PREFIX}events_seen", f"{PREFIX}rate_ratio", f"{PREFIX}hour_share", f"{PREFIX}rate_vs_usual"]
+        for a in self.amounts:
+            names += [f"{PREFIX}{a}.sum_{w}" for w, _ in WINDOWS]
+            names += [f"{PREFIX}{a}.{k}" for k in ("ratio_mean", "zscore", "ratio_max", "ratio_mean_24h")]
+            names += [f"{PREFIX}{a}.ratio_max_24h", f"{PREFIX}{a}.prev_ratio_mean"]
+            names += [f"{PREFIX}{a}.ratio_mean_by_{g}" for g in self.amount_groups]
+        for c in self.categories:
+            names += [f"{PREFIX}{c}.seen", f"{PREFIX}{c}.seen_share"]
+        return names
+
+    def groups(self) -> dict[str, list[str]]:
+        """Feature name -> the variables it is computed from (for grouped importance)."""
+        out: dict[str, list[str]] = {}
+        for name in self.feature_names():
+            rest = name[len(PREFIX) :]
+            variable = rest.rpartition(".")[0]
+            out[name] = [variable] if variable else []
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "amounts": list(self.amounts),
+            "categories": list(self.categories),
+            "amount_groups": list(self.amount_groups),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HistorySpec:
+        return cls(tuple(data["amounts"]), tuple(data["categories"]), tuple(data.get("amount_groups", ())))
+
+    def group_index(self) -> list[int]:
+        """Position in `categories` of each amount group."""
+        return [self.categories.index(g) for g in self.amount_groups]
