@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.seen import Seen
 
 HOUR_MS = 3_600_000

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.catalog.values import parse_utc_timestamp
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import COUNT_CAP, HOUR_MS, LONGEST, PREFIX, WINDOWS, EntityState, HistorySpec
 from fraudhawk.features.seen import value_key
 from fraudhawk.predictions.engine import choose
