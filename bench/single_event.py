@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from run import machine
 
 from fraudhawk import datagen
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.paths import Location
-from fraudhawk.events.timestamps import parse_series
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import VariableInfo
 from fraudhawk.features.single import SingleRowPlan

@@ -92,13 +92,14 @@ def _run(target: Any, *args: Any) -> dict[str, Any]:
 
 def score_test(data_dir: Path, test: Path) -> dict[str, float]:
     import fraudhawk
-    from fraudhawk.events import layout
-    from fraudhawk.events.timestamps import parse_series
+    from fraudhawk.eventdata import layout
+    from fraudhawk.eventdata.timestamps import parse_series
     from fraudhawk.features.history import EntityState
+    from fraudhawk.scoring import artifacts
     from fraudhawk.scoring.model import MODELS
     from fraudhawk.settings import Settings
     from fraudhawk.storage import schema
-    from fraudhawk.training import artifacts, metrics
+    from fraudhawk.training import metrics
 
     settings = Settings.load(data_dir=str(data_dir), environ={})
     with fraudhawk.Client(settings=settings) as client:

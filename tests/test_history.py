@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from fraudhawk import datagen
-from fraudhawk.events import layout
-from fraudhawk.events.timestamps import parse_series
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.features.history import EntityState, HistorySpec, compute, replay, timeline
 from fraudhawk.settings import Settings
 from fraudhawk.storage import schema

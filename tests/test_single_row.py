@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraudhawk import datagen
-from fraudhawk.events import layout
-from fraudhawk.events.timestamps import _ALL, _parse, parse_iso_column, parse_series
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import _ALL, _parse, parse_iso_column, parse_series
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import FeaturePlan, VariableInfo, role_of
 from fraudhawk.features.seen import Seen

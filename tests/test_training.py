@@ -18,8 +18,9 @@ from fraudhawk import datagen
 from fraudhawk.errors import InternalError
 from fraudhawk.events.paths import Location
 from fraudhawk.features.plan import VariableInfo
+from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.calibration import Calibration, fpr_for_score
-from fraudhawk.training import artifacts, metrics, trainer
+from fraudhawk.training import metrics, trainer
 from fraudhawk.training.dataset import from_csv
 from fraudhawk.training.messages import Messages
 from tests.conftest import boto_client

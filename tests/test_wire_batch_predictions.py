@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import EntityState, HistorySpec, events_of, needs_replay, replay, timeline
 from fraudhawk.predictions import batch, batch_scoring
 from fraudhawk.service.contract import check_output

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from fraudhawk.catalog.external_models import event_type_users, variable_users
-from fraudhawk.scoring.external import ExternalInvoker, ExternalModel, load_external_models
+from fraudhawk.catalog.external_config import ExternalModel, load_external_models
+from fraudhawk.catalog.usage import event_type_users, variable_users
+from fraudhawk.scoring.external import ExternalInvoker
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
 from tests.conftest import RunningServer, boto_client, unchecked_client

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fraudhawk.catalog.arns import Arns
+from fraudhawk.arns import Arns
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
 

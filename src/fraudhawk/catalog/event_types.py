@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
+from fraudhawk.catalog.activity import deletion_running, running_import
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import detector_users, event_type_users
 from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.detectors.usage import detector_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
-from fraudhawk.events.activity import deletion_running, running_import
 from fraudhawk.storage import schema
 
 ARN_TYPE = "event-type"
@@ -202,8 +202,6 @@ def delete_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         detectors = detector_users(conn, name)
         if detectors:
             raise ConflictError(f"The event type {name} is used by detector(s) {detectors}: delete them first")
-        from fraudhawk.catalog.external_models import event_type_users  # it imports this module
-
         external = event_type_users(conn, name)
         if external:
             raise ConflictError(f"The event type {name} cannot be deleted: {external}")

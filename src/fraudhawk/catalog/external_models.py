@@ -15,14 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from fraudhawk.catalog.named import exists
-from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
-from fraudhawk.catalog.variables import NAME_PATTERN
-from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.detectors.usage import external_model_users
-from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
-from fraudhawk.scoring.external import (
+from fraudhawk.catalog.external_config import (
     INPUT_CONTENT_TYPES,
     ExternalModel,
     fill_template,
@@ -30,6 +23,13 @@ from fraudhawk.scoring.external import (
     placeholders,
     template_member,
 )
+from fraudhawk.catalog.named import exists
+from fraudhawk.catalog.paging import page, with_token
+from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import external_model_users
+from fraudhawk.catalog.variables import NAME_PATTERN
+from fraudhawk.context import Context, iso_time, now_ms
+from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
 
 ARN_TYPE = "external-model"
@@ -255,23 +255,3 @@ def delete_external_model(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         conn.execute(delete(_table).where(_table.c.endpoint == endpoint))
         drop_tags(conn, ctx.arns.build(ARN_TYPE, endpoint))
     return {}
-
-
-def _models(conn: Connection) -> list[ExternalModel]:
-    return [ExternalModel.from_row(row) for row in conn.execute(select(_table).order_by(_table.c.endpoint))]
-
-
-def event_type_users(conn: Connection, event_type: str) -> str | None:
-    """An in-use check (InUseCheck) for event types: the external models whose input names it."""
-    users = [model.endpoint for model in _models(conn) if model.event_type == event_type]
-    return f"it is used by external model(s) {', '.join(users)}" if users else None
-
-
-def variable_users(conn: Connection, variable: str) -> str | None:
-    """An in-use check (InUseCheck) for variables: the external models that read or fill it."""
-    users = [
-        model.endpoint
-        for model in _models(conn)
-        if variable in model.input_variables or variable in model.output_variables
-    ]
-    return f"it is used by external model(s) {', '.join(users)}" if users else None

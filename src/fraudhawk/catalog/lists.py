@@ -9,9 +9,9 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import page, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import list_users
 from fraudhawk.catalog.variable_types import list_variable_types
 from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.detectors.usage import list_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fraudhawk.catalog.named import NamedResource
-from fraudhawk.detectors.usage import outcome_users
+from fraudhawk.catalog.usage import outcome_users
 from fraudhawk.storage import schema
 
 OUTCOMES = NamedResource(

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire, used_by_event_types
 from fraudhawk.catalog.paging import with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import variable_users
 from fraudhawk.catalog.values import value_problem
 from fraudhawk.catalog.variable_types import variable_type_problem
 from fraudhawk.context import Context, now_ms
@@ -170,8 +171,6 @@ def delete_variable(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             return {}
         if row.data_source == "MODEL_SCORE":
             raise ConflictError(f"The variable {name} is a model score: it is deleted with its model")
-        from fraudhawk.catalog.external_models import variable_users  # it imports this module
-
         reason = _in_event_types(conn, name) or variable_users(conn, name)
         if reason:
             raise ConflictError(f"The variable {name} cannot be deleted: {reason}")

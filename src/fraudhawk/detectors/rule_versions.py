@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import rule_version_users
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.detectors.environment import rule_environment
-from fraudhawk.detectors.usage import rule_version_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.rules import compile_rule
 from fraudhawk.storage import schema

@@ -12,14 +12,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from fraudhawk.catalog.external_config import load_external_models
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.version_numbers import parse_version, version_arn, version_text
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.detectors.environment import SCORE_SUFFIX, rule_environment
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.rules import compile_rule
 from fraudhawk.storage import schema
-from fraudhawk.training.versions import parse_version, version_arn, version_text
 
 ARN_TYPE = "detector-version"
 MAX_MODELS = 10  # models and external models per detector version (AFD's quota)
@@ -149,8 +150,6 @@ def _check_external(conn: Connection, endpoints: list[str]) -> list[str]:
 
 def _external_outputs(conn: Connection, endpoints: list[str]) -> dict[str, str]:
     """Output variable -> the endpoint that produces it."""
-    from fraudhawk.scoring.external import load_external_models
-
     produced: dict[str, str] = {}
     for endpoint, model in load_external_models(conn, endpoints).items():
         for name in model.output_variables:

@@ -1,2 +1,2 @@
 """Stored events: single events (SendEvent), batch imports of CSV files, labels, deletion, and the
-columnar layout training reads."""
+columnar segments training reads (their columns are `fraudhawk.eventdata.layout`)."""

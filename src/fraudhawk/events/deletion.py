@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from fraudhawk.catalog.activity import DELETION_ACTIVE, deletion_running, running_import
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError
 from fraudhawk.events import store
-from fraudhawk.events.activity import DELETION_ACTIVE, deletion_running, running_import
 from fraudhawk.events.worker import candidates, claim
 from fraudhawk.storage import schema
 

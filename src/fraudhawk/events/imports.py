@@ -21,13 +21,13 @@ import polars as pl
 import pyarrow.compute as pc
 from sqlalchemy import Connection, delete, insert, select, update
 
+from fraudhawk.catalog.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
 from fraudhawk.catalog.paging import one_or_page, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths, store
-from fraudhawk.events.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.events.worker import candidates, claim

@@ -19,9 +19,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.csvsource import LINE, read_csv
-from fraudhawk.events.timestamps import parse_series
 
 FRAUD, LEGIT = "fraud", "legit"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

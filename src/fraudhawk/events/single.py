@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from fraudhawk.catalog.activity import deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
 from fraudhawk.catalog.values import utc_ms, value_problem
 from fraudhawk.context import Context, iso_time
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import store
-from fraudhawk.events.activity import deletion_running
 from fraudhawk.scoring import states
 from fraudhawk.storage import schema
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from fraudhawk.caching import LoadingCache
 from fraudhawk.context import now_ms
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.storage import schema
 
 _index = schema.event_index

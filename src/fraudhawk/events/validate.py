@@ -11,9 +11,9 @@ import polars as pl
 import pyarrow as pa
 
 from fraudhawk.catalog.event_types import EventTypeSpec
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.csvsource import LINE, Rejected
-from fraudhawk.events.timestamps import parse_series
 
 ID_PATTERN = r"^[0-9a-z_-]{1,64}$"
 ENTITY_PATTERN = r"^[0-9A-Za-z_.@+-]{1,256}$"

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
-from fraudhawk.events.timestamps import parse_series
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.features import enrich
 from fraudhawk.features.history import PREFIX as HISTORY_PREFIX
 from fraudhawk.features.history import HistorySpec

@@ -10,7 +10,7 @@ last bit, and tests/test_single_row.py checks the two against each other on fitt
   is Python's `str.strip()` without \\x1c-\\x1f), and empty text is missing;
 * numbers parse as polars' `cast(pl.Float64, strict=False)` does: ASCII decimal or scientific
   notation, inf/infinity/nan in any case, nothing else (no spaces, underscores, hex or other digits);
-* timestamps parse as `events.timestamps.parse_series` does for a single value (see `parse_ms`).
+* timestamps parse as `eventdata.timestamps.parse_series` does for a single value (see `parse_ms`).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def _instant(year: int, month: int, day: int, hour: int, minute: int, second: in
 
 @lru_cache(maxsize=65_536)
 def parse_ms(text: str) -> int | None:
-    """Epoch milliseconds of trimmed text as `events.timestamps.parse_series` reads it, or None."""
+    """Epoch milliseconds of trimmed text as `eventdata.timestamps.parse_series` reads it, or None."""
     match = _ISO.fullmatch(text)
     if match is not None:
         year, month, day, hour, minute, second, fraction, sign, off_hours, off_minutes = match.groups()

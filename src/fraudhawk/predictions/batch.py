@@ -32,7 +32,8 @@ from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
-from fraudhawk.events import layout, paths
+from fraudhawk.eventdata import layout
+from fraudhawk.events import paths
 from fraudhawk.events.csvsource import LINE, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.events.worker import claim

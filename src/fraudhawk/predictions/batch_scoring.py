@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.catalog.values import parse_utc_timestamp
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import EntityState
 from fraudhawk.features.history import compute as compute_history
 from fraudhawk.predictions.engine import choose

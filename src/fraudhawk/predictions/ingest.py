@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from fraudhawk.catalog.activity import DELETION_ACTIVE
 from fraudhawk.context import now_ms
 from fraudhawk.events import store
-from fraudhawk.events.activity import DELETION_ACTIVE
 from fraudhawk.features.history import EntityState, HistorySpec
 from fraudhawk.features.single import history_inputs
 from fraudhawk.predictions import records

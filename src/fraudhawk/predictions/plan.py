@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
+from fraudhawk.catalog.external_config import ExternalModel, load_external_models
+from fraudhawk.catalog.version_numbers import version_arn, version_text
 from fraudhawk.context import Context
 from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.detectors.environment import rule_environment
@@ -19,13 +21,11 @@ from fraudhawk.detectors.versions import load_parts
 from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
 from fraudhawk.features.history import HistorySpec
 from fraudhawk.rules import CompiledRule, compile_rule
-from fraudhawk.scoring.external import ExternalModel, load_external_models
-from fraudhawk.scoring.model import ScoringModel
+from fraudhawk.scoring import artifacts
+from fraudhawk.scoring.model import ScoringModel, load_version_model
 from fraudhawk.scoring.states import Tracked
 from fraudhawk.storage import raw, schema
-from fraudhawk.training import artifacts
 from fraudhawk.training.models import score_variable
-from fraudhawk.training.versions import version_arn, version_text
 
 _dv = schema.detector_versions
 
@@ -100,8 +100,6 @@ def resolve_version(conn: Connection, detector_id: str, version_id: str | None) 
 
 
 def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
-    from fraudhawk.training.jobs import load_version_model
-
     detector = load_detector(conn, row.detector_id)
     spec = load_spec(conn, detector.event_type)
     parts, types = load_parts(conn, row.detector_id, row.version)
@@ -165,8 +163,8 @@ def _load(ctx: Context, conn: Connection, row: Any) -> DetectorPlan:
             found[item.list_name].add(item.element)
         lists = {name: frozenset(values) for name, values in found.items()}
     score_types = {m.score_variable: env.variables.get(m.score_variable, "FLOAT") for m in models}
-    for model in external:
-        for name in model.output_variables:
+    for external_model in external:
+        for name in external_model.output_variables:
             score_types[name] = env.variables.get(name, "FLOAT")
     return DetectorPlan(
         detector_id=row.detector_id,

@@ -17,13 +17,14 @@ from sqlalchemy import Connection, and_, delete, or_, select
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.values import utc_ms
+from fraudhawk.catalog.version_numbers import version_text
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.predictions.engine import Prediction
 from fraudhawk.predictions.explain import explain
+from fraudhawk.scoring import artifacts
+from fraudhawk.scoring.model import load_version_model
 from fraudhawk.storage import schema
-from fraudhawk.training import artifacts
-from fraudhawk.training.versions import version_text
 
 _table = schema.predictions
 _ENCODER = msgspec.json.Encoder()
@@ -95,8 +96,6 @@ def _version_number(text: str, field: str) -> int:
 
 
 def _evaluations(ctx: Context, conn: Connection, record: dict[str, Any], vectors: bytes | None) -> list[dict[str, Any]]:
-    from fraudhawk.training.jobs import load_version_model
-
     values = np.frombuffer(vectors, dtype=np.float64) if vectors else np.zeros(0)
     offset = 0
     versions = schema.model_versions

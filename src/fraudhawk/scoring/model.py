@@ -14,12 +14,14 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.caching import LoadingCache
+from fraudhawk.catalog.version_numbers import version_text
+from fraudhawk.context import Context
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import FeaturePlan
+from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.calibration import Calibration
 from fraudhawk.scoring.compiled import CompiledModel
 from fraudhawk.scoring.fastpredict import FastBooster
-from fraudhawk.training import artifacts
 
 log = logging.getLogger("fraudhawk.scoring")
 COMPILED_LOOK_S = 5.0
@@ -113,3 +115,12 @@ class ModelCache:
 
 
 MODELS = ModelCache()
+
+
+def load_version_model(ctx: Context, row: Any) -> ScoringModel:
+    """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
+    digest = row.artifact_sha256 or ""
+    source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
+    model = MODELS.get(source, digest)
+    model.trust_library(getattr(row, "compiled_sha256", None))
+    return model

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, delete, insert, select
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import EntityState, HistorySpec, events_of, replay
 from fraudhawk.features.single import history_inputs
 from fraudhawk.storage import schema

@@ -14,9 +14,10 @@ import polars as pl
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, func, select
 
-from fraudhawk.events import layout, paths
+from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
+from fraudhawk.events import paths
 from fraudhawk.events.csvsource import LINE, read_csv
-from fraudhawk.events.timestamps import parse_series
 from fraudhawk.storage import schema
 from fraudhawk.training.messages import Messages
 

@@ -17,17 +17,19 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, update
 
 from fraudhawk.catalog.values import utc_ms
+from fraudhawk.catalog.version_numbers import version_text
 from fraudhawk.context import Context, now_ms
 from fraudhawk.events import paths
 from fraudhawk.events.worker import STALE_MS, owner_is_gone
 from fraudhawk.features.plan import VariableInfo
+from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.compiled import CompiledModel, CompileError
-from fraudhawk.scoring.model import MODELS
+from fraudhawk.scoring.model import load_version_model
 from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
-from fraudhawk.training import artifacts, dataset, report, trainer
+from fraudhawk.training import dataset, report, trainer
 from fraudhawk.training.messages import Messages
-from fraudhawk.training.versions import COMPLETE, TRAINING, version_text
+from fraudhawk.training.versions import COMPLETE, TRAINING
 
 log = logging.getLogger("fraudhawk.training")
 _versions = schema.model_versions
@@ -300,15 +302,6 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
             f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
         )
         _end(ctx, row, owner, "ERROR", failed)
-
-
-def load_version_model(ctx: Context, row: Any) -> Any:
-    """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
-    digest = row.artifact_sha256 or ""
-    source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
-    model = MODELS.get(source, digest)
-    model.trust_library(getattr(row, "compiled_sha256", None))
-    return model
 
 
 # --- activation -------------------------------------------------------------------------------------

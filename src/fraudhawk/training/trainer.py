@@ -19,7 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import CATEGORY_TYPES, NOVELTY_TYPES, NUMERIC_TYPES, FeaturePlan, VariableInfo, role_of
 from fraudhawk.scoring.calibration import Calibration

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.plan import FeaturePlan, VariableInfo, role_of
 from fraudhawk.training.dataset import LABEL
 from fraudhawk.training.messages import Messages

@@ -16,37 +16,23 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.usage import model_version_users
 from fraudhawk.catalog.values import utc_ms
+from fraudhawk.catalog.version_numbers import ARN_TYPE, parse_version, version_arn, version_text
 from fraudhawk.context import Context, iso_time, now_ms
-from fraudhawk.detectors.usage import model_version_users
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths
+from fraudhawk.scoring import artifacts
+from fraudhawk.scoring.model import load_version_model
 from fraudhawk.storage import schema
-from fraudhawk.training import artifacts
 from fraudhawk.training.models import load_model
 
-ARN_TYPE = "model-version"
 TRAINING = "TRAINING_IN_PROGRESS"
 COMPLETE = "TRAINING_COMPLETE"
 ACTIVE = "ACTIVE"
 DELETABLE = (COMPLETE, "ERROR", "TRAINING_CANCELLED")
 SUPPORTED = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS")
 _versions = schema.model_versions
-
-
-def version_text(major: int, minor: int) -> str:
-    return f"{major}.0" if minor == 0 else f"{major}.{minor:02d}"
-
-
-def parse_version(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    if not major.isdigit() or not minor.isdigit():
-        raise ValidationError(f"modelVersionNumber {text!r} is not a version number such as 1.0")
-    return int(major), int(minor) * (10 if len(minor) == 1 else 1)
-
-
-def version_arn(ctx: Context, model_type: str, model_id: str, version: str) -> str:
-    return ctx.arns.build(ARN_TYPE, model_type, model_id, version)
 
 
 def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
@@ -324,8 +310,6 @@ def update_model_version_status(ctx: Context, req: dict[str, Any]) -> dict[str, 
                 raise ValidationError(
                     f"Model version {version} is {status}: only a TRAINING_COMPLETE version can be activated"
                 )
-            from fraudhawk.training.jobs import load_version_model
-
             try:
                 load_version_model(ctx, row)
             except artifacts.ArtifactError as error:

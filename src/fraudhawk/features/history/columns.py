@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history.spec import HistorySpec
 from fraudhawk.features.history.state import Event
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import columns
 from fraudhawk.features.history import formulas as f
 from fraudhawk.features.history.spec import COUNT_CAP, LONGEST, NO_ENTITY, PREFIX, WINDOWS, HistorySpec

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fraudhawk.events import layout
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history import columns
 from fraudhawk.features.history.formulas import hour_of
 from fraudhawk.features.history.spec import LONGEST, NO_ENTITY, HistorySpec

@@ -1,7 +1,8 @@
-"""Which detector versions and rules use a resource, so deletes and deactivations can refuse with names.
+"""Which detector versions, rules and external models use a resource, so deletes and deactivations
+can refuse with names.
 
-Only the schema is imported here: catalog and training modules ask these questions without
-depending on the detector operations.
+Only the schema (and an external model's stored configuration) is read here: the catalog, detectors
+and training ask these questions without depending on each other's operations.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 
 from sqlalchemy import Connection, select
 
+from fraudhawk.catalog.external_config import ExternalModel
 from fraudhawk.storage import schema
 
 _dv = schema.detector_versions
@@ -103,3 +105,24 @@ def detector_users(conn: Connection, event_type: str) -> str | None:
     ).scalars()
     names = list(rows)
     return ", ".join(names) if names else None
+
+
+def _external_models(conn: Connection) -> list[ExternalModel]:
+    table = schema.external_models
+    return [ExternalModel.from_row(row) for row in conn.execute(select(table).order_by(table.c.endpoint))]
+
+
+def event_type_users(conn: Connection, event_type: str) -> str | None:
+    """An in-use check (InUseCheck) for event types: the external models whose input names it."""
+    users = [model.endpoint for model in _external_models(conn) if model.event_type == event_type]
+    return f"it is used by external model(s) {', '.join(users)}" if users else None
+
+
+def variable_users(conn: Connection, variable: str) -> str | None:
+    """An in-use check (InUseCheck) for variables: the external models that read or fill it."""
+    users = [
+        model.endpoint
+        for model in _external_models(conn)
+        if variable in model.input_variables or variable in model.output_variables
+    ]
+    return f"it is used by external model(s) {', '.join(users)}" if users else None
