@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from fraudhawk.client import Client
 from fraudhawk.settings import Settings
+from fraudhawk.storage.database import Database
 from tests.helpers import FakeSageMaker, Lab, RunningServer, boto_client, fake_sagemaker, trained_lab
 
 POSTGRES_URL = os.environ.get("FRAUDHAWK_TEST_POSTGRES_URL")
@@ -59,6 +60,14 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'contract' / 'fraudhawk.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store_database(backend_url: str) -> Iterator[Database]:
+    """The database of `store_client`, for a test to read what the client stored."""
+    database = Database(backend_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
