@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from fraudhawk.errors import ConfigurationError
@@ -156,7 +157,7 @@ TABLE: tuple[Setting, ...] = (
         "access_keys",
         "FRAUDHAWK_ACCESS_KEYS",
         ACCESS_KEYS,
-        {},
+        MappingProxyType({}),  # read-only: a default is shared by every Settings that takes it
         "requests must carry a valid SigV4 signature from one of these keys. Keys may also be written one "
         f"per line to `DATA_DIR/{ACCESS_KEYS_FILE}`",
         shown_default="none",
