@@ -197,8 +197,7 @@ def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "FRAUDHAWK_DATA_DIR": str(data_dir)}
     env.pop("FRAUDHAWK_ACCESS_KEYS", None)
     command = [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    command += ["--workers", str(workers)]  # given always: without it, serve runs a process per core
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_healthy(port, server)
     return server, port

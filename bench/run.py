@@ -182,7 +182,18 @@ def main() -> None:
         if args.database_url:
             env["FRAUDHAWK_DATABASE_URL"] = args.database_url
         server = subprocess.Popen(
-            [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "fraudhawk.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from fraudhawk.api import auth
 from fraudhawk.api.server import check_listen_address, is_loopback
 from fraudhawk.errors import ConfigurationError, FraudhawkError
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer, boto_client
+from tests.helpers import RunningServer, boto_client
 
 KEYS = {"AKIDFRAUDHAWK": "s3cr3t/with+chars", "AKIDSECOND": "other"}
 

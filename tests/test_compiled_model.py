@@ -282,7 +282,13 @@ def test_failures_are_clean(boosters: dict[str, lgb.Booster], tmp_path: Path, mo
     with pytest.raises(CompileError, match="no C compiler"):
         CompiledModel.build(small, tmp_path / "nocc")
     monkeypatch.undo()
-    monkeypatch.setattr(compiled, "_FLAGS", [*compiled._FLAGS, "-include", "/nonexistent/fraudhawk.h"])
+    # the compiler named by CC, the real one made to fail on every file
+    broken = tmp_path / "broken-cc"
+    broken.write_text(
+        f'#!/bin/sh\nexec {shutil.which("gcc") or shutil.which("cc")} -include /nonexistent/fraudhawk.h "$@"\n'
+    )
+    broken.chmod(0o755)
+    monkeypatch.setenv("CC", str(broken))
     with pytest.raises(CompileError, match="compiler failed") as failure:
         CompiledModel.build(small, tmp_path / "bad")
     assert failure.value.detail

@@ -3,46 +3,16 @@ stored exactly once: the job resumes after its last committed batch."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import boto_client
+from tests.helpers import boto_client, free_port, start_server_process
 
 ROWS = 300_000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(data: Path, s3: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--data-dir", str(data)]
-    process = subprocess.Popen(
-        [*command, "--s3-root", str(s3), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 def _write_events(path: Path) -> None:
@@ -85,8 +55,8 @@ def _start_import(client: Any) -> None:
 def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     data, s3 = tmp_path / "data", tmp_path / "s3"
     _write_events(s3 / "bucket" / "events.csv")
-    port = _free_port()
-    server = _serve(data, s3, port)
+    port = free_port()
+    server = start_server_process(data, s3, port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
         _start_import(afd)
@@ -101,7 +71,7 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
         server.wait(timeout=30)
     assert before["processedRecordsCount"] < ROWS  # killed part-way
 
-    server = _serve(data, s3, port)
+    server = start_server_process(data, s3, port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 300

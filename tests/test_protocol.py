@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from fraudhawk.service.contract import operation_model
 from fraudhawk.service.operations import OPERATIONS
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer
+from tests.helpers import RunningServer
 
 TARGET = "AWSHawksNestServiceFacade."
 JSON_TYPE = "application/x-amz-json-1.1"

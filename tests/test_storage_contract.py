@@ -161,9 +161,10 @@ def test_data_survives_reopening(backend_url: str, tmp_path: Any) -> None:
 def test_migrations_match_the_schema_and_downgrade(backend_url: str) -> None:
     from alembic import command
     from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
 
-    from fraudhawk.storage.database import _alembic_config
+    from fraudhawk.storage.database import MIGRATIONS
     from fraudhawk.storage.schema import metadata
 
     database = Database(backend_url)
@@ -171,7 +172,8 @@ def test_migrations_match_the_schema_and_downgrade(backend_url: str) -> None:
     database.migrate()  # idempotent
     with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-    config = _alembic_config()
+    config = Config()  # as the alembic command would be configured for fraudhawk's migrations
+    config.set_main_option("script_location", str(MIGRATIONS))
     with database.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "base")
@@ -374,7 +376,7 @@ def test_quotes_inside_unquoted_values_lose_no_line(store_client: Client, tmp_pa
     assert '\n5,"expected 6 fields, found 7"' in report  # q3 starts on line 5: q2's value spans lines 3-4
 
 
-def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> None:
+def test_training_and_entity_history(store_client: Client, store_database: Database, tmp_path: Any) -> None:
     """Model versions, the training job and TFI entity state behave the same on every backend."""
     from fraudhawk import datagen
 
@@ -424,7 +426,7 @@ def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> Non
     from fraudhawk.storage import schema
 
     def state_of(entity: str) -> EntityState:
-        with store_client._service.db.read() as conn:
+        with store_database.read() as conn:
             data = conn.execute(
                 select(schema.entity_states.c.state).where(schema.entity_states.c.entity_id == entity)
             ).scalar_one()
@@ -452,10 +454,10 @@ def test_training_and_entity_history(store_client: Client, tmp_path: Any) -> Non
     with pytest.raises(store_client.exceptions.ConflictException):
         store_client.delete_model_version(modelId="cards", modelType=kind, modelVersionNumber="1.0")
 
-    _live_predictions(store_client, state_of)
+    _live_predictions(store_client, store_database, state_of)
 
 
-def _live_predictions(store_client: Client, state_of: Any) -> None:
+def _live_predictions(store_client: Client, store_database: Database, state_of: Any) -> None:
     """Real-time predictions with ingestion, four cards in parallel threads, each card's events in
     order: the stored histories equal replaying the same events on the states they started from."""
     from sqlalchemy import select
@@ -476,7 +478,7 @@ def _live_predictions(store_client: Client, state_of: Any) -> None:
     store_client.update_detector_version_status(detectorId="live", detectorVersionId="1", status="ACTIVE")
     cards = [f"card_{n:05d}" for n in range(10, 14)]
     starts = {card: state_of(card) for card in cards}
-    with store_client._service.db.read() as conn:
+    with store_database.read() as conn:
         spec_text = conn.execute(select(schema.model_versions.c.history_spec)).scalar_one()
     spec = HistorySpec.from_json(json.loads(spec_text))
 

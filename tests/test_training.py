@@ -23,8 +23,7 @@ from fraudhawk.scoring.calibration import Calibration, fpr_for_score
 from fraudhawk.training import metrics, trainer
 from fraudhawk.training.dataset import from_csv
 from fraudhawk.training.messages import Messages
-from tests.conftest import boto_client
-from tests.test_import_crash import _free_port, _serve
+from tests.helpers import boto_client, free_port, start_server_process
 
 FRAUD = {"FRAUD": ["fraud"], "LEGIT": ["legit"]}
 
@@ -168,8 +167,8 @@ def test_killed_server_leaves_the_version_in_error_not_in_progress(tmp_path: Pat
     data, files = tmp_path / "data", tmp_path / "data" / "files"
     files.mkdir(parents=True)
     datagen.transactions(files / "txn.csv", cards=800, days=120, seed=8, fraud_share=0.3)
-    port = _free_port()
-    server = _serve(data, tmp_path / "s3", port)
+    port = free_port()
+    server = start_server_process(data, tmp_path / "s3", port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
         datagen.declare_transactions(afd)
@@ -193,7 +192,7 @@ def test_killed_server_leaves_the_version_in_error_not_in_progress(tmp_path: Pat
     finally:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
-    server = _serve(data, tmp_path / "s3", port)
+    server = start_server_process(data, tmp_path / "s3", port)
     try:
         afd = boto_client(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 30

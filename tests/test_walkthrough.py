@@ -17,7 +17,7 @@ from typing import Any
 
 from fraudhawk import datagen
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer, boto_client
+from tests.helpers import RunningServer, boto_client
 
 BUCKET = "fraud-sample-data"
 ROLE = "arn:aws:iam::123456789012:role/FraudDetectorRole"

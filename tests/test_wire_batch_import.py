@@ -17,8 +17,17 @@ from typing import Any
 import pytest
 
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer, boto_client, unchecked_client
-from tests.test_wire_events import EVENT_TYPE, get_event, instant, send, setup_event_type, statistics
+from tests.helpers import (
+    EVENT_TYPE,
+    RunningServer,
+    boto_client,
+    get_event,
+    instant,
+    send,
+    setup_event_type,
+    statistics,
+    unchecked_client,
+)
 
 BUCKET = "events-bucket"
 ROLE = "arn:aws:iam::123456789012:role/FraudDetectorImport"

@@ -29,13 +29,23 @@ from fraudhawk.features.history import EntityState, HistorySpec, events_of, need
 from fraudhawk.predictions import batch, batch_scoring
 from fraudhawk.service.contract import check_output
 from fraudhawk.settings import Settings
-from tests import test_import_crash as import_crash
-from tests import test_wire_external_models as wire_external
-from tests import test_wire_predictions as wire_predictions
-from tests.conftest import RunningServer, boto_client, check_response_shape
-from tests.test_wire_detectors import error_of, rule, setup_catalog
-from tests.test_wire_external_models import FakeSageMaker
-from tests.test_wire_predictions import OFI, TFI, Lab, wait_status
+from tests.helpers import (
+    OFI,
+    TFI,
+    FakeSageMaker,
+    Lab,
+    RunningServer,
+    boto_client,
+    check_response_shape,
+    csv_model,
+    error_of,
+    free_port,
+    rule,
+    setup_catalog,
+    setup_txn_event_type,
+    start_server_process,
+    wait_status,
+)
 
 BUCKET = "scoring"
 ROLE = "arn:aws:iam::123456789012:role/FraudDetectorBatch"
@@ -43,9 +53,6 @@ ACCOUNT = "arn:aws:frauddetector:us-east-1:123456789012"
 RUNNING = ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
 RESULTS = ["MODEL_SCORES", "OUTCOMES", "RULE_RESULTS", "STATUS", "ERROR"]
 HEADER = ["EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "order_amount", "email_address", "items", "note"]
-
-lab = wire_predictions.lab  # the predictions suite's trained models, one server per module
-
 
 # --- fixtures and helpers --------------------------------------------------------------------------------
 
@@ -674,8 +681,6 @@ def test_states_or_amounts_that_are_not_finite_are_replayed() -> None:
 
 # --- external models --------------------------------------------------------------------------------------
 
-sagemaker = wire_external.sagemaker  # a local endpoint speaking SageMaker runtime's invocations
-
 
 def test_external_model_outputs_reach_the_rules_and_the_output(
     settings: Settings, s3_root: Path, sagemaker: FakeSageMaker
@@ -684,10 +689,10 @@ def test_external_model_outputs_reach_the_rules_and_the_output(
     sagemaker.answer("broken", "oops", status=500)
     with RunningServer(dataclasses.replace(settings, external_model_url=sagemaker.url_template)) as running:
         afd = client_for(running.url)
-        wire_external.setup_event_type(afd)
-        afd.put_external_model(**wire_external.csv_model())
+        setup_txn_event_type(afd)
+        afd.put_external_model(**csv_model())
         afd.put_external_model(
-            **wire_external.csv_model(
+            **csv_model(
                 "broken", outputConfiguration={"format": "TEXT_CSV", "csvIndexToVariableMap": {"0": "other_score"}}
             )
         )
@@ -743,8 +748,8 @@ def test_a_killed_job_starts_again_and_writes_one_whole_file(tmp_path: Path) -> 
     data, s3 = tmp_path / "data", tmp_path / "s3"
     rows = 300_000
     put_object(s3, "in/big.csv", csv_bytes([order(i, amount=str(i % 3000)) for i in range(rows)]))
-    port = import_crash._free_port()
-    server = import_crash._serve(data, s3, port)
+    port = free_port()
+    server = start_server_process(data, s3, port)
     try:
         afd = client_for(f"http://127.0.0.1:{port}")
         setup_catalog(afd)
@@ -762,7 +767,7 @@ def test_a_killed_job_starts_again_and_writes_one_whole_file(tmp_path: Path) -> 
         server.wait(timeout=30)
     assert not list((s3 / BUCKET / "out").glob("*_output.csv"))
 
-    server = import_crash._serve(data, s3, port)
+    server = start_server_process(data, s3, port)
     try:
         afd = client_for(f"http://127.0.0.1:{port}")
         job = wait_done(afd, "crashy", timeout=300)

@@ -10,46 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+
+from tests.helpers import error_of, rule, setup_catalog
 
 ACCOUNT = "arn:aws:frauddetector:us-east-1:123456789012"
-
-
-def error_of(call: Any, *args: Any, **params: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call(*args, **params)
-    error = caught.value.response["Error"]
-    return str(error["Code"]), str(error["Message"])
-
-
-def setup_catalog(afd: Any) -> None:
-    afd.put_entity_type(name="customer")
-    afd.put_label(name="fraud")
-    afd.put_label(name="legit")
-    for name, data_type, default in (
-        ("email_address", "STRING", "unknown"),
-        ("ip_address", "STRING", "0.0.0.0"),
-        ("order_amount", "FLOAT", "0.0"),
-        ("items", "INTEGER", "1"),
-        ("is_member", "BOOLEAN", "false"),
-    ):
-        afd.create_variable(name=name, dataType=data_type, dataSource="EVENT", defaultValue=default)
-    afd.put_event_type(
-        name="checkout",
-        eventVariables=["email_address", "ip_address", "order_amount", "items", "is_member"],
-        labels=["fraud", "legit"],
-        entityTypes=["customer"],
-    )
-    for outcome in ("approve", "review", "block"):
-        afd.put_outcome(name=outcome)
-    afd.put_detector(detectorId="shop", eventTypeName="checkout", description="checkout risk")
-
-
-def rule(afd: Any, rule_id: str, expression: str, outcomes: list[str], detector: str = "shop") -> dict[str, str]:
-    created: dict[str, str] = afd.create_rule(
-        ruleId=rule_id, detectorId=detector, expression=expression, language="DETECTORPL", outcomes=outcomes
-    )["rule"]
-    return created
 
 
 @pytest.fixture

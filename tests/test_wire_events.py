@@ -9,105 +9,25 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unchecked_client
+from tests.helpers import (
+    ENTITY_TYPE,
+    EVENT_TYPE,
+    OTHER_ENTITY_TYPE,
+    OTHER_LABEL,
+    OTHER_VARIABLE,
+    T1,
+    event_variables,
+    get_event,
+    instant,
+    send,
+    setup_event_type,
+    statistics,
+    unchecked_client,
+)
 
-EVENT_TYPE = "transaction"
-ENTITY_TYPE = "customer"
-OTHER_ENTITY_TYPE = "merchant"
-LABELS = ("fraud", "legit")
-OTHER_LABEL = "review"  # a label that exists but is not one of the event type's
-# name -> (dataType, variableType, defaultValue)
-VARIABLES: dict[str, tuple[str, str, str]] = {
-    "email": ("STRING", "EMAIL_ADDRESS", "unknown"),
-    "amount": ("FLOAT", "PRICE", "0.0"),
-    "count": ("INTEGER", "NUMERIC", "0"),
-    "is_member": ("BOOLEAN", "ARE_CREDENTIALS_VALID", "false"),
-}
-OTHER_VARIABLE = "ip"  # a variable that exists but is not one of the event type's
-T1 = "2024-01-01T10:00:00Z"
 T2 = "2024-02-01T12:30:00Z"
 T3 = "2024-03-05T08:15:30Z"
 DELETION_TIMEOUT = 60.0
-
-
-def setup_event_type(afd: Any, name: str = EVENT_TYPE, ingestion: str = "ENABLED") -> None:
-    """Entity types, labels and typed variables, and an event type using them (created once per server)."""
-    if not afd.get_entity_types()["entityTypes"]:
-        afd.put_entity_type(name=ENTITY_TYPE)
-        afd.put_entity_type(name=OTHER_ENTITY_TYPE)
-        for label in (*LABELS, OTHER_LABEL):
-            afd.put_label(name=label)
-        for variable, (data_type, variable_type, default) in VARIABLES.items():
-            afd.create_variable(
-                name=variable,
-                dataType=data_type,
-                dataSource="EVENT",
-                defaultValue=default,
-                variableType=variable_type,
-            )
-        afd.create_variable(
-            name=OTHER_VARIABLE,
-            dataType="STRING",
-            dataSource="EVENT",
-            defaultValue="unknown",
-            variableType="IP_ADDRESS",
-        )
-    afd.put_event_type(
-        name=name,
-        eventVariables=list(VARIABLES),
-        labels=list(LABELS),
-        entityTypes=[ENTITY_TYPE],
-        eventIngestion=ingestion,
-    )
-
-
-def event_variables(index: int = 1) -> dict[str, str]:
-    return {
-        "email": f"user{index}@example.com",
-        "amount": f"{index}.25",
-        "count": str(index),
-        "is_member": "true" if index % 2 else "false",
-    }
-
-
-def send(
-    afd: Any,
-    event_id: str = "e1",
-    timestamp: str = T1,
-    variables: dict[str, str] | None = None,
-    entity_id: str = "cust1",
-    entity_type: str = ENTITY_TYPE,
-    event_type: str = EVENT_TYPE,
-    **extra: Any,
-) -> None:
-    afd.send_event(
-        eventId=event_id,
-        eventTypeName=event_type,
-        eventTimestamp=timestamp,
-        eventVariables=event_variables() if variables is None else variables,
-        entities=[{"entityType": entity_type, "entityId": entity_id}],
-        **extra,
-    )
-
-
-def get_event(afd: Any, event_id: str = "e1", event_type: str = EVENT_TYPE) -> dict[str, Any]:
-    event: dict[str, Any] = afd.get_event(eventId=event_id, eventTypeName=event_type)["event"]
-    return event
-
-
-def instant(text: str) -> datetime:
-    """An ISO-8601 UTC string (with or without milliseconds) as an aware datetime; it must end in Z."""
-    assert text.endswith("Z"), text
-    moment = datetime.fromisoformat(text)
-    assert moment.utcoffset() is not None
-    return moment.astimezone(UTC)
-
-
-def statistics(afd: Any, name: str = EVENT_TYPE) -> dict[str, Any]:
-    event_types = afd.get_event_types(name=name)["eventTypes"]
-    assert len(event_types) == 1
-    stats: dict[str, Any] = event_types[0]["ingestedEventStatistics"]
-    return stats
 
 
 def wait_deleted(afd: Any, name: str = EVENT_TYPE) -> str:

@@ -8,11 +8,8 @@ import base64
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +20,21 @@ from fraudhawk.catalog.usage import event_type_users, variable_users
 from fraudhawk.scoring.external import ExternalInvoker
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
-from tests.conftest import RunningServer, boto_client, unchecked_client
+from tests.helpers import (
+    SAGEMAKER_ROLE,
+    FakeSageMaker,
+    RunningServer,
+    boto_client,
+    csv_model,
+    setup_txn_event_type,
+    unchecked_client,
+)
 
-ROLE = "arn:aws:iam::123456789012:role/fraudhawk-sagemaker"
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012:"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def setup_event_type(afd: Any, name: str = "txn") -> None:
-    """An event type `name` with variables order_amt, prev_amt (FLOAT) and note (STRING)."""
-    afd.create_variable(name="order_amt", dataType="FLOAT", dataSource="EVENT", defaultValue="0.0")
-    afd.create_variable(name="prev_amt", dataType="FLOAT", dataSource="EVENT", defaultValue="0.0")
-    afd.create_variable(name="note", dataType="STRING", dataSource="EVENT", defaultValue="none")
-    afd.put_entity_type(name="customer")
-    afd.put_event_type(name=name, eventVariables=["order_amt", "prev_amt", "note"], entityTypes=["customer"])
-
-
-def csv_model(endpoint: str = "fraud-xgb", **overrides: Any) -> dict[str, Any]:
-    """The AWS sample's PutExternalModel request (CSV in, one CSV score out)."""
-    request: dict[str, Any] = {
-        "modelEndpoint": endpoint,
-        "modelSource": "SAGEMAKER",
-        "invokeModelEndpointRoleArn": ROLE,
-        "inputConfiguration": {
-            "useEventVariables": True,
-            "eventTypeName": "txn",
-            "format": "TEXT_CSV",
-            "csvInputTemplate": "{{order_amt}}, {{prev_amt}}",
-        },
-        "outputConfiguration": {"format": "TEXT_CSV", "csvIndexToVariableMap": {"0": "xgb_score"}},
-        "modelEndpointStatus": "ASSOCIATED",
-    }
-    request.update(overrides)
-    return request
 
 
 def json_model(endpoint: str = "fraud-json", **overrides: Any) -> dict[str, Any]:
@@ -125,12 +101,12 @@ def set_detector_version_status(afd: Any, status: str, detector: str = "fraud_de
 
 
 def test_put_and_get_returns_every_member(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     model = get_model(afd, "fraud-xgb")
     assert model["modelEndpoint"] == "fraud-xgb"
     assert model["modelSource"] == "SAGEMAKER"
-    assert model["invokeModelEndpointRoleArn"] == ROLE
+    assert model["invokeModelEndpointRoleArn"] == SAGEMAKER_ROLE
     assert model["inputConfiguration"] == csv_model()["inputConfiguration"]
     assert model["outputConfiguration"] == csv_model()["outputConfiguration"]
     assert model["modelEndpointStatus"] == "ASSOCIATED"
@@ -140,7 +116,7 @@ def test_put_and_get_returns_every_member(afd: Any) -> None:
 
 
 def test_put_creates_missing_output_variables(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**json_model())
     for name in ("json_score", "json_label"):
         created = variable(afd, name)
@@ -152,7 +128,7 @@ def test_put_creates_missing_output_variables(afd: Any) -> None:
 
 
 def test_put_replaces_keeping_created_time(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     first = get_model(afd, "fraud-xgb")
     time.sleep(0.01)
@@ -179,13 +155,13 @@ def test_pass_through_input_needs_no_template_or_event_type(afd: Any) -> None:
 
 
 def test_pass_through_input_may_name_its_format(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**with_input(useEventVariables=False, format="APPLICATION_JSON", eventTypeName="txn"))
     assert get_model(afd, "fraud-xgb")["inputConfiguration"]["format"] == "APPLICATION_JSON"
 
 
 def test_unknown_event_type_is_not_found(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     request = csv_model()
     request["inputConfiguration"]["eventTypeName"] = "no_such_type"
     with pytest.raises(afd.exceptions.ResourceNotFoundException, match="no_such_type"):
@@ -225,14 +201,14 @@ def test_unknown_event_type_is_not_found(afd: Any) -> None:
     ],
 )
 def test_invalid_input_configuration_rejected(afd: Any, input_configuration: dict[str, Any], named: str) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     with pytest.raises(afd.exceptions.ValidationException, match=named):
         afd.put_external_model(**with_input(**input_configuration))
     assert afd.get_external_models()["externalModels"] == []
 
 
 def test_template_naming_unknown_variables_rejected_with_their_names(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.create_variable(name="elsewhere", dataType="STRING", dataSource="EVENT", defaultValue="x")
     template = "{{order_amt}},{{nope}},{{ elsewhere }},{{Bad-Name}}"
     request = with_input(useEventVariables=True, eventTypeName="txn", format="TEXT_CSV", csvInputTemplate=template)
@@ -245,7 +221,7 @@ def test_template_naming_unknown_variables_rejected_with_their_names(afd: Any) -
 
 
 def test_template_placeholders_may_have_spaces(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     request = with_input(
         useEventVariables=True, eventTypeName="txn", format="TEXT_CSV", csvInputTemplate="{{ order_amt }},{{note}}"
     )
@@ -253,7 +229,7 @@ def test_template_placeholders_may_have_spaces(afd: Any) -> None:
 
 
 def test_template_without_event_type_reads_any_event_variable(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**with_input(useEventVariables=True, format="TEXT_CSV", csvInputTemplate="{{note}}"))
     afd.put_external_model(**json_model("score-as-input"))
     with pytest.raises(afd.exceptions.ValidationException, match="json_score"):
@@ -264,7 +240,7 @@ def test_template_without_event_type_reads_any_event_variable(afd: Any) -> None:
 
 
 def test_json_template_with_bare_placeholder_accepted(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     template = '{"instances": [{"features": [{{order_amt}}, {{prev_amt}}]}]}'
     request = with_input(
         useEventVariables=True, eventTypeName="txn", format="APPLICATION_JSON", jsonInputTemplate=template
@@ -294,14 +270,14 @@ def test_json_template_with_bare_placeholder_accepted(afd: Any) -> None:
     ],
 )
 def test_invalid_output_configuration_rejected(afd: Any, output_configuration: dict[str, Any], named: str) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     with pytest.raises(afd.exceptions.ValidationException, match=re.escape(named)):
         afd.put_external_model(**with_output(**output_configuration))
     assert afd.get_external_models()["externalModels"] == []
 
 
 def test_output_to_an_event_variable_rejected_and_nothing_created(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     request = with_output(format="TEXT_CSV", csvIndexToVariableMap={"0": "fresh_score", "1": "note"})
     with pytest.raises(afd.exceptions.ValidationException, match=r"note \(EVENT\)"):
         afd.put_external_model(**request)
@@ -311,7 +287,7 @@ def test_output_to_an_event_variable_rejected_and_nothing_created(afd: Any) -> N
 
 
 def test_output_to_an_existing_external_score_variable_keeps_it(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.create_variable(
         name="risk_band", dataType="STRING", dataSource="EXTERNAL_MODEL_SCORE", defaultValue="low", description="band"
     )
@@ -321,7 +297,7 @@ def test_output_to_an_existing_external_score_variable_keeps_it(afd: Any) -> Non
 
 
 def test_variable_filled_by_another_model_rejected(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model("first-endpoint"))
     with pytest.raises(afd.exceptions.ValidationException, match="first-endpoint already fills xgb_score"):
         afd.put_external_model(**csv_model("second-endpoint"))
@@ -424,7 +400,7 @@ def test_delete_removes_tags(afd: Any) -> None:
 
 
 def test_delete_is_idempotent_and_keeps_output_variables(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     afd.delete_external_model(modelEndpoint="fraud-xgb")
     afd.delete_external_model(modelEndpoint="fraud-xgb")
@@ -436,7 +412,7 @@ def test_delete_is_idempotent_and_keeps_output_variables(afd: Any) -> None:
 
 @pytest.mark.parametrize("status", ["DRAFT", "ACTIVE", "INACTIVE"])
 def test_delete_refused_while_a_detector_version_uses_it(afd: Any, status: str) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     use_in_detector_version(afd, "fraud-xgb", status)
     with pytest.raises(afd.exceptions.ConflictException, match=f"fraud_detector version 1 \\({status}\\)"):
@@ -445,7 +421,7 @@ def test_delete_refused_while_a_detector_version_uses_it(afd: Any, status: str) 
 
 
 def test_dissociating_refused_only_while_an_active_version_uses_it(afd: Any) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     use_in_detector_version(afd, "fraud-xgb", "ACTIVE")
     with pytest.raises(afd.exceptions.ConflictException, match=r"fraud_detector version 1 \(ACTIVE\)"):
@@ -460,101 +436,6 @@ def test_dissociating_refused_only_while_an_active_version_uses_it(afd: Any) -> 
 
 
 # --- the invoker against a real HTTP endpoint ------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    endpoint: str
-    headers: dict[str, str]
-    body: bytes
-    client_port: int
-
-
-@dataclass
-class Answer:
-    body: bytes
-    status: int = 200
-    delay: float = 0.0
-    trickle: float = 0.0  # seconds between the body's bytes
-    content_type: str = "text/csv"
-    drop: int = 0  # calls to answer by closing the connection without a response
-
-
-@dataclass
-class FakeSageMaker:
-    """Answers `POST /endpoints/{name}/invocations` as configured per endpoint, and records each call."""
-
-    url_template: str
-    answers: dict[str, Answer] = field(default_factory=dict)
-    calls: list[Call] = field(default_factory=list)
-
-    def answer(self, endpoint: str, body: str | bytes, **options: Any) -> None:
-        self.answers[endpoint] = Answer(body.encode() if isinstance(body, str) else body, **options)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as SageMaker runtime
-    fake: FakeSageMaker
-
-    def do_POST(self) -> None:
-        match = re.fullmatch(r"/endpoints/([^/]+)/invocations", self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if match is None or match.group(1) not in self.fake.answers:
-            self._send(404, b"no such endpoint", "text/plain")
-            return
-        endpoint = match.group(1)
-        self.fake.calls.append(Call(endpoint, dict(self.headers.items()), body, self.client_address[1]))
-        answer = self.fake.answers[endpoint]
-        if answer.drop:
-            answer.drop -= 1
-            self.close_connection = True
-            return
-        time.sleep(answer.delay)
-        if answer.trickle:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            for index in range(len(answer.body)):
-                self.wfile.write(answer.body[index : index + 1])
-                self.wfile.flush()
-                time.sleep(answer.trickle)
-            return
-        self._send(answer.status, answer.body, answer.content_type)
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (timeout tests) is expected
-
-
-@pytest.fixture
-def sagemaker() -> Iterator[FakeSageMaker]:
-    fake = FakeSageMaker(url_template="")
-    handler = type("Handler", (_Handler,), {"fake": fake})
-    httpd = _QuietServer(("127.0.0.1", 0), handler)
-    fake.url_template = f"http://127.0.0.1:{httpd.server_address[1]}/endpoints/{{endpoint}}/invocations"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -812,7 +693,7 @@ def test_endpoint_name_cannot_leave_the_configured_path(sagemaker: FakeSageMaker
 def test_models_put_over_the_wire_are_invoked(
     afd: Any, server: RunningServer, sagemaker: FakeSageMaker, invoker: ExternalInvoker
 ) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     afd.put_external_model(**json_model())
     dissociated_output = {"format": "TEXT_CSV", "csvIndexToVariableMap": {"0": "d"}}
@@ -847,7 +728,7 @@ def test_models_put_over_the_wire_are_invoked(
 
 
 def test_in_use_checks_for_event_types_and_variables(afd: Any, server: RunningServer) -> None:
-    setup_event_type(afd)
+    setup_txn_event_type(afd)
     afd.put_external_model(**csv_model())
     afd.put_external_model(**json_model(inputConfiguration={"useEventVariables": False}))
     db = Database(server.settings.database_url)
@@ -869,7 +750,7 @@ def test_get_event_prediction_passes_the_raw_output_through(sagemaker: FakeSageM
     )
     with RunningServer(settings) as server:
         afd = boto_client(server.url)
-        setup_event_type(afd)
+        setup_txn_event_type(afd)
         afd.put_external_model(**csv_model())
         afd.put_outcome(name="approve")
         afd.put_outcome(name="review")

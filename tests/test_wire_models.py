@@ -26,7 +26,7 @@ import pytest
 
 from fraudhawk import datagen
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer, boto_client
+from tests.helpers import RunningServer, boto_client
 
 ACCOUNT = "arn:aws:frauddetector:us-east-1:123456789012"
 ROLE = "arn:aws:iam::123456789012:role/FraudDetectorTraining"

@@ -7,9 +7,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,11 +15,7 @@ import pytest
 from fraudhawk import datagen
 from fraudhawk.features.history import EntityState
 from fraudhawk.settings import Settings
-from tests.conftest import RunningServer, boto_client
-from tests.test_wire_detectors import error_of, rule, setup_catalog
-
-OFI = "ONLINE_FRAUD_INSIGHTS"
-TFI = "TRANSACTION_FRAUD_INSIGHTS"
+from tests.helpers import OFI, TFI, Lab, RunningServer, boto_client, error_of, rule, setup_catalog, wait_status
 
 
 def predict(afd: Any, variables: dict[str, str], event_id: str = "e1", **extra: Any) -> dict[str, Any]:
@@ -226,101 +220,6 @@ def test_rules_see_list_changes_at_once(shop: Any) -> None:
 
 
 # --- with trained models -----------------------------------------------------------------------------
-
-
-@dataclass
-class Lab:
-    afd: Any
-    settings: Settings
-
-
-def wait_status(afd: Any, model_id: str, model_type: str, version: str, wanted: str) -> None:
-    import time
-
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        status = afd.get_model_version(modelId=model_id, modelType=model_type, modelVersionNumber=version)["status"]
-        if status == wanted:
-            return
-        assert status not in ("ERROR", "TRAINING_CANCELLED"), status
-        time.sleep(0.2)
-    raise AssertionError(f"{model_id} {version} never reached {wanted}")
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A server with an ACTIVE OFI model on sign-ups and an ACTIVE TFI model on card payments."""
-    base = tmp_path_factory.mktemp("predictions")
-    settings = Settings.load(data_dir=base / "data", environ={})
-    files = settings.data_dir / "files"
-    files.mkdir(parents=True)
-    datagen.registrations(files / "registrations.csv", events=3000, seed=1)
-    datagen.transactions(files / "payments.csv", cards=120, days=60, seed=3)
-    with RunningServer(settings) as running:
-        afd = boto_client(running.url)
-        afd.put_entity_type(name="customer")
-        datagen.declare_transactions(afd, "payment")  # labels, card entity type, ingestion ENABLED
-        for name, (data_type, variable_type) in datagen.REGISTRATION_VARIABLES.items():
-            if name not in datagen.TRANSACTION_VARIABLES:
-                afd.create_variable(
-                    name=name,
-                    dataType=data_type,
-                    dataSource="EVENT",
-                    defaultValue="unknown",
-                    variableType=variable_type,
-                )
-        afd.put_event_type(
-            name="signup",
-            eventVariables=list(datagen.REGISTRATION_VARIABLES),
-            labels=["fraud", "legit"],
-            entityTypes=["customer"],
-        )
-        mapper = {"labelMapper": {"FRAUD": ["fraud"], "LEGIT": ["legit"]}}
-        afd.create_model(modelId="signup_model", modelType=OFI, eventTypeName="signup")
-        afd.create_model_version(
-            modelId="signup_model",
-            modelType=OFI,
-            trainingDataSource="EXTERNAL_EVENTS",
-            trainingDataSchema={"modelVariables": list(datagen.REGISTRATION_VARIABLES), "labelSchema": mapper},
-            externalEventsDetail={
-                "dataLocation": str(files / "registrations.csv"),
-                "dataAccessRoleArn": "arn:aws:iam::123456789012:role/afd",
-            },
-        )
-        afd.create_batch_import_job(
-            jobId="payments",
-            inputPath=str(files / "payments.csv"),
-            outputPath=str(files),
-            eventTypeName="payment",
-            iamRoleArn="arn:aws:iam::123456789012:role/afd",
-        )
-        wait_import(afd)
-        afd.create_model(modelId="card_model", modelType=TFI, eventTypeName="payment")
-        afd.create_model_version(
-            modelId="card_model",
-            modelType=TFI,
-            trainingDataSource="INGESTED_EVENTS",
-            trainingDataSchema={"modelVariables": list(datagen.TRANSACTION_VARIABLES), "labelSchema": mapper},
-            ingestedEventsDetail={
-                "ingestedEventsTimeWindow": {"startTime": "2020-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
-            },
-        )
-        for model_id, model_type in (("signup_model", OFI), ("card_model", TFI)):
-            wait_status(afd, model_id, model_type, "1.0", "TRAINING_COMPLETE")
-        yield Lab(afd, settings)
-
-
-def wait_import(afd: Any) -> None:
-    import time
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = afd.get_batch_import_jobs(jobId="payments")["batchImports"][0]
-        if job["status"] == "COMPLETE":
-            return
-        assert job["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"), job
-        time.sleep(0.2)
-    raise AssertionError("import did not finish")
 
 
 def signup(afd: Any, event_id: str, email: str, ip: str, version: str | None = None) -> dict[str, Any]:

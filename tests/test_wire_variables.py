@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unchecked_client
+from tests.helpers import unchecked_client
 
 ARN_PREFIX = "arn:aws:frauddetector:us-east-1:123456789012"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")

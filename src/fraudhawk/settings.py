@@ -1,122 +1,87 @@
-"""Settings, read from arguments, then environment variables, then defaults."""
+"""Settings, read from arguments, then environment variables, then defaults.
+
+`TABLE` is the one description of every setting: `Settings.load` parses the environment by it, the
+server hands it to its worker processes by it (`Settings.environment`), the command line builds its
+options from it and the README's configuration table is generated from it (`fraudhawk settings
+--markdown`; a test keeps the README current).
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from fraudhawk.errors import ConfigurationError
 
-DEFAULT_DATA_DIR = "./fraudhawk-data"
 ACCESS_KEYS_FILE = "access-keys"
-DEFAULT_EXTERNAL_MODEL_URL = "http://127.0.0.1:8080/endpoints/{endpoint}/invocations"
-_ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
-_REGION_RE = re.compile(r"^[a-z0-9-]{3,20}$")
+
+
+# --- the kinds of value a setting holds: each parses the text of a variable and writes it back ------
 
 
 @dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    database_url: str
-    account_id: str = "123456789012"
-    region: str = "us-east-1"
-    access_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
-    max_body_bytes: int = 64 * 1024 * 1024
-    s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key
-    allowed_roots: tuple[Path, ...] = ()  # where plain and file:// paths may point
-    # Where external models are invoked: SageMaker runtime's path shape under a base the operator
-    # configures, so requests name an endpoint but can never choose the host they reach.
-    external_model_url: str = DEFAULT_EXTERNAL_MODEL_URL
-    external_model_timeout_s: float = 2.0
-    prediction_retention_days: int = 90  # recorded predictions older than this are removed
+class Kind:
+    """How a setting's text becomes its value and back; `parse` names the variable when it refuses."""
 
-    def environment(self) -> dict[str, str]:
-        """Environment variables from which `load()` rebuilds these settings (for worker processes)."""
-        env = {
-            "FRAUDHAWK_DATA_DIR": str(self.data_dir),
-            "FRAUDHAWK_DATABASE_URL": self.database_url,
-            "FRAUDHAWK_ACCOUNT_ID": self.account_id,
-            "FRAUDHAWK_REGION": self.region,
-            "FRAUDHAWK_MAX_BODY_BYTES": str(self.max_body_bytes),
-            "FRAUDHAWK_ALLOWED_ROOTS": os.pathsep.join(str(root) for root in self.allowed_roots),
-            "FRAUDHAWK_EXTERNAL_MODEL_URL": self.external_model_url,
-            "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT": str(self.external_model_timeout_s),
-            "FRAUDHAWK_PREDICTION_RETENTION_DAYS": str(self.prediction_retention_days),
-        }
-        if self.s3_root is not None:
-            env["FRAUDHAWK_S3_ROOT"] = str(self.s3_root)
-        if self.access_keys:
-            env["FRAUDHAWK_ACCESS_KEYS"] = ",".join(f"{k}:{v}" for k, v in self.access_keys.items())
-        return env
+    description: str  # the kind as the README's table shows it
+    parse: Callable[[str, str], Any]  # (text, variable name) -> value
+    render: Callable[[Any], str] = str
+    show: Callable[[Any], str] | None = None  # the value for people to read, secrets hidden (default: render)
 
-    @classmethod
-    def load(
-        cls,
-        data_dir: str | os.PathLike[str] | None = None,
-        database_url: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        s3_root: str | os.PathLike[str] | None = None,
-        allowed_roots: tuple[str | os.PathLike[str], ...] = (),
-    ) -> Settings:
-        env = os.environ if environ is None else environ
-        directory = Path(data_dir or env.get("FRAUDHAWK_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-        url = database_url or env.get("FRAUDHAWK_DATABASE_URL") or f"sqlite:///{directory / 'fraudhawk.db'}"
-        if not url.startswith(("sqlite", "postgresql+psycopg://")):
-            raise ConfigurationError("FRAUDHAWK_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
-        account = env.get("FRAUDHAWK_ACCOUNT_ID", "123456789012")
-        if not _ACCOUNT_RE.match(account):
-            raise ConfigurationError("FRAUDHAWK_ACCOUNT_ID must be 12 digits")
-        region = env.get("FRAUDHAWK_REGION", "us-east-1")
-        if not _REGION_RE.match(region):
-            raise ConfigurationError("FRAUDHAWK_REGION must match [a-z0-9-]{3,20}")
-        keys = parse_access_keys(env.get("FRAUDHAWK_ACCESS_KEYS", ""), "FRAUDHAWK_ACCESS_KEYS")
-        key_file = directory / ACCESS_KEYS_FILE
-        if key_file.is_file():
-            keys = {**parse_access_keys(key_file.read_text(encoding="utf-8"), str(key_file)), **keys}
-        max_body = int(env.get("FRAUDHAWK_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
-        bucket_root = s3_root or env.get("FRAUDHAWK_S3_ROOT") or None
-        roots = [Path(root) for root in allowed_roots]
-        roots += [Path(root) for root in env.get("FRAUDHAWK_ALLOWED_ROOTS", "").split(os.pathsep) if root]
-        if bucket_root:
-            roots.append(Path(bucket_root))
-        roots.append(directory / "files")
-        external_url = env.get("FRAUDHAWK_EXTERNAL_MODEL_URL", DEFAULT_EXTERNAL_MODEL_URL)
-        if not external_url.startswith(("http://", "https://")) or "{endpoint}" not in external_url:
-            raise ConfigurationError(
-                "FRAUDHAWK_EXTERNAL_MODEL_URL must be an http(s) URL holding {endpoint}, "
-                "e.g. http://127.0.0.1:8080/endpoints/{endpoint}/invocations"
-            )
-        timeout = _number(env, "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT", 2.0, 0.01, 60.0)
-        retention = int(_number(env, "FRAUDHAWK_PREDICTION_RETENTION_DAYS", 90, 1, 36500))
-        return cls(
-            data_dir=directory,
-            database_url=url,
-            account_id=account,
-            region=region,
-            access_keys=keys,
-            max_body_bytes=max_body,
-            s3_root=Path(bucket_root).resolve() if bucket_root else None,
-            allowed_roots=tuple(dict.fromkeys(root.resolve() for root in roots)),
-            external_model_url=external_url,
-            external_model_timeout_s=timeout,
-            prediction_retention_days=retention,
+
+def _matching(pattern: str, rule: str) -> Callable[[str, str], str]:
+    compiled = re.compile(pattern)
+
+    def parse(text: str, variable: str) -> str:
+        if not compiled.fullmatch(text):
+            raise ConfigurationError(f"{variable} must {rule}")
+        return text
+
+    return parse
+
+
+def _number(low: float, high: float, whole: bool = False) -> Callable[[str, str], float]:
+    def parse(text: str, variable: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high or (whole and not value.is_integer()):
+            what = "a whole number" if whole else "a number"
+            raise ConfigurationError(f"{variable} must be {what} from {low:g} to {high:g}, got {text!r}")
+        return int(value) if whole else value
+
+    return parse
+
+
+def _database_url(text: str, variable: str) -> str:
+    if not text.startswith(("sqlite", "postgresql+psycopg://")):
+        raise ConfigurationError(f"{variable} must be a sqlite:/// or postgresql+psycopg:// URL")
+    return text
+
+
+def _endpoint_url(text: str, variable: str) -> str:
+    if not text.startswith(("http://", "https://")) or "{endpoint}" not in text:
+        raise ConfigurationError(
+            f"{variable} must be an http(s) URL holding {{endpoint}}, "
+            "e.g. http://127.0.0.1:8080/endpoints/{endpoint}/invocations"
         )
+    return text
 
 
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    text = env.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be a number from {low:g} to {high:g}, got {text!r}")
-    return value
+def _hide_password(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _paths(text: str, _: str) -> tuple[Path, ...]:
+    return tuple(Path(part) for part in text.split(os.pathsep) if part)
 
 
 def parse_access_keys(text: str, source: str) -> dict[str, str]:
@@ -131,3 +96,204 @@ def parse_access_keys(text: str, source: str) -> dict[str, str]:
             raise ConfigurationError(f"{source}: expected KEYID:secret, got an entry without both parts")
         keys[key_id.strip()] = secret.strip()
     return keys
+
+
+PATH = Kind("directory", lambda text, _: Path(text))
+PATHS = Kind(
+    f"directories, `{os.pathsep}`-separated",
+    _paths,
+    lambda roots: os.pathsep.join(str(root) for root in roots),
+)
+ACCESS_KEYS = Kind(
+    "`KEYID:secret` pairs, `,`-separated",
+    parse_access_keys,
+    lambda keys: ",".join(f"{key}:{secret}" for key, secret in keys.items()),
+    lambda keys: ",".join(f"{key}:***" for key in keys),
+)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the field of `Settings`, and the keyword of `Settings.load` when it has an option
+    variable: str  # the environment variable
+    kind: Kind
+    default: Any  # the value when neither an argument nor the variable gives one (None: derived)
+    help: str
+    shown_default: str = ""  # the default as the README says it, when the value alone does not
+    option: str | None = None  # the command-line option that overrides the variable
+
+    @property
+    def default_text(self) -> str:
+        return self.shown_default or f"`{self.kind.render(self.default)}`"
+
+    def shown(self, value: Any) -> str:
+        if value is None:
+            return ""
+        return (self.kind.show or self.kind.render)(value)
+
+
+TABLE: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        "FRAUDHAWK_DATA_DIR",
+        PATH,
+        Path("./fraudhawk-data"),
+        "where the SQLite database, models and files live",
+        shown_default="`./fraudhawk-data`",
+        option="--data-dir",
+    ),
+    Setting(
+        "database_url",
+        "FRAUDHAWK_DATABASE_URL",
+        Kind("URL", _database_url, show=_hide_password),
+        None,
+        "`postgresql+psycopg://user:pass@host/db` to use PostgreSQL (several server replicas may share it)",
+        shown_default="SQLite file in the data directory",
+    ),
+    Setting(
+        "access_keys",
+        "FRAUDHAWK_ACCESS_KEYS",
+        ACCESS_KEYS,
+        MappingProxyType({}),  # read-only: a default is shared by every Settings that takes it
+        "requests must carry a valid SigV4 signature from one of these keys. Keys may also be written one "
+        f"per line to `DATA_DIR/{ACCESS_KEYS_FILE}`",
+        shown_default="none",
+    ),
+    Setting(
+        "account_id",
+        "FRAUDHAWK_ACCOUNT_ID",
+        Kind("12 digits", _matching(r"[0-9]{12}", "be 12 digits")),
+        "123456789012",
+        "the account id in ARNs",
+    ),
+    Setting(
+        "region",
+        "FRAUDHAWK_REGION",
+        Kind("`[a-z0-9-]{3,20}`", _matching(r"[a-z0-9-]{3,20}", "match [a-z0-9-]{3,20}")),
+        "us-east-1",
+        "the region in ARNs",
+    ),
+    Setting(
+        "max_body_bytes",
+        "FRAUDHAWK_MAX_BODY_BYTES",
+        Kind("bytes", _number(1, 2**40, whole=True)),
+        64 * 1024 * 1024,
+        "larger requests are refused with `ValidationException`",
+        shown_default="64 MiB",
+    ),
+    Setting(
+        "s3_root",
+        "FRAUDHAWK_S3_ROOT",
+        PATH,
+        None,
+        "serve `s3://bucket/key` from `DIR/bucket/key` instead of a real S3-compatible store",
+        shown_default="none",
+        option="--s3-root",
+    ),
+    Setting(
+        "allowed_roots",
+        "FRAUDHAWK_ALLOWED_ROOTS",
+        PATHS,
+        (),
+        "directories jobs may read and write by plain path or `file://` URL (the option is repeatable)",
+        shown_default="`DATA_DIR/files`",
+        option="--allow-root",
+    ),
+    Setting(
+        "external_model_url",
+        "FRAUDHAWK_EXTERNAL_MODEL_URL",
+        Kind("URL", _endpoint_url),
+        "http://127.0.0.1:8080/endpoints/{endpoint}/invocations",
+        "where external models are called (`{endpoint}` is the model's name)",
+    ),
+    Setting(
+        "external_model_timeout_s",
+        "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT",
+        Kind("seconds, 0.01 to 60", _number(0.01, 60.0), lambda seconds: f"{seconds:g}"),
+        2.0,
+        "seconds an external model may take; past it the prediction goes on without its output",
+    ),
+    Setting(
+        "prediction_retention_days",
+        "FRAUDHAWK_PREDICTION_RETENTION_DAYS",
+        Kind("days, 1 to 36500", _number(1, 36500, whole=True)),
+        90,
+        "how long prediction records are kept for search",
+    ),
+)
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in TABLE}
+
+
+def _default(name: str) -> Any:
+    return BY_NAME[name].default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    account_id: str = _default("account_id")
+    region: str = _default("region")
+    access_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    max_body_bytes: int = _default("max_body_bytes")
+    s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key
+    allowed_roots: tuple[Path, ...] = ()  # where plain and file:// paths may point
+    # Where external models are invoked: SageMaker runtime's path shape under a base the operator
+    # configures, so requests name an endpoint but can never choose the host they reach.
+    external_model_url: str = _default("external_model_url")
+    external_model_timeout_s: float = _default("external_model_timeout_s")
+    prediction_retention_days: int = _default("prediction_retention_days")  # older predictions are removed
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables from which `load()` rebuilds these settings (for worker processes).
+        Every variable is given, empty when unset, so nothing of the parent's environment leaks past."""
+        env: dict[str, str] = {}
+        for setting in TABLE:
+            value = getattr(self, setting.name)
+            env[setting.variable] = "" if value is None else setting.kind.render(value)
+        return env
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        database_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        s3_root: str | os.PathLike[str] | None = None,
+        allowed_roots: tuple[str | os.PathLike[str], ...] = (),
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        given = {"data_dir": data_dir, "database_url": database_url, "s3_root": s3_root}
+        values: dict[str, Any] = {}
+        for setting in TABLE:
+            argument = given.get(setting.name)
+            # an empty variable counts as unset, as an empty argument does
+            text = os.fspath(argument) if argument else env.get(setting.variable) or None
+            values[setting.name] = setting.default if text is None else setting.kind.parse(text, setting.variable)
+        directory = values["data_dir"].resolve()
+        values["data_dir"] = directory
+        values["database_url"] = values["database_url"] or f"sqlite:///{directory / 'fraudhawk.db'}"
+        key_file = directory / ACCESS_KEYS_FILE
+        if key_file.is_file():
+            from_file = parse_access_keys(key_file.read_text(encoding="utf-8"), str(key_file))
+            values["access_keys"] = {**from_file, **values["access_keys"]}
+        bucket_root = values["s3_root"]
+        roots = [Path(root) for root in allowed_roots] + list(values["allowed_roots"])
+        if bucket_root is not None:
+            roots.append(bucket_root)
+            values["s3_root"] = bucket_root.resolve()
+        roots.append(directory / "files")
+        values["allowed_roots"] = tuple(dict.fromkeys(root.resolve() for root in roots))
+        return cls(**values)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, written from `TABLE`."""
+    lines = ["| setting | kind | default | meaning |", "| --- | --- | --- | --- |"]
+    for setting in TABLE:
+        name = f"`{setting.option}` / `{setting.variable}`" if setting.option else f"`{setting.variable}`"
+        lines.append(f"| {name} | {setting.kind.description} | {setting.default_text} | {setting.help} |")
+    return "\n".join(lines) + "\n"

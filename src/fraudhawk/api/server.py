@@ -11,7 +11,7 @@ import uvicorn
 
 from fraudhawk.api.app import create_app
 from fraudhawk.errors import ConfigurationError
-from fraudhawk.settings import Settings
+from fraudhawk.settings import BY_NAME, Settings
 
 log = logging.getLogger("fraudhawk")
 
@@ -43,17 +43,29 @@ def app_from_environment() -> Any:
     return create_app(Settings.load())
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def serve(settings: Settings, host: str, port: int, log_level: str = "info", workers: int = 1) -> None:
+    """Serve with `workers` processes: one serves in this process; more are uvicorn's worker processes."""
     auth_note = check_listen_address(settings, host)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log.info("fraudhawk data directory %s, database %s", settings.data_dir, _safe_url(settings.database_url))
+    log.info(
+        "fraudhawk data directory %s, database %s",
+        settings.data_dir,
+        BY_NAME["database_url"].shown(settings.database_url),
+    )
     log.info("%s", auth_note)
-    log.info("listening on http://%s:%d", host, port)
+    log.info("listening on http://%s:%d with %d server process%s", host, port, workers, "es" if workers > 1 else "")
     if workers > 1:
         # Each worker is its own process with its own service; they share the database (SQLite in WAL
         # mode allows one writer at a time across processes, PostgreSQL many) and claim background
         # jobs through it, so they never run the same job twice.
-        log.info("%d worker processes", workers)
         os.environ.update(settings.environment())
         uvicorn.run(
             "fraudhawk.api.server:app_from_environment",
@@ -74,9 +86,3 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info", wor
         access_log=False,
         server_header=False,
     )
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

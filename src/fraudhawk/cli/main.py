@@ -1,24 +1,37 @@
-"""`fraudhawk serve | migrate | call | import | train | predict | operations`."""
+"""`fraudhawk serve | settings | migrate | call | import | train | predict | operations`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from fraudhawk import __version__
 from fraudhawk.errors import ConfigurationError, FraudhawkError
-from fraudhawk.settings import Settings
+from fraudhawk.settings import BY_NAME, PATHS, TABLE, Settings, markdown_table
 
-_data_dir = click.option(
-    "--data-dir",
-    envvar="FRAUDHAWK_DATA_DIR",
-    default=None,
-    help="Data directory (default ./fraudhawk-data; env FRAUDHAWK_DATA_DIR).",
-)
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _setting_option(name: str) -> Callable[[Command], Command]:
+    """The command-line option of a setting of the table; unset, the setting's variable applies."""
+    setting = BY_NAME[name]
+    assert setting.option is not None, name
+    text = f"{setting.help[0].upper()}{setting.help[1:]}; default {setting.default_text}, env {setting.variable}."
+    return click.option(
+        setting.option,
+        setting.name,
+        default=None,
+        multiple=setting.kind is PATHS,
+        help=text.replace("`", ""),
+    )
+
+
+_data_dir = _setting_option("data_dir")
 
 
 def _settings(data_dir: str | None) -> Settings:
@@ -40,45 +53,48 @@ def main() -> None:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option(
     "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Server processes; one per core serves the most predictions.",
-)
-@click.option(
-    "--s3-root",
-    envvar="FRAUDHAWK_S3_ROOT",
     default=None,
-    help="Serve s3://bucket/key paths from DIR/bucket/key instead of a real S3 store.",
+    type=click.IntRange(1, 64),
+    help="Server processes (default: one per usable core, which serves the most predictions).",
 )
-@click.option(
-    "--allow-root",
-    "allow_roots",
-    multiple=True,
-    help="A directory whose files jobs may read and write by plain path or file:// URL (repeatable).",
-)
+@_setting_option("s3_root")
+@_setting_option("allowed_roots")
 @_data_dir
 def serve(
     host: str,
     port: int,
     log_level: str,
-    workers: int,
+    workers: int | None,
     s3_root: str | None,
-    allow_roots: tuple[str, ...],
+    allowed_roots: tuple[str, ...],
     data_dir: str | None,
 ) -> None:
     """Serve AFD's API (AWS JSON 1.1) over HTTP."""
     from fraudhawk.api.server import serve as run
+    from fraudhawk.api.server import usable_cores
 
     try:
-        settings = Settings.load(data_dir=data_dir, s3_root=s3_root, allowed_roots=allow_roots)
+        settings = Settings.load(data_dir=data_dir, s3_root=s3_root, allowed_roots=allowed_roots)
     except ConfigurationError as error:
         raise click.UsageError(error.message) from None
     try:
-        run(settings, host, port, log_level, workers)
+        run(settings, host, port, log_level, workers or usable_cores())
     except ConfigurationError as error:
         click.echo(f"fraudhawk: {error.message}", err=True)
         sys.exit(2)
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the table of settings the README shows, not their values.")
+@_data_dir
+def show_settings(markdown: bool, data_dir: str | None) -> None:
+    """Show the settings in force (from the environment and defaults), secrets hidden."""
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    settings = _settings(data_dir)
+    for setting in TABLE:
+        click.echo(f"{setting.variable}={setting.shown(getattr(settings, setting.name))}")
 
 
 @main.command()
