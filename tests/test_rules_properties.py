@@ -458,7 +458,7 @@ def test_conditions_of_many_events_agree_with_evaluate(data: st.DataObject, tree
         return [events[row].get(name) for row in rows]
 
     typed = {name: functools.partial(values_of, name) for name in VARIABLES}
-    levels = batch_scoring._Conditions(keys, typed, frozenset(), lists, len(events)).level(rule.parts)
+    levels = batch_scoring.Conditions(keys, typed, frozenset(), lists, len(events)).level(rule.parts)
     assert [bool(x == TRUE) for x in levels] == [rule.evaluate(e, lists) for e in events], expression
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from fraudhawk import datagen
 from fraudhawk.eventdata import layout
-from fraudhawk.eventdata.timestamps import _ALL, _parse, parse_iso_column, parse_series
+from fraudhawk.eventdata.timestamps import FORMATS, parse_iso_column, parse_series, parse_with
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import FeaturePlan, VariableInfo, role_of
 from fraudhawk.features.seen import Seen
@@ -346,9 +346,9 @@ def test_history_features_equal_the_polars_path(tfi: tuple[FeaturePlan, pl.DataF
 
 
 def _parse_reference(values: list[str]) -> list[int | None]:
-    """parse_series of each value alone: the first of the ISO form and _ALL that parses it."""
+    """parse_series of each value alone: the first of the ISO form and FORMATS that parses it."""
     column = pl.col("t")
-    formats = [parse_iso_column(column)] + [_parse(column, shape, fmt) for shape, fmt in _ALL]
+    formats = [parse_iso_column(column)] + [parse_with(column, shape, fmt) for shape, fmt in FORMATS]
     frame = pl.DataFrame({"t": pl.Series(values, dtype=pl.String)})
     return frame.select(pl.coalesce(formats).alias("ms"))["ms"].to_list()
 

@@ -43,18 +43,19 @@ def _all_formats() -> list[tuple[str, str]]:
     return pairs
 
 
-_ALL = _all_formats()
+FORMATS = _all_formats()  # (shape, chrono format) pairs tried after the ISO form, in order
 
 
-def _parse(column: pl.Expr, shape: str, fmt: str) -> pl.Expr:
+def parse_with(column: pl.Expr, shape: str, fmt: str) -> pl.Expr:
+    """Epoch milliseconds of the texts that have `shape` and parse with `fmt`, else null."""
     parsed = column.str.to_datetime(fmt, strict=False, time_unit="ms", time_zone="UTC")
     return pl.when(column.str.contains(shape)).then(parsed).dt.epoch(time_unit="ms")
 
 
 def _first_fitting(value: str) -> tuple[str, str] | None:
     probe = pl.DataFrame({"t": [value]})
-    for shape, fmt in _ALL:
-        if probe.select(_parse(pl.col("t"), shape, fmt))[0, 0] is not None:
+    for shape, fmt in FORMATS:
+        if probe.select(parse_with(pl.col("t"), shape, fmt))[0, 0] is not None:
             return shape, fmt
     return None
 
@@ -68,7 +69,7 @@ def parse_series(values: pl.Series) -> pl.Series:
     """
     frame = pl.DataFrame({"t": values})
     fast_form = _fast_form(values)
-    first = parse_iso_column(pl.col("t")) if fast_form is None else _parse(pl.col("t"), *fast_form)
+    first = parse_iso_column(pl.col("t")) if fast_form is None else parse_with(pl.col("t"), *fast_form)
     fast = frame.select(first.alias("ms"))["ms"]
     pending = fast.is_null() & values.is_not_null()
     if fast_form is not None and pending.any():
@@ -83,11 +84,11 @@ def parse_series(values: pl.Series) -> pl.Series:
     parsed = pl.Series("ms", [None] * len(rest), dtype=pl.Int64)
     fitting = _first_fitting(rest[0])
     if fitting is not None:
-        parsed = pl.DataFrame({"t": rest}).select(_parse(pl.col("t"), *fitting).alias("ms"))["ms"]
+        parsed = pl.DataFrame({"t": rest}).select(parse_with(pl.col("t"), *fitting).alias("ms"))["ms"]
     still = parsed.is_null()
     if still.any():
         others = pl.DataFrame({"t": rest.filter(still)}).select(
-            pl.coalesce([_parse(pl.col("t"), shape, fmt) for shape, fmt in _ALL]).alias("ms")
+            pl.coalesce([parse_with(pl.col("t"), shape, fmt) for shape, fmt in FORMATS]).alias("ms")
         )["ms"]
         parsed = parsed.scatter(still.arg_true(), others)
     return fast.scatter(pending.arg_true(), parsed)

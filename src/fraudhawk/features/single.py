@@ -62,7 +62,7 @@ def to_float(text: str | None) -> float | None:
 
 
 # --- timestamps ------------------------------------------------------------------------------------
-# parse_series tries the strict ISO form, then each (shape, chrono format) of timestamps._ALL in turn;
+# parse_series tries the strict ISO form, then each (shape, chrono format) of timestamps.FORMATS in turn;
 # for one value the first that parses wins. The regular expressions below are those shapes (ASCII
 # digits: chrono reads no others), and the checks are chrono's: day within the month (proleptic
 # Gregorian, year 0 exists), hour < 24 (1-12 with AM/PM, 12 AM = 0), minute < 60, second <= 60 (a

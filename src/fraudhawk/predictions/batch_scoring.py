@@ -292,7 +292,7 @@ def decide(
         elif name in plan.spec.variables:
             keys[name] = _variable_text(plan, frame, name).alias(name)
             typed[name] = _text_values(plan.spec.variables[name], keys[name])
-    conditions = _Conditions(keys, typed, frozenset(external.outputs), plan.lists, height)
+    conditions = Conditions(keys, typed, frozenset(external.outputs), plan.lists, height)
     pattern = np.zeros(height, dtype=np.int64)
     for position, rule in enumerate(plan.rules):
         matched = conditions.level(rule.compiled.parts) == TRUE
@@ -310,7 +310,7 @@ def decide(
     )
 
 
-class _Conditions:
+class Conditions:
     """Each condition of the rules (see `fraudhawk.rules.parts`) evaluated once per distinct
     combination of the values it reads, its result copied to the rows with that combination."""
 
