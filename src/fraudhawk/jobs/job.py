@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from fraudhawk.jobs import claim, finish
+from fraudhawk.jobs.claim import release as release_claim
+from fraudhawk.jobs.finish import finish as finish_job
 from fraudhawk.jobs.outcome import Cancelled, LostClaim, Outcome, Stopping
 from fraudhawk.jobs.table import JobTable
 from fraudhawk.storage.clock import now_ms
@@ -80,12 +81,12 @@ class Job:
     def finish(self, outcome: Outcome) -> bool:
         """End the job as `outcome` (if this worker still holds it); say whether it did."""
         with self.db.write() as conn:
-            self.ended = finish.finish(conn, self.table, self.key, self.owner, outcome)
+            self.ended = finish_job(conn, self.table, self.key, self.owner, outcome)
         return self.ended
 
     def release(self) -> None:
         """Give the job back unfinished, for any worker to take."""
-        claim.release(self.db, self.table, self.owner, self.key)
+        release_claim(self.db, self.table, self.owner, self.key)
 
 
 class Step:
@@ -115,5 +116,5 @@ class Step:
         """End the job as `outcome` in this step's transaction, with the progress written so far."""
         merged = Outcome(outcome.end, outcome.reason, {**self.values, **outcome.values})
         table, job = self.job.table, self.job
-        self.ended = job.ended = finish.finish(self.conn, table, job.key, job.owner, merged)
+        self.ended = job.ended = finish_job(self.conn, table, job.key, job.owner, merged)
         return self.ended
