@@ -49,7 +49,6 @@ from fraudhawk.storage import schema
 log = logging.getLogger("fraudhawk.imports")
 ARN_TYPE = "batch-import"
 ACTIVE = IMPORT_ACTIVE
-DONE = ("COMPLETE", "FAILED", "CANCELED")
 _jobs = schema.batch_imports
 _failures = schema.batch_import_failures
 JOBS = JobTable(
@@ -63,6 +62,7 @@ JOBS = JobTable(
     running="IN_PROGRESS",
     cancelling="CANCEL_IN_PROGRESS",
 )
+DONE = JOBS.ended_statuses
 
 TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
 

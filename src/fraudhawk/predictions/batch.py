@@ -49,7 +49,6 @@ log = logging.getLogger("fraudhawk.batch_predictions")
 ARN_TYPE = "batch-prediction"
 WAITING = "IN_PROGRESS_INITIALIZING"
 ACTIVE = (WAITING, "IN_PROGRESS", "CANCEL_IN_PROGRESS")
-DONE = ("COMPLETE", "FAILED", "CANCELED")
 SUCCESS = "Success"
 INVALID_EVENT = "INVALID_EVENT"  # a record read, but not an event GetEventPrediction would evaluate
 MALFORMED_RECORD = "MALFORMED_RECORD"  # a line that is no CSV record of the header's columns
@@ -76,6 +75,7 @@ JOBS = JobTable(
     cancelling="CANCEL_IN_PROGRESS",
     order=("start_ms", "job_id"),
 )
+DONE = JOBS.ended_statuses
 
 TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
 
