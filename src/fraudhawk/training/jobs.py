@@ -21,7 +21,7 @@ from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, now_ms
 from fraudhawk.events import paths
 from fraudhawk.features.plan import VariableInfo
-from fraudhawk.jobs import CANCELLED, Cancelled, End, Job, JobInterrupt, Kind, LostClaim, Outcome, Stopping, failed
+from fraudhawk.jobs import CANCELLED, Cancelled, End, Job, Kind, LostClaim, Outcome, Stopping, failed
 from fraudhawk.scoring.compiled import CompiledModel, CompileError
 from fraudhawk.scoring.model import MODELS
 from fraudhawk.scoring.states import catch_up, new_token
@@ -57,7 +57,14 @@ def kind(ctx: Context) -> Kind:
         "The process training this version stopped before it finished (it was killed or crashed): "
         "create a new version to train again",
     )
-    return Kind("training", JOBS, partial(run_one, ctx), resumable=False, interruption=interrupted)
+    return Kind("training", JOBS, partial(run_one, ctx), resumable=False, interruption=interrupted, crashed=_crashed)
+
+
+def _crashed(error: Exception) -> Outcome:
+    return _error(
+        "Training failed",
+        f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
+    )
 
 
 class _Watch:
@@ -214,8 +221,6 @@ def run_one(ctx: Context, job: Job) -> Outcome:
         if not done:
             artifacts.remove(target)
         return Outcome(End.COMPLETE)  # written by `_complete`, or the version ended otherwise meanwhile
-    except JobInterrupt:
-        raise
     except trainer.TrainingFailed as failure:
         failure.messages.file_level[:0] = [m for m in messages.file_level if m not in failure.messages.file_level]
         failure.messages.field_level[:0] = [m for m in messages.field_level if m not in failure.messages.field_level]
@@ -227,12 +232,6 @@ def run_one(ctx: Context, job: Job) -> Outcome:
             raise LostClaim from None
         return _error(
             "Training interrupted", "The server stopped before training finished: create a new version to train again"
-        )
-    except Exception as error:
-        log.exception("training %s %s failed", row.model_id, version)
-        return _error(
-            "Training failed",
-            f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
         )
 
 
