@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fraudhawk.arns import Arns
 from fraudhawk.settings import Settings
+from fraudhawk.storage import clock
 from fraudhawk.storage.database import Database
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+now_ms = clock.now_ms  # the store's clock, here too because most operations need it with the context
 
 
 def iso_time(ms: int) -> str:

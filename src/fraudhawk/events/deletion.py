@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from fraudhawk.catalog.activity import DELETION_ACTIVE, deletion_running, running_import
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError
 from fraudhawk.events import store
-from fraudhawk.events.worker import candidates, claim
+from fraudhawk.jobs import COMPLETE, Job, JobTable, Kind, Outcome, Stopping
 from fraudhawk.storage import schema
 
 _deletions = schema.event_deletions
 ACTIVE = DELETION_ACTIVE
 STEP = 20_000
+JOBS = JobTable(
+    _deletions,
+    key=("event_type",),
+    active=ACTIVE,
+    complete="COMPLETE",
+    failed="FAILED",
+    cancelled="CANCELED",
+    cancel_requested=None,
+    ended="updated_ms",
+)
 
 
 def delete_events_by_event_type(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
@@ -48,23 +58,20 @@ def get_delete_events_by_event_type_status(ctx: Context, req: dict[str, Any]) ->
     return {"eventTypeName": name, "eventsDeletionStatus": status}
 
 
-def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    worked = False
-    for name in candidates(ctx, _deletions, "event_type", ACTIVE):
-        if stopping() or not claim(ctx, _deletions, "event_type", name, owner, ACTIVE):
-            continue
-        worked = True
-        while not stopping():
-            with ctx.db.write() as conn:
-                mine = select(_deletions.c.owner).where(_deletions.c.event_type == name).with_for_update()
-                if conn.execute(mine).scalar() != owner:
-                    return worked  # another worker took it over
-                removed = store.delete_some(conn, name, STEP)
-                values: dict[str, Any] = {"heartbeat_ms": now_ms(), "updated_ms": now_ms()}
-                if not removed:
-                    store.clear_stats(conn, name)
-                    values.update(status="COMPLETE", owner=None)
-                conn.execute(update(_deletions).where(_deletions.c.event_type == name).values(**values))
+def run_job(ctx: Context, job: Job) -> Outcome:
+    """Delete the events a step at a time; the last step, which finds none left, ends the job."""
+    (name,) = job.key
+    while True:
+        if job.stopping():
+            raise Stopping
+        with job.step() as step:
+            removed = store.delete_some(step.conn, name, STEP)
+            step.progress(updated_ms=now_ms())
             if not removed:
-                break
-    return worked
+                store.clear_stats(step.conn, name)
+                step.finish(COMPLETE)
+                return COMPLETE
+
+
+def kind(ctx: Context) -> Kind:
+    return Kind("event deletion", JOBS, partial(run_job, ctx))

@@ -13,13 +13,14 @@ import io
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import polars as pl
 import pyarrow.compute as pc
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.catalog.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
@@ -30,16 +31,38 @@ from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths, store
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
-from fraudhawk.events.worker import candidates, claim
+from fraudhawk.jobs import (
+    CANCELLED,
+    COMPLETE,
+    Job,
+    JobInterrupt,
+    JobTable,
+    Kind,
+    Outcome,
+    Stopping,
+    failed,
+    request_cancel,
+)
 from fraudhawk.scoring import states
 from fraudhawk.storage import schema
 
 log = logging.getLogger("fraudhawk.imports")
 ARN_TYPE = "batch-import"
 ACTIVE = IMPORT_ACTIVE
-DONE = ("COMPLETE", "FAILED", "CANCELED")
 _jobs = schema.batch_imports
 _failures = schema.batch_import_failures
+JOBS = JobTable(
+    _jobs,
+    key=("job_id",),
+    active=ACTIVE,
+    complete="COMPLETE",
+    failed="FAILED",
+    cancelled="CANCELED",
+    waiting="IN_PROGRESS_INITIALIZING",
+    running="IN_PROGRESS",
+    cancelling="CANCEL_IN_PROGRESS",
+)
+DONE = JOBS.ended_statuses
 
 TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
 
@@ -120,14 +143,11 @@ def get_batch_import_jobs(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 def cancel_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     job_id = req["jobId"]
     with ctx.db.write() as conn:
-        status = conn.execute(select(_jobs.c.status).where(_jobs.c.job_id == job_id).with_for_update()).scalar()
-        if status is None:
+        job = request_cancel(conn, JOBS, (job_id,))
+        if job is None:
             raise ResourceNotFoundError(f"The batch import job {job_id} does not exist")
-        if status in DONE:
-            raise ValidationError(f"The batch import job {job_id} is {status} and cannot be cancelled")
-        conn.execute(
-            update(_jobs).where(_jobs.c.job_id == job_id).values(cancel_requested=True, status="CANCEL_IN_PROGRESS")
-        )
+        if job.status in DONE:
+            raise ValidationError(f"The batch import job {job_id} is {job.status} and cannot be cancelled")
     ctx.wake_jobs()
     return {}
 
@@ -149,50 +169,25 @@ def delete_batch_import_job(ctx: Context, req: dict[str, Any]) -> dict[str, Any]
 # --- the runner -----------------------------------------------------------------------------------
 
 
-def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    worked = False
-    for job_id in candidates(ctx, _jobs, "job_id", ACTIVE):
-        if stopping():
-            break
-        if claim(ctx, _jobs, "job_id", job_id, owner, ACTIVE):
-            worked = True
-            run_job(ctx, job_id, owner, stopping)
-    return worked
-
-
-def _finish(ctx: Context, job_id: str, owner: str, status: str, reason: str | None = None) -> None:
-    with ctx.db.write() as conn:
-        conn.execute(
-            update(_jobs)
-            .where(_jobs.c.job_id == job_id, _jobs.c.owner == owner)
-            .values(status=status, failure_reason=reason, completion_ms=now_ms(), owner=None)
-        )
-
-
-class _LostClaim(Exception):
-    """Another worker took the job over (this one was thought gone): leave it to that worker."""
-
-
-def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool]) -> None:
-    with ctx.db.read() as conn:
-        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
-    if job.cancel_requested:
-        _finish(ctx, job_id, owner, "CANCELED")
-        return
+def run_job(ctx: Context, job: Job) -> Outcome:
+    """Store the file's events after the last committed line; the report is written whatever the
+    outcome (but not when the worker stops or lost the job), before the job says it ended."""
     try:
-        with ctx.db.write() as conn:
-            conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(status="IN_PROGRESS"))
-        outcome = _import(ctx, job, owner, stopping)
-    except _LostClaim:
-        return
+        with job.step() as step:
+            step.start()
+        outcome = _import(ctx, job)
+    except JobInterrupt:
+        raise
     except Exception as error:  # the job, not the server, fails; the reason goes to the caller
-        log.exception("batch import %s failed", job_id)
-        outcome = ("FAILED", f"The import stopped: {error}")
-    if outcome is None:
-        return  # the worker is stopping: the job stays claimed and resumes later
+        log.exception("batch import %s failed", job.row.job_id)
+        outcome = failed(f"The import stopped: {error}")
     # The report is in place before the job says it is done, so a caller who sees COMPLETE finds it.
-    problem = _write_report(ctx, job_id)
-    _finish(ctx, job_id, owner, *(("FAILED", problem) if problem else outcome))
+    problem = _write_report(ctx, job.row.job_id)
+    return failed(problem) if problem else outcome
+
+
+def kind(ctx: Context) -> Kind:
+    return Kind("batch import", JOBS, partial(run_job, ctx))
 
 
 def _check_numbered(rejected: list[Rejected]) -> None:
@@ -284,22 +279,23 @@ class _Prepared:
             self._put(error)
 
 
-def _import(ctx: Context, job: Any, owner: str, stopping: Callable[[], bool]) -> tuple[str, str | None] | None:
-    location = paths.resolve(ctx.settings, job.input_path, "inputPath")
+def _import(ctx: Context, job: Job) -> Outcome:
+    row = job.row
+    location = paths.resolve(ctx.settings, row.input_path, "inputPath")
     with paths.open_input(location) as raw:
         try:
             records = read_csv(raw)
         except ValueError as error:
-            return "FAILED", str(error)
+            return failed(str(error))
         if not records.header:
-            return "FAILED", "The input file is empty: it needs a header line and events"
+            return failed("The input file is empty: it needs a header line and events")
         with ctx.db.read() as conn:
-            spec = load_spec(conn, job.event_type)
+            spec = load_spec(conn, row.event_type)
         columns = map_header(spec, records.header)
         missing = missing_required(columns)
         if missing:
-            return "FAILED", f"The header lacks the required column(s) {', '.join(missing)}"
-        done = job.records_done
+            return failed(f"The header lacks the required column(s) {', '.join(missing)}")
+        done = row.records_done
         header_notes = []
         if columns.ignored and done <= 1:
             header_notes.append(
@@ -311,52 +307,39 @@ def _import(ctx: Context, job: Any, owner: str, stopping: Callable[[], bool]) ->
             )
         pending: list[Rejected] = []
         with _Prepared(records, spec, columns, done) as prepared:
-            for step in prepared:
-                if stopping():
-                    return None
-                pending += step.parser_rejected
-                status = _commit(
-                    ctx,
-                    job.job_id,
-                    spec.name,
-                    owner,
-                    step,
-                    [*header_notes, *step.rejected],
-                    pending,
-                    step.last,
-                    done,
-                )
+            for batch in prepared:
+                if job.stopping():
+                    raise Stopping
+                pending += batch.parser_rejected
+                cancel = _commit(job, spec.name, batch, [*header_notes, *batch.rejected], pending, batch.last, done)
                 header_notes = []
-                done = step.last
-                if status == "cancel":
-                    return "CANCELED", None
+                done = batch.last
+                if cancel:
+                    return CANCELLED
             pending += prepared.leftover_rejected
         final = max([done, *(r.line for r in pending)])
-        _commit(ctx, job.job_id, spec.name, owner, None, header_notes, pending, final, done)
-    return "COMPLETE", None
+        _commit(job, spec.name, None, header_notes, pending, final, done)
+    return COMPLETE
 
 
 def _commit(
-    ctx: Context,
-    job_id: str,
+    job: Job,
     event_type: str,
-    owner: str,
-    step: _Step | None,
+    batch: _Step | None,
     rejected: list[Rejected],
     pending: list[Rejected],
     upto: int,
     done: int,
-) -> str:
-    """Store one batch with the job's progress in a single transaction; say whether to cancel."""
+) -> bool:
+    """Store one batch with the job's progress in a single step; say whether the job was cancelled."""
     # Lines the parser rejected belong to this step once the step has reached them.
     due = [r for r in pending if done < r.line <= upto]
     pending[:] = [r for r in pending if r.line > upto]
     failures = [r for r in [*rejected, *due] if r.line > done or r.line == 1]
     stored = 0
-    with ctx.db.write() as conn:
-        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id).with_for_update()).one()
-        if job.owner != owner:
-            raise _LostClaim
+    job_id = job.row.job_id
+    with job.step() as step:
+        conn, row = step.conn, step.row
         if (
             failures
             and failures[0].line == 1
@@ -365,16 +348,16 @@ def _commit(
             ).first()
         ):
             failures = failures[1:]  # the header note of a resumed job is already recorded
-        if step is not None and step.good.height:
-            good = step.good
-            taken = store.store_batch(conn, event_type, step.segment)
+        if batch is not None and batch.good.height:
+            good = batch.good
+            taken = store.store_batch(conn, event_type, batch.segment)
             if taken:
                 already = good.filter(good["EVENT_ID"].is_in(taken))
                 for line, event_id in already.select(LINE, "EVENT_ID").iter_rows():
                     reason = f"EVENT_ID '{event_id}' is already stored for event type {event_type}"
                     failures.append(Rejected(int(line), reason))
             stored = good.height - len(taken)
-            fresh = step.segment.frame
+            fresh = batch.segment.frame
             if taken:
                 fresh = fresh.filter(~fresh["EVENT_ID"].is_in(taken))
             states.advance(conn, event_type, fresh)
@@ -384,18 +367,13 @@ def _commit(
                 insert(_failures),
                 [{"job_id": job_id, "line": r.line, "reason": r.reason, "raw": r.raw} for r in failures],
             )
-        conn.execute(
-            update(_jobs)
-            .where(_jobs.c.job_id == job_id)
-            .values(
-                processed=job.processed + stored,
-                failed=job.failed + len(counted),
-                total=job.total + stored + len(counted),
-                records_done=upto,
-                heartbeat_ms=now_ms(),
-            )
+        step.progress(
+            processed=row.processed + stored,
+            failed=row.failed + len(counted),
+            total=row.total + stored + len(counted),
+            records_done=upto,
         )
-        return "cancel" if job.cancel_requested else "go"
+    return step.cancel_requested
 
 
 def _write_report(ctx: Context, job_id: str) -> str | None:

@@ -18,14 +18,15 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.catalog.paging import one_or_page, with_token
 from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
@@ -36,8 +37,8 @@ from fraudhawk.eventdata import layout
 from fraudhawk.events import paths
 from fraudhawk.events.csvsource import LINE, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
-from fraudhawk.events.worker import claim
 from fraudhawk.features.history import EntityState
+from fraudhawk.jobs import Deferred, End, Failed, Job, JobTable, Kind, Outcome, failed, request_cancel
 from fraudhawk.predictions import batch_scoring
 from fraudhawk.predictions.plan import PLANS, DetectorPlan, resolve_version
 from fraudhawk.predictions.realtime import invoker_for
@@ -49,7 +50,6 @@ log = logging.getLogger("fraudhawk.batch_predictions")
 ARN_TYPE = "batch-prediction"
 WAITING = "IN_PROGRESS_INITIALIZING"
 ACTIVE = (WAITING, "IN_PROGRESS", "CANCEL_IN_PROGRESS")
-DONE = ("COMPLETE", "FAILED", "CANCELED")
 SUCCESS = "Success"
 INVALID_EVENT = "INVALID_EVENT"  # a record read, but not an event GetEventPrediction would evaluate
 MALFORMED_RECORD = "MALFORMED_RECORD"  # a line that is no CSV record of the header's columns
@@ -64,6 +64,19 @@ OUTPUT_COLUMNS = (
 )
 _PROBLEM = "__problem__"
 _jobs = schema.batch_predictions
+JOBS = JobTable(
+    _jobs,
+    key=("job_id",),
+    active=ACTIVE,
+    complete="COMPLETE",
+    failed="FAILED",
+    cancelled="CANCELED",
+    waiting=WAITING,
+    running="IN_PROGRESS",
+    cancelling="CANCEL_IN_PROGRESS",
+    order=("start_ms", "job_id"),
+)
+DONE = JOBS.ended_statuses
 
 TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
 
@@ -150,16 +163,11 @@ def cancel_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, 
     """A job no worker holds yet is CANCELED at once; a running one at its next step."""
     job_id = req["jobId"]
     with ctx.db.write() as conn:
-        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id).with_for_update()).first()
+        job = request_cancel(conn, JOBS, (job_id,))
         if job is None:
             raise ResourceNotFoundError(f"The batch prediction job {job_id} does not exist")
         if job.status in DONE:
             raise ValidationError(f"The batch prediction job {job_id} is {job.status} and cannot be cancelled")
-        if job.status == WAITING and job.owner is None:
-            values: dict[str, Any] = {"status": "CANCELED", "completion_ms": now_ms()}
-        else:
-            values = {"status": "CANCEL_IN_PROGRESS"}
-        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(cancel_requested=True, **values))
     ctx.wake_jobs()
     return {}
 
@@ -181,114 +189,53 @@ def delete_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, 
 # --- the runner -----------------------------------------------------------------------------------
 
 
-def _queue(ctx: Context) -> list[str]:
-    """Unfinished jobs: those already started first (to resume them), then the rest as created."""
-    with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(_jobs.c.job_id, _jobs.c.status)
-            .where(_jobs.c.status.in_(ACTIVE))
-            .order_by(_jobs.c.start_ms, _jobs.c.job_id)
-        ).all()
-    return [r.job_id for r in rows if r.status != WAITING] + [r.job_id for r in rows if r.status == WAITING]
+def run_job(ctx: Context, job: Job) -> Outcome:
+    """Run one claimed job to its end: read, check, score, write; Deferred while another job runs."""
+    started = _start(ctx, job)
+    total = _Run(ctx, started, job).run()
+    return Outcome(End.COMPLETE, values={"processed": total})
 
 
-def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    worked = False
-    for job_id in _queue(ctx):
-        if stopping():
-            break
-        if claim(ctx, _jobs, "job_id", job_id, owner, ACTIVE):
-            worked = run_job(ctx, job_id, owner, stopping) or worked
-    return worked
+def _crashed(error: Exception) -> Outcome:
+    return failed(f"The batch prediction stopped: {error}")
 
 
-class _LostClaim(Exception):
-    """Another worker took the job over (this one was thought gone): leave it to that worker."""
+def kind(ctx: Context) -> Kind:
+    return Kind("batch prediction", JOBS, partial(run_job, ctx), crashed=_crashed)
 
 
-class _Stopping(Exception):
-    """The worker is stopping: the job stays claimed and starts again later."""
-
-
-class _Cancelled(Exception):
-    """The caller cancelled the job."""
-
-
-class _Failed(Exception):
-    """The job cannot go on, for a reason the caller is shown."""
-
-
-def _finish(ctx: Context, job_id: str, owner: str, status: str, reason: str | None = None) -> None:
-    values: dict[str, Any] = {"status": status, "failure_reason": reason, "completion_ms": now_ms(), "owner": None}
-    with ctx.db.write() as conn:
-        if status == "COMPLETE":
-            total = conn.execute(select(_jobs.c.total).where(_jobs.c.job_id == job_id)).scalar_one()
-            values["processed"] = total
-        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id, _jobs.c.owner == owner).values(**values))
-
-
-def _start(ctx: Context, job_id: str, owner: str) -> Any | None:
-    """Mark the claimed job IN_PROGRESS and give it its output location; None (and the claim
-    released) while another job runs, so one job runs at a time. The active jobs are locked
-    together, so two workers cannot both start one."""
+def _start(ctx: Context, job: Job) -> Any:
+    """Mark the claimed job IN_PROGRESS and give it its output location; Deferred while another job
+    runs, so one job runs at a time. The active jobs are locked together (before the job's own step),
+    so two workers cannot both start one."""
     with ctx.db.write() as conn:
         active = conn.execute(select(_jobs).where(_jobs.c.status.in_(ACTIVE)).with_for_update()).all()
-        job = next((row for row in active if row.job_id == job_id), None)
-        if job is None or job.owner != owner:
-            raise _LostClaim
-        running = [
-            row
-            for row in active
-            if row.job_id != job_id
-            and (row.status == "IN_PROGRESS" or (row.status == "CANCEL_IN_PROGRESS" and row.owner is not None))
-        ]
-        if job.status == WAITING and running:
-            conn.execute(update(_jobs).where(_jobs.c.job_id == job_id, _jobs.c.owner == owner).values(owner=None))
-            return None
-        output_file = job.output_file
-        if output_file is None:
-            # The name is fixed at the first start, so a job started again replaces the same file.
-            folder = paths.resolve(ctx.settings, job.output_path, "outputPath")
-            output_file = paths.report_location(folder, f"{job_id}_{now_ms() // 1000}_output.csv").text
-        values: dict[str, Any] = {"processed": 0, "total": 0, "heartbeat_ms": now_ms(), "output_file": output_file}
-        if job.status == WAITING:
-            values["status"] = "IN_PROGRESS"
-        conn.execute(update(_jobs).where(_jobs.c.job_id == job_id).values(**values))
-        return conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
-
-
-def run_job(ctx: Context, job_id: str, owner: str, stopping: Callable[[], bool]) -> bool:
-    """Run one claimed job to its end; False when it must wait for another job (nothing was done)."""
-    with ctx.db.read() as conn:
-        job = conn.execute(select(_jobs).where(_jobs.c.job_id == job_id)).one()
-    if job.cancel_requested:
-        _finish(ctx, job_id, owner, "CANCELED")
-        return True
-    try:
-        started = _start(ctx, job_id, owner)
-        if started is None:
-            return False
-        _Job(ctx, started, owner, stopping).run()
-    except _LostClaim:
-        return True
-    except _Stopping:
-        return True  # the worker hands the job back when it stops; it starts again later
-    except _Cancelled:
-        _finish(ctx, job_id, owner, "CANCELED")
-    except _Failed as failure:
-        _finish(ctx, job_id, owner, "FAILED", str(failure))
-    except Exception as error:  # the job, not the server, fails; the reason goes to the caller
-        log.exception("batch prediction %s failed", job_id)
-        _finish(ctx, job_id, owner, "FAILED", f"The batch prediction stopped: {error}")
-    else:
-        _finish(ctx, job_id, owner, "COMPLETE")
-    return True
+        with job.step(conn) as step:
+            row = step.row
+            running = [
+                other
+                for other in active
+                if other.job_id != row.job_id
+                and (
+                    other.status == "IN_PROGRESS" or (other.status == "CANCEL_IN_PROGRESS" and other.owner is not None)
+                )
+            ]
+            if row.status == WAITING and running:
+                raise Deferred
+            output_file = row.output_file
+            if output_file is None:
+                # The name is fixed at the first start, so a job started again replaces the same file.
+                folder = paths.resolve(ctx.settings, row.output_path, "outputPath")
+                output_file = paths.report_location(folder, f"{row.job_id}_{now_ms() // 1000}_output.csv").text
+            step.start()
+            step.progress(processed=0, total=0, output_file=output_file)
+        return conn.execute(select(_jobs).where(_jobs.c.job_id == row.job_id)).one()
 
 
 @dataclass
 class _Read:
     """The input file, read and checked: every record (for the output), and the records that cannot
-    be evaluated, with why. The valid events go their own way (`_Job._read`), so that a job holds
+    be evaluated, with why. The valid events go their own way (`_Run._read`), so that a job holds
     them once, as checked, not also as read."""
 
     header: list[str]
@@ -301,11 +248,12 @@ class _Read:
         return int(self.records.num_rows) + len(self.malformed)
 
 
-class _Job:
-    """One run of a claimed, started job: read, check, score, write; progress committed on the way."""
+class _Run:
+    """One run of a claimed, started job (`job`, as started): read, check, score, write; progress
+    committed on the way (the claim's `beat`)."""
 
-    def __init__(self, ctx: Context, job: Any, owner: str, stopping: Callable[[], bool]) -> None:
-        self.ctx, self.job, self.owner, self.stopping = ctx, job, owner, stopping
+    def __init__(self, ctx: Context, job: Any, claim: Job) -> None:
+        self.ctx, self.job, self.claim = ctx, job, claim
         self.processed = 0
         self.total = 0
 
@@ -313,25 +261,10 @@ class _Job:
         """Count `done` more records processed, and commit the progress and the heartbeat; stop if
         asked to, cancelled, or no longer ours."""
         self.processed += done
-        if self.stopping():
-            raise _Stopping
-        with self.ctx.db.write() as conn:
-            row = conn.execute(
-                select(_jobs.c.owner, _jobs.c.cancel_requested)
-                .where(_jobs.c.job_id == self.job.job_id)
-                .with_for_update()
-            ).first()
-            if row is None or row.owner != self.owner:
-                raise _LostClaim
-            conn.execute(
-                update(_jobs)
-                .where(_jobs.c.job_id == self.job.job_id)
-                .values(processed=self.processed, total=self.total, heartbeat_ms=now_ms())
-            )
-        if row.cancel_requested:
-            raise _Cancelled
+        self.claim.beat(processed=self.processed, total=self.total)
 
-    def run(self) -> None:
+    def run(self) -> int:
+        """Score the job's file and write its output; the number of records."""
         clock = _Clock()
         plan = self._plan()
         read, events = self._read(plan)
@@ -352,6 +285,7 @@ class _Job:
         self._write(read, scored)
         clock.lap("write")
         log.info("batch prediction %s: %d records (%s)", self.job.job_id, self.total, clock)
+        return self.total
 
     def _checked(self, plan: DetectorPlan, read: _Read, events: pl.DataFrame) -> pl.DataFrame:
         """Of the valid `events`, those GetEventPrediction would evaluate; the others join `read.invalid`."""
@@ -378,7 +312,7 @@ class _Job:
                 row = resolve_version(conn, job.detector_id, str(job.detector_version))
                 return PLANS.get(self.ctx, conn, row)
         except FraudhawkError as error:
-            raise _Failed(f"The detector version cannot be used: {error.message}") from None
+            raise Failed(f"The detector version cannot be used: {error.message}") from None
 
     def _load_states(self, tracked: Tracked, entities: Any) -> dict[str, EntityState]:
         with self.ctx.db.read() as conn:
@@ -390,22 +324,22 @@ class _Job:
         try:
             raw = paths.open_input(location)
         except Exception as error:
-            raise _Failed(f"The input file {self.job.input_path} cannot be read: {error}") from None
+            raise Failed(f"The input file {self.job.input_path} cannot be read: {error}") from None
         with raw:
             try:
                 records = read_csv(raw)
             except ValueError as error:
-                raise _Failed(str(error)) from None
+                raise Failed(str(error)) from None
             if not records.header:
-                raise _Failed("The input file is empty: it needs a header line and events")
+                raise Failed("The input file is empty: it needs a header line and events")
             header = records.header
             repeated = sorted({name for name in header if header.count(name) > 1})
             if repeated:
-                raise _Failed(f"The header names column(s) {', '.join(repeated)} more than once")
+                raise Failed(f"The header names column(s) {', '.join(repeated)} more than once")
             found = map_header(plan.spec, header)
             missing = missing_required(found)
             if missing:
-                raise _Failed(f"The header lacks the required column(s) {', '.join(missing)}")
+                raise Failed(f"The header lacks the required column(s) {', '.join(missing)}")
             # Labels play no part in a prediction: a row is not refused for its label.
             required = {name: found.metadata[name] for name in layout.REQUIRED}
             columns = Columns(required, found.variables, found.ignored)
@@ -424,7 +358,7 @@ class _Job:
             malformed = list(records.rejected)
         for item in malformed:
             if item.line <= 0:
-                raise _Failed(f"could not tell the line number of a malformed record: {(item.raw or '')[:200]!r}")
+                raise Failed(f"could not tell the line number of a malformed record: {(item.raw or '')[:200]!r}")
         schema = pa.schema([(LINE, pa.int64()), *((f"c{i}", pa.string()) for i in range(len(header)))])
         table = pa.Table.from_batches(batches, schema=schema)
         frame = pl.concat(events) if events else pl.DataFrame()
@@ -474,7 +408,7 @@ class _Job:
             paths.write_atomically(location, write)
         except Exception as error:
             log.exception("batch prediction %s: could not write its output", self.job.job_id)
-            raise _Failed(f"The events were scored, but the output could not be written: {error}") from None
+            raise Failed(f"The events were scored, but the output could not be written: {error}") from None
 
 
 def _report_rows(records: pa.Table, results: pl.DataFrame) -> Iterator[pl.DataFrame]:

@@ -21,12 +21,11 @@ from fraudhawk.errors import (
     UnknownOperationError,
     ValidationError,
 )
-from fraudhawk.events.worker import Worker
+from fraudhawk.jobs import Worker
 from fraudhawk.predictions import plan
-from fraudhawk.service import contract
-from fraudhawk.service.operations import OPERATIONS, RUNNERS, STAGED, TRAINING_RUNNERS, Handler, Staged, WouldBlock
+from fraudhawk.service import background, contract
+from fraudhawk.service.operations import OPERATIONS, STAGED, Handler, Staged, WouldBlock
 from fraudhawk.settings import Settings
-from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
 
 log = logging.getLogger("fraudhawk")
@@ -63,13 +62,10 @@ class Service:
         self.worker: Worker | None = None
         self.trainer: Worker | None = None
         if worker:
-            self.worker = Worker(
-                self.context, RUNNERS, (schema.batch_imports, schema.event_deletions, schema.batch_predictions)
-            )
+            self.worker, self.trainer = background.workers(self.context)
             self.context.wake_jobs = self.worker.wake
-            self.worker.start()
-            self.trainer = Worker(self.context, TRAINING_RUNNERS, name="fraudhawk-trainer")
             self.context.wake_training = self.trainer.wake
+            self.worker.start()
             self.trainer.start()
 
     def _handler(self, operation: str) -> Handler:

@@ -11,7 +11,7 @@ from fraudhawk.detectors import detectors, rule_versions
 from fraudhawk.detectors import versions as detector_versions
 from fraudhawk.events import deletion, imports, single
 from fraudhawk.predictions import batch, realtime, records
-from fraudhawk.training import jobs, models, versions
+from fraudhawk.training import models, versions
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 Staged = realtime.Staged
@@ -97,8 +97,3 @@ OPERATIONS: dict[str, Handler] = {
     "CancelBatchPredictionJob": batch.cancel_batch_prediction_job,
     "DeleteBatchPredictionJob": batch.delete_batch_prediction_job,
 }
-
-#: Kinds of background job the worker runs.
-RUNNERS = [imports.run_pending, deletion.run_pending, batch.run_pending, jobs.run_status_changes, records.prune]
-#: Training has a worker of its own: it runs for minutes and must not hold up imports.
-TRAINING_RUNNERS = [jobs.run_pending]

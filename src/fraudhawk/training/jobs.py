@@ -1,9 +1,9 @@
 """Background work on model versions: training, and the activation steps AFD reports.
 
-Training runs in its own worker thread (it takes minutes; imports should not wait behind it). A
-version in TRAINING_IN_PROGRESS is claimed by one worker, which beats while it trains. Training
-cannot resume half-way, so a version whose worker died (its process is gone, or it stopped beating)
-is put in ERROR with the reason: never left in progress.
+A model version in TRAINING_IN_PROGRESS is a job (`versions.JOBS`), run by a worker of its own (it
+takes minutes; imports should not wait behind it), which beats while it trains. Training cannot
+resume half-way, so a version whose worker died (its process is gone, or it stopped beating) is put
+in ERROR with the reason: never left in progress.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -20,8 +21,8 @@ from fraudhawk.catalog.values import utc_ms
 from fraudhawk.catalog.version_numbers import version_text
 from fraudhawk.context import Context, now_ms
 from fraudhawk.events import paths
-from fraudhawk.events.worker import STALE_MS, owner_is_gone
 from fraudhawk.features.plan import VariableInfo
+from fraudhawk.jobs import CANCELLED, Cancelled, End, Job, Kind, LostClaim, Outcome, Stopping, failed
 from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.compiled import CompiledModel, CompileError
 from fraudhawk.scoring.model import load_version_model
@@ -29,7 +30,7 @@ from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
 from fraudhawk.training import dataset, report, trainer
 from fraudhawk.training.messages import Messages
-from fraudhawk.training.versions import COMPLETE, TRAINING
+from fraudhawk.training.versions import COMPLETE, JOBS
 
 log = logging.getLogger("fraudhawk.training")
 _versions = schema.model_versions
@@ -41,90 +42,38 @@ def _where(row: Any) -> Any:
     return and_(_versions.c.model_id == row.model_id, _versions.c.major == row.major, _versions.c.minor == row.minor)
 
 
-def _end(ctx: Context, row: Any, owner: str, status: str, messages: Messages | None = None) -> None:
-    """End this worker's training of `row` (if still its own) as `status`, with the reasons if any."""
-    result = None if messages is None else json.dumps(report.failure(messages))
-    with ctx.db.write() as conn:
-        conn.execute(
-            update(_versions)
-            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
-            .values(status=status, training_result=result, owner=None, progress=None, updated_ms=now_ms())
-        )
-
-
-def _abandoned(ctx: Context, row: Any) -> None:
-    """End a version whose worker died: cancelled if the caller asked for that, else ERROR.
-
-    The update only applies if the row is exactly as read (same owner, same heartbeat), so a worker
-    that is alive and beating never loses its training to a stale view.
-    """
+def _error(title: str, text: str) -> Outcome:
     messages = Messages()
-    messages.file_error(
+    messages.file_error(title, text)
+    return _failed(messages)
+
+
+def _failed(messages: Messages) -> Outcome:
+    """ERROR, with AFD-style reasons in the version's training result."""
+    return failed(training_result=json.dumps(report.failure(messages)))
+
+
+def kind(ctx: Context) -> Kind:
+    interrupted = _error(
         "Training interrupted",
         "The process training this version stopped before it finished (it was killed or crashed): "
         "create a new version to train again",
     )
-    values: dict[str, Any] = {"owner": None, "progress": None, "updated_ms": now_ms()}
-    if row.cancel_requested:
-        values["status"] = "TRAINING_CANCELLED"
-    else:
-        values.update(status="ERROR", training_result=json.dumps(report.failure(messages)))
-    heartbeat = _versions.c.heartbeat_ms
-    same_beat = heartbeat.is_(None) if row.heartbeat_ms is None else heartbeat == row.heartbeat_ms
-    with ctx.db.write() as conn:
-        conn.execute(
-            update(_versions)
-            .where(_where(row), _versions.c.owner == row.owner, same_beat, _versions.c.status == TRAINING)
-            .values(**values)
-        )
+    return Kind("training", JOBS, partial(run_one, ctx), resumable=False, interruption=interrupted, crashed=_crashed)
 
 
-def run_pending(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    with ctx.db.read() as conn:
-        keys = conn.execute(
-            select(_versions.c.model_id, _versions.c.major, _versions.c.minor)
-            .where(_versions.c.status == TRAINING)
-            .order_by(_versions.c.created_ms)
-        ).all()
-    worked = False
-    for key in keys:
-        if stopping():
-            break
-        with ctx.db.read() as conn:  # as it is now: an earlier training may have taken minutes
-            row = conn.execute(select(_versions).where(_where(key), _versions.c.status == TRAINING)).first()
-        if row is None:
-            continue
-        if row.owner is not None and row.owner != owner:
-            if owner_is_gone(row.owner) or (row.heartbeat_ms or 0) < now_ms() - STALE_MS:
-                _abandoned(ctx, row)
-                worked = True
-            continue
-        if row.cancel_requested:
-            with ctx.db.write() as conn:
-                conn.execute(
-                    update(_versions)
-                    .where(_where(row), _versions.c.owner.is_(None), _versions.c.status == TRAINING)
-                    .values(status="TRAINING_CANCELLED", progress=None, updated_ms=now_ms())
-                )
-            worked = True
-            continue
-        with ctx.db.write() as conn:
-            claimed = conn.execute(
-                update(_versions)
-                .where(_where(row), _versions.c.owner.is_(None), _versions.c.status == TRAINING)
-                .values(owner=owner, heartbeat_ms=now_ms(), progress="starting")
-            ).rowcount
-        if claimed:
-            worked = True
-            run_one(ctx, row, owner, stopping)
-    return worked
+def _crashed(error: Exception) -> Outcome:
+    return _error(
+        "Training failed",
+        f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
+    )
 
 
 class _Watch:
     """Progress, heartbeat and cancellation for one training, throttled to keep the store quiet."""
 
-    def __init__(self, ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) -> None:
-        self.ctx, self.row, self.owner, self.stopping = ctx, row, owner, stopping
+    def __init__(self, job: Job) -> None:
+        self.job = job
         self.last_beat = 0.0
         self.last_poll = 0.0
         self.cancelled = False
@@ -135,24 +84,22 @@ class _Watch:
         if "round" in text and now - self.last_beat < BEAT_SECONDS:
             return  # boosting rounds come many a second; each new step is always shown
         self.last_beat = now
-        with self.ctx.db.write() as conn:
-            updated = conn.execute(
-                update(_versions)
-                .where(_where(self.row), _versions.c.owner == self.owner)
-                .values(progress=text, heartbeat_ms=now_ms())
-            ).rowcount
-        self.lost = not updated
+        try:
+            self.job.beat(progress=text)
+        except Stopping:
+            pass  # `stop` says so to the trainer
+        except Cancelled:
+            self.cancelled = True
+        except LostClaim:
+            self.lost = True
 
     def stop(self) -> bool:
-        if self.stopping() or self.lost:
+        if self.job.stopping() or self.lost or self.cancelled:
             return True
         now = time.monotonic()
         if now - self.last_poll >= CANCEL_POLL_SECONDS:
             self.last_poll = now
-            with self.ctx.db.read() as conn:
-                self.cancelled = bool(
-                    conn.execute(select(_versions.c.cancel_requested).where(_where(self.row))).scalar()
-                )
+            self.cancelled = self.job.cancel_requested()
         return self.cancelled
 
 
@@ -190,8 +137,7 @@ def _load_data(
 
 def _complete(
     ctx: Context,
-    row: Any,
-    owner: str,
+    job: Job,
     event_type: str,
     data: dataset.TrainingData,
     names: list[str],
@@ -200,36 +146,30 @@ def _complete(
     digest: str,
 ) -> bool:
     """Mark the version complete and store its entity states in one transaction; False if the
-    version was taken from this worker or cancelled meanwhile."""
+    version was taken from this worker or cancelled meanwhile (then it has ended so)."""
+    row = job.row
     states = schema.entity_states
     with ctx.db.write() as conn:
         event_types = schema.event_types
         conn.execute(select(event_types.c.name).where(event_types.c.name == event_type).with_for_update())
-        # a cancel accepted after the last check still wins: the caller was told it would
-        conn.execute(
-            update(_versions)
-            .where(
-                _where(row), _versions.c.owner == owner, _versions.c.status == TRAINING, _versions.c.cancel_requested
-            )
-            .values(status="TRAINING_CANCELLED", owner=None, progress=None, updated_ms=now_ms())
-        )
-        done = conn.execute(
-            update(_versions)
-            .where(_where(row), _versions.c.owner == owner, _versions.c.status == TRAINING)
-            .values(
-                status=COMPLETE,
-                training_result=json.dumps(result),
-                artifact_sha256=digest,
-                history_spec=None if trained.plan.history is None else json.dumps(trained.plan.history.to_json()),
-                owner=None,
-                progress=None,
-                updated_ms=now_ms(),
-            )
-        ).rowcount
-        if done and row.training_source == "INGESTED_EVENTS" and trained.plan.history is not None:
+        try:
+            with job.step(conn) as step:
+                if step.cancel_requested:  # a cancel accepted after the last check still wins: the caller was told
+                    step.finish(CANCELLED)
+                    return False
+                history = trained.plan.history
+                values = {
+                    "training_result": json.dumps(result),
+                    "artifact_sha256": digest,
+                    "history_spec": None if history is None else json.dumps(history.to_json()),
+                }
+                step.finish(Outcome(End.COMPLETE, values=values))
+        except LostClaim:
+            return False
+        if row.training_source == "INGESTED_EVENTS" and trained.plan.history is not None:
             # events stored while the model trained: their entities' history moves on too
             catch_up(trained.plan.history, trained.states, dataset.later_events(conn, event_type, data, names))
-        if done and trained.states:
+        if trained.states:
             keys = {"model_id": row.model_id, "major": row.major, "minor": row.minor}
             # no leftovers of an earlier version that had this number may mix in
             conn.execute(delete(states).where(*(states.c[k] == v for k, v in keys.items())))
@@ -240,11 +180,13 @@ def _complete(
                     for entity, s in trained.states.items()
                 ],
             )
-    return bool(done)
+    return True
 
 
-def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) -> None:
-    watch = _Watch(ctx, row, owner, stopping)
+def run_one(ctx: Context, job: Job) -> Outcome:
+    """Train the claimed version; how its training ended (COMPLETE is written with its states)."""
+    row = job.row
+    watch = _Watch(job)
     version = version_text(row.major, row.minor)
     messages = Messages()
     try:
@@ -269,39 +211,30 @@ def run_one(ctx: Context, row: Any, owner: str, stopping: Callable[[], bool]) ->
         trained.messages.file_level[:0] = messages.file_level
         trained.messages.field_level[:0] = messages.field_level
         manifest = report.manifest(model, version, row, trained)
-        manifest["trainingRun"] = f"{owner}@{now_ms()}"
+        manifest["trainingRun"] = f"{job.owner}@{now_ms()}"
         parent = artifacts.version_folder(ctx.settings.data_dir, row.model_id, version)
         digest, target = artifacts.save(parent, trained.booster.model_to_string(), manifest)
         result = report.success(model.model_type, trained)
         try:
-            done = _complete(ctx, row, owner, model.event_type, data, names, trained, result, digest)
+            done = _complete(ctx, job, model.event_type, data, names, trained, result, digest)
         except BaseException:
             artifacts.remove(target)
             raise
         if not done:
             artifacts.remove(target)
+        return Outcome(End.COMPLETE)  # written by `_complete`, or the version ended otherwise meanwhile
     except trainer.TrainingFailed as failure:
         failure.messages.file_level[:0] = [m for m in messages.file_level if m not in failure.messages.file_level]
         failure.messages.field_level[:0] = [m for m in messages.field_level if m not in failure.messages.field_level]
-        _end(ctx, row, owner, "ERROR", failure.messages)
+        return _failed(failure.messages)
     except trainer.Cancelled:
         if watch.cancelled:
-            _end(ctx, row, owner, "TRAINING_CANCELLED")
-        else:
-            stopped = Messages()
-            stopped.file_error(
-                "Training interrupted",
-                "The server stopped before training finished: create a new version to train again",
-            )
-            _end(ctx, row, owner, "ERROR", stopped)
-    except Exception as error:
-        log.exception("training %s %s failed", row.model_id, version)
-        failed = Messages()
-        failed.file_error(
-            "Training failed",
-            f"Training stopped on an internal error ({type(error).__name__}): the server log has details",
+            return CANCELLED
+        if watch.lost:
+            raise LostClaim from None
+        return _error(
+            "Training interrupted", "The server stopped before training finished: create a new version to train again"
         )
-        _end(ctx, row, owner, "ERROR", failed)
 
 
 # --- activation -------------------------------------------------------------------------------------

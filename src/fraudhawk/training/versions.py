@@ -22,6 +22,7 @@ from fraudhawk.catalog.version_numbers import ARN_TYPE, parse_version, version_a
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths
+from fraudhawk.jobs import JobTable, request_cancel
 from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.model import load_version_model
 from fraudhawk.storage import schema
@@ -33,6 +34,19 @@ ACTIVE = "ACTIVE"
 DELETABLE = (COMPLETE, "ERROR", "TRAINING_CANCELLED")
 SUPPORTED = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS")
 _versions = schema.model_versions
+# A version in training is a job (run by `jobs`): cancelled, it ends TRAINING_CANCELLED; failed, ERROR.
+JOBS = JobTable(
+    _versions,
+    key=("model_id", "major", "minor"),
+    active=(TRAINING,),
+    complete=COMPLETE,
+    failed="ERROR",
+    cancelled="TRAINING_CANCELLED",
+    order=("created_ms",),
+    reason=None,  # the reasons are AFD's dataValidationMetrics, in training_result
+    ended="updated_ms",
+    cleared=("progress",),
+)
 
 
 def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
@@ -334,14 +348,7 @@ def update_model_version_status(ctx: Context, req: dict[str, Any]) -> dict[str, 
                 raise ValidationError(
                     f"Model version {version} is {status}: only training in progress can be cancelled"
                 )
-            if row.owner is None:
-                conn.execute(
-                    update(_versions)
-                    .where(where)
-                    .values(status="TRAINING_CANCELLED", cancel_requested=True, progress=None, updated_ms=now_ms())
-                )
-            else:
-                conn.execute(update(_versions).where(where).values(cancel_requested=True, updated_ms=now_ms()))
+            request_cancel(conn, JOBS, (row.model_id, row.major, row.minor), updated_ms=now_ms())
     ctx.wake_jobs()
     return {}
 
