@@ -99,7 +99,8 @@ def test_failing_requests_release_their_memory(server: tuple[subprocess.Popen[by
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     _post(conn, "GetLabels", b"{}")  # warm: what the first call loads is not what is measured
     status, answer = _post(conn, "PutLabel", tags.encode())
-    assert status == 400 and answer["__type"] == "ValidationException", answer
+    assert status == 400, answer
+    assert answer["__type"] == "ValidationException"
     before = _rss_mb(process.pid)
     for _ in range(150):
         assert _post(conn, "PutLabel", tags.encode())[0] == 400
