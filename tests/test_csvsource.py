@@ -123,3 +123,54 @@ def test_lines_ending_in_carriage_returns_alone(monkeypatch: pytest.MonkeyPatch)
     rows, rejected = read_all(data)
     assert rows == [(2, ["1", "2", "3"]), (3, ["x\ry", "5", "6"]), (6, ["9", "10", "11"])]
     assert [(r.line, r.reason) for r in rejected] == [(5, "expected 3 fields, found 2")]
+
+
+def test_a_stray_quote_loses_only_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quote opened on line 6 and never closed: that line is reported, every other row is read."""
+    monkeypatch.setattr(csvsource, "READ_BYTES", 64)  # the open value runs across many reads
+    lines = [",".join(HEADER)] + [f"{i},x{i},y" for i in range(1, 1006)]
+    lines[5] = '5,"oops,y'
+    rows, rejected = read_all(("\n".join(lines) + "\n").encode())
+    assert [(r.line, r.reason, r.raw) for r in rejected] == [(6, "unterminated quoted value", '5,"oops,y')]
+    assert [line for line, _ in rows] == [n for n in range(2, 1007) if n != 6]
+
+
+def test_a_quote_still_open_past_the_longest_record_is_a_stray_quote(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csvsource, "READ_BYTES", 100)
+    lines = [",".join(HEADER), '1,"never closed,z'] + [f"{i},x,y" for i in range(2, 400)]
+    records = read_csv(io.BytesIO(("\n".join(lines) + "\n").encode()), max_record_bytes=500)
+    got = sum(batch.num_rows for batch in records.batches())
+    assert got == 398
+    assert [(r.line, r.reason) for r in records.rejected] == [(2, "unterminated quoted value")]
+
+
+@pytest.mark.parametrize("read_bytes", [10, 1000, 1 << 20])
+def test_records_longer_than_the_cap_are_reported_and_reading_goes_on(
+    monkeypatch: pytest.MonkeyPatch, read_bytes: int
+) -> None:
+    """The same answer wherever the reads end: a long line, and a quoted record whose value closes
+    in time but whose last line makes it too long, are each rejected whole; a value still open after
+    the cap is a stray quote, its line rejected and the lines after it read as records."""
+    monkeypatch.setattr(csvsource, "READ_BYTES", read_bytes)
+    quoted = '"' + "line\n" * 10 + '"'
+    stray = '"' + "4,5,6\n" * 300
+    data = (
+        f"a,b,c\n1,2,3\n2,{'x' * 5000},3\n3,{quoted},{'z' * 2000}\n4,5,6\r7,{'y' * 3000},8\r9,10,11\n"
+        f"12,{stray}13,14,15\n"
+    ).encode()
+    records = read_csv(io.BytesIO(data), max_record_bytes=1000)
+    rows = [row for batch in records.batches() for row in batch.to_pylist()]
+    assert [row["__line__"] for row in rows] == [2, 15, 17, *range(19, 319)]
+    assert sorted((r.line, r.reason) for r in records.rejected) == [
+        (3, "record longer than 1000 bytes"),
+        (4, "record longer than 1000 bytes"),
+        (16, "record longer than 1000 bytes"),
+        (18, "unterminated quoted value"),
+    ]
+    assert all(len(r.raw or "") <= 1000 for r in records.rejected)
+
+
+def test_a_file_without_line_ends_is_refused_at_its_header() -> None:
+    with pytest.raises(ValueError, match="line 1: the header is longer than 1000 bytes"):
+        read_csv(io.BytesIO(b"a," * 100_000), max_record_bytes=1000)
+    assert read_csv(io.BytesIO(b"a,b,c"), max_record_bytes=1000).header == HEADER

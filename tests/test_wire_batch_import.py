@@ -404,6 +404,44 @@ def test_malformed_rows_are_reported_by_line_and_good_rows_stored(s3_afd: Any, s
     assert statistics(afd)["numberOfEvents"] == 4
 
 
+def test_a_stray_quote_loses_only_its_line(s3_afd: Any, s3_root: Path) -> None:
+    """A quote opened on line 5 and never closed: the 1,000 rows after it are stored, and the line
+    is reported."""
+    rows = [row(index) for index in range(1005)]
+    rows[3][HEADER.index("email")] = '"stray@example.com'
+    lines = csv_bytes(rows).replace(b'"""stray@example.com"', b'"stray@example.com').splitlines()
+    source = put_object(s3_root, "in/stray.csv", b"\n".join(lines) + b"\n")
+    job = run_job(s3_afd, "stray", source)
+    assert_complete(job, 1004, 1)
+    assert report_of(s3_root, "stray") == {5: "unterminated quoted value"}
+    assert statistics(s3_afd)["numberOfEvents"] == 1004
+
+
+def test_values_the_api_refuses_are_refused_on_every_backend(backend_url: str, tmp_path: Path) -> None:
+    """NUL and values over AFD's length limit are refused by line, as the API refuses them, and what
+    is written about a rejected line is storable on SQLite and PostgreSQL alike."""
+    s3_root = (tmp_path / "s3").resolve()
+    (s3_root / BUCKET).mkdir(parents=True)
+    settings = Settings.load(data_dir=tmp_path / "data", database_url=backend_url, environ={})
+    settings = dataclasses.replace(settings, s3_root=s3_root, allowed_roots=(s3_root,))
+    lines = csv_bytes([row(index) for index in range(6)]).splitlines()
+    lines[2] = lines[2].replace(b"@example.com", b"@exa\x00mple.com")  # line 3: a NUL in a value
+    lines[3] = lines[3].replace(b"@example.com", b"@" + b"x" * 8200 + b".com")  # line 4: too long
+    lines[4] = lines[4] + b",\x00surplus"  # line 5: malformed, its raw text holds a NUL
+    with RunningServer(settings) as running:
+        afd = boto_client(running.url)
+        setup_event_type(afd)
+        source = put_object(s3_root, "in/nul.csv", b"\n".join(lines) + b"\n")
+        job = run_job(afd, "nul", source)
+        assert_complete(job, 3, 3)
+        reasons = report_of(s3_root, "nul")
+        assert set(reasons) == {3, 4, 5}
+        assert "NUL" in reasons[3]
+        assert "8192" in reasons[4]
+        assert "field" in reasons[5]
+        assert statistics(afd)["numberOfEvents"] == 3
+
+
 def test_empty_file_fails(s3_afd: Any, s3_root: Path) -> None:
     afd = s3_afd
     source = put_object(s3_root, "in/empty.csv", b"")

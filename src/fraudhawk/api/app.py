@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import threading
+import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -119,9 +120,11 @@ class AfdApp:
                 result = await anyio.to_thread.run_sync(self.handle, operation, body, limiter=self.limiter)
             await _respond(send, 200, protocol.json_body(result), request_id)
         except FraudhawkError as error:
+            release(error)
             await _respond(send, error.http_status, protocol.error_body(error), request_id, error.code)
-        except Exception:
+        except Exception as error:
             log.exception("unexpected failure handling request %s", request_id)
+            release(error)
             internal = InternalError("Internal error")
             await _respond(send, internal.http_status, protocol.error_body(internal), request_id, internal.code)
 
@@ -129,8 +132,12 @@ class AfdApp:
         self, service: Service, operation: str, body: bytes, quick: bool, request: _InFlight
     ) -> dict[str, Any]:
         """A prediction: evaluated here (or on a worker thread when it may wait), its write committed
-        with those of concurrent requests, then answered. The event loop never waits for the commit."""
-        params = protocol.parse_body(body)
+        with those of concurrent requests, then answered. The event loop never waits for the commit,
+        nor parses a large body (tens of megabytes would stall every other request for seconds)."""
+        if len(body) <= QUICK_BODY_BYTES:
+            params = protocol.parse_body(body)
+        else:
+            params = await anyio.to_thread.run_sync(protocol.parse_body, body, limiter=self.limiter)
         staged = None
         if quick:
             with suppress(WouldBlock):
@@ -184,7 +191,7 @@ class AfdApp:
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The request body, refused as soon as it passes the limit (never buffered whole)."""
-        limit = self.settings.max_body_bytes
+        limit = protocol.body_limit(headers, self.settings.max_body_bytes)
         protocol.check_declared_length(headers, limit)
         chunks: list[bytes] = []
         size = 0
@@ -200,6 +207,24 @@ class AfdApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def release(error: BaseException) -> None:
+    """Let go of what a failed request's error holds: its traceback's frames (and those of the errors
+    it chains) keep their locals, among them the request's body and parsed parameters, and an error
+    caught in a frame forms a cycle with it that only the collector frees. The server collects
+    rarely (see the lifespan), so without this every failing request would pin its body."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)  # skips frames still running (this one's callers)
+            current.__traceback__ = None
+        pending += [chained for chained in (current.__cause__, current.__context__) if chained is not None]
 
 
 class _InFlight:

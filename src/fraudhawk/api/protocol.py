@@ -32,6 +32,18 @@ class BodyTooLargeError(ValidationError):
     pass
 
 
+# AFD's own payload quota per operation (not adjustable there): a prediction request is small, so a
+# larger one is refused while it is read, before it is buffered or parsed.
+PAYLOAD_LIMITS = {"GetEventPrediction": 256 * 1024}
+
+
+def body_limit(headers: Mapping[str, str], server_limit: int) -> int:
+    """The most bytes the request's body may have: the operation's quota, within the server's."""
+    target = headers.get("x-amz-target", "")
+    operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+    return min(server_limit, PAYLOAD_LIMITS.get(operation, server_limit))
+
+
 def check_declared_length(headers: Mapping[str, str], limit: int) -> None:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

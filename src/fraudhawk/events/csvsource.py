@@ -31,13 +31,36 @@ _COMPLETE = rf"^{_FIELD}(?:,{_FIELD})*\r?\n?$"  # a whole record on one line
 _CLOSES = rf'^(?:[^"]|"")*"(?:,{_FIELD})*\r?\n?$'  # ends a quoted value opened on an earlier line
 BLOCK = 16 << 20  # bytes pyarrow parses at a time
 READ_BYTES = BLOCK  # bytes decompressed, and numbered, at a time
+# The longest record read (its lines and their ends): a longer one is rejected as one reported line,
+# so memory stays bounded by it, never by what a file holds. Below BLOCK, which pyarrow needs.
+MAX_RECORD_BYTES = 1 << 20
+_SHOWN = 1000  # characters of a rejected line kept for its report
 
 
 @dataclass
 class Rejected:
+    """A line that could not be taken, with why; its texts are made storable on every backend
+    (PostgreSQL refuses NUL in text, and no UTF-8 store takes a lone surrogate)."""
+
     line: int
     reason: str
     raw: str | None = None
+
+    def __post_init__(self) -> None:
+        self.reason = storable(self.reason)
+        if self.raw is not None:
+            self.raw = storable(self.raw)
+
+
+def storable(text: str) -> str:
+    """`text` with NUL written as \\x00 and lone surrogates as \\udcxx (both visible in a report)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def open_binary(raw: IO[bytes]) -> IO[bytes]:
@@ -141,16 +164,24 @@ class _Numbered(_Chunks):
     A block is handled whole, in Arrow and numpy: its lines are views of the block (offsets of its
     newlines), never Python objects, and the numbered block is one buffer Arrow joined."""
 
-    def __init__(self, source: IO[bytes], first_line: int) -> None:
+    def __init__(self, source: IO[bytes], first_line: int, records: CsvRecords, cap: int) -> None:
         super().__init__()
         self._source = source
         self._line = first_line
+        self._records = records
+        self._cap = cap
         self._carry = b""  # what follows the last whole record: it starts a record
+        self._skipping = False  # inside a line longer than the cap: its bytes are dropped until it ends
+        self._skipped_cr = False  # the dropped bytes so far end with a carriage return
 
     def _next(self) -> Any:
         """The next numbered piece (whole records), or empty at the end of the file."""
         while True:
             chunk = self._source.read(READ_BYTES)
+            if self._skipping:
+                chunk = self._skip(chunk)
+                if self._skipping:
+                    continue
             if not chunk:
                 block, self._carry = self._carry, b""
                 if not block:
@@ -161,12 +192,39 @@ class _Numbered(_Chunks):
             block = self._carry + chunk if self._carry else chunk
             ends = _line_ends(block, last=False)
             if not len(ends):
-                self._carry = block
+                if len(block) > self._cap:  # one line longer than any record may be: drop it as it comes
+                    self._carry, self._skipping, self._skipped_cr = b"", True, block.endswith(b"\r")
+                    self._reject(self._line, f"record longer than {self._cap} bytes", block)
+                else:
+                    self._carry = block
                 continue
             numbered, kept = self._number(memoryview(block)[: ends[-1]], ends, last=False)
             self._carry = block[kept:]
             if len(numbered):
                 return numbered
+
+    def _skip(self, chunk: bytes) -> bytes:
+        """Drop the rest of an over-long line from `chunk`; what follows its end (or b"" at the end
+        of the file, or while the line goes on)."""
+        if not chunk:
+            self._skipping = False
+            self._line += 1
+            return b""
+        if self._skipped_cr and chunk[:1] != b"\n":
+            end = 0  # the carriage return that ended the last chunk ended the line (an old Mac file)
+        else:
+            ends = _line_ends(chunk, last=False)
+            if not len(ends):
+                self._skipped_cr = chunk.endswith(b"\r")
+                return b""
+            end = int(ends[0])
+        self._skipping = False
+        self._line += 1
+        return chunk[end:]
+
+    def _reject(self, line: int, reason: str, raw: bytes | memoryview) -> None:
+        text = bytes(raw[: _SHOWN * 4]).decode("utf-8", errors="replace")[:_SHOWN]
+        self._records.reject(Rejected(line, reason, text.rstrip("\r\n")))
 
     def _number(self, block: bytes | memoryview, ends: np.ndarray, last: bool) -> tuple[Any, int]:
         """Prefix each line of `block` (whole lines, ending where `ends` say; the first starts a
@@ -183,14 +241,25 @@ class _Numbered(_Chunks):
         complete = np.asarray(pc.match_substring_regex(text, _COMPLETE))
         closes = np.asarray(pc.match_substring_regex(text, _CLOSES))
         starts = np.ones(count, dtype=bool)
+        dropped = np.zeros(count, dtype=bool)
         index, inside, opened = 0, False, 0
         while index < count:
             if inside:
                 # Find the line that closes the open value; the lines up to it continue the record.
                 found = np.flatnonzero(closes[index:])
                 stop = index + int(found[0]) if len(found) else count
-                starts[index : stop + 1] = False
-                index, inside = stop + 1, stop == count
+                if len(found) and offsets[stop] - offsets[opened] <= self._cap:
+                    starts[index : stop + 1] = False
+                    index, inside = stop + 1, False
+                elif last or offsets[stop] - offsets[opened] > self._cap:
+                    # A quote not closed by the end of the file, or still open after the longest
+                    # record (decided there, wherever the reads happen to end): a stray quote. Its
+                    # line alone is rejected; reading resumes at the next line.
+                    dropped[opened] = True
+                    self._reject(self._line + opened, "unterminated quoted value", text[opened].as_py())
+                    index, inside = opened + 1, False
+                else:
+                    break  # the record may close in the next read
             else:
                 found = np.flatnonzero(~complete[index:])
                 if not len(found):
@@ -201,7 +270,8 @@ class _Numbered(_Chunks):
             count = opened  # the open record's lines wait for the rest of it
             if not count:
                 return b"", 0
-            text, starts = text.slice(0, count), starts[:count]
+            text, starts, dropped = text.slice(0, count), starts[:count], dropped[:count]
+        self._drop_long(text, offsets, starts, dropped)
         numbers = pc.cast(pa.array(np.arange(self._line, self._line + count)), pa.large_string())
         numbered = pc.binary_join_element_wise(
             numbers.cast(pa.large_binary()), text, pa.scalar(b",", pa.large_binary())
@@ -209,9 +279,27 @@ class _Numbered(_Chunks):
         if not starts.all():
             numbered = pc.if_else(pa.array(starts), numbered, text)
         self._line += count
+        if dropped.any():
+            numbered = numbered.filter(pa.array(~dropped))
+            if not len(numbered):
+                return b"", int(offsets[count])
         _, joined_offsets, data = numbered.buffers()
-        first, stop = np.frombuffer(joined_offsets, dtype=np.int64)[[numbered.offset, numbered.offset + count]]
+        first, stop = np.frombuffer(joined_offsets, dtype=np.int64)[[numbered.offset, numbered.offset + len(numbered)]]
         return memoryview(data)[int(first) : int(stop)], int(offsets[count])
+
+    def _drop_long(self, text: Any, offsets: np.ndarray, starts: np.ndarray, dropped: np.ndarray) -> None:
+        """Reject each record longer than the cap (its lines and their ends), reported by its first line."""
+        count = len(starts)
+        heads = np.flatnonzero(starts & ~dropped)
+        if not len(heads):
+            return
+        bounds = np.flatnonzero(starts | dropped)  # where each record (or dropped line) begins
+        following = np.searchsorted(bounds, heads, side="right")
+        ends = np.where(following < len(bounds), bounds[np.minimum(following, len(bounds) - 1)], count)
+        lengths = offsets[ends] - offsets[heads]
+        for head, end in zip(heads[lengths > self._cap].tolist(), ends[lengths > self._cap].tolist(), strict=True):
+            dropped[head:end] = True
+            self._reject(self._line + head, f"record longer than {self._cap} bytes", text[head].as_py())
 
 
 def _line_ends(block: bytes, last: bool) -> np.ndarray:
@@ -230,23 +318,38 @@ def _line_ends(block: bytes, last: bool) -> np.ndarray:
 
 @dataclass
 class CsvRecords:
-    """The header and a stream of record batches (all values text, `__line__` first)."""
+    """The header and a stream of record batches (all values text, `__line__` first). Lines that
+    cannot be records are reported in `rejected` as they are met, from the reading threads."""
 
     header: list[str]
     rejected: list[Rejected] = field(default_factory=list)
     _reader: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self._reader is None:
             return
         for batch in self._reader:
-            yield _clean_utf8(batch, self.rejected)
+            yield _clean_utf8(batch, self)
+
+    def reject(self, item: Rejected) -> None:
+        with self._lock:
+            self.rejected.append(item)
+
+    def take_rejected(self) -> list[Rejected]:
+        """The lines rejected since the last call (taken at once: the readers may be adding more)."""
+        with self._lock:
+            taken, self.rejected = self.rejected, []
+        return taken
 
 
-def read_csv(raw: IO[bytes]) -> CsvRecords:
-    """Open a CSV stream: parse its header and prepare the record batches behind it."""
+def read_csv(raw: IO[bytes], max_record_bytes: int = MAX_RECORD_BYTES) -> CsvRecords:
+    """Open a CSV stream: parse its header and prepare the record batches behind it. A record longer
+    than `max_record_bytes` is rejected (reported by line) and reading goes on."""
+    if not 0 < max_record_bytes < BLOCK:
+        raise ValueError(f"the longest record must be between 1 and {BLOCK - 1} bytes")
     stream = open_binary(raw)
-    header_bytes = _header_line(stream)
+    header_bytes = _header_line(stream, max_record_bytes)
     try:
         header_text = header_bytes.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -258,39 +361,48 @@ def read_csv(raw: IO[bytes]) -> CsvRecords:
     types = {LINE: pa.int64(), **{name: pa.string() for name in header}}
 
     try:
-        records._reader = _open(stream, header, types, records)
+        records._reader = _open(stream, header, types, records, max_record_bytes)
     except pa.ArrowInvalid as error:
         if "Empty CSV" not in str(error):
             raise
     return records
 
 
-def _header_line(stream: Any) -> bytes:
-    """The first line, without its end (\n, \r\n, or \r alone as in old Mac files)."""
+def _header_line(stream: Any, cap: int) -> bytes:
+    """The first line, without its end (\n, \r\n, or \r alone as in old Mac files), read a buffer at a
+    time and refused past `cap` bytes (a file without line ends is not read whole)."""
     line = bytearray()
     while True:
-        byte = stream.read(1)
-        if not byte or byte == b"\n":
+        data = stream.peek(1 << 16)
+        if not data:
             return bytes(line)
-        if byte == b"\r":
-            if stream.peek(1)[:1] == b"\n":
-                stream.read(1)
-            return bytes(line)
-        line += byte
+        ends = [found for found in (data.find(b"\n"), data.find(b"\r")) if found >= 0]
+        if not ends:
+            line += stream.read(len(data))
+            if len(line) > cap:
+                raise ValueError(f"line 1: the header is longer than {cap} bytes")
+            continue
+        end = min(ends)
+        line += stream.read(end)
+        if len(line) > cap:
+            raise ValueError(f"line 1: the header is longer than {cap} bytes")
+        if stream.read(1) == b"\r" and stream.peek(1)[:1] == b"\n":
+            stream.read(1)
+        return bytes(line)
 
 
-def _open(stream: IO[bytes], header: list[str], types: dict[str, Any], records: CsvRecords) -> Any:
+def _open(stream: IO[bytes], header: list[str], types: dict[str, Any], records: CsvRecords, cap: int) -> Any:
     def reject(row: Any) -> str:
         line_text, _, rest = row.text.partition(",")
         line = int(line_text) if line_text.isdigit() else 0
         if rest.strip():
-            records.rejected.append(
-                Rejected(line, f"expected {len(header)} fields, found {row.actual_columns - 1}", rest[:1000])
+            records.reject(
+                Rejected(line, f"expected {len(header)} fields, found {row.actual_columns - 1}", rest[:_SHOWN])
             )
         return "skip"
 
     return pacsv.open_csv(
-        _Numbered(stream, first_line=2),
+        _Numbered(stream, 2, records, cap),
         read_options=pacsv.ReadOptions(column_names=[LINE, *header], block_size=BLOCK),
         parse_options=pacsv.ParseOptions(invalid_row_handler=reject, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
@@ -299,7 +411,7 @@ def _open(stream: IO[bytes], header: list[str], types: dict[str, Any], records: 
     )
 
 
-def _clean_utf8(batch: pa.RecordBatch, rejected: list[Rejected]) -> pa.RecordBatch:
+def _clean_utf8(batch: pa.RecordBatch, records: CsvRecords) -> pa.RecordBatch:
     """Drop rows whose text is not UTF-8 (reported by line); the rest go on."""
     try:
         batch.validate(full=True)
@@ -316,6 +428,6 @@ def _clean_utf8(batch: pa.RecordBatch, rejected: list[Rejected]) -> pa.RecordBat
                     bad.add(row)
     lines = batch.column(0).to_pylist()
     for row in sorted(bad):
-        rejected.append(Rejected(lines[row], "the row is not valid UTF-8 text"))
+        records.reject(Rejected(lines[row], "the row is not valid UTF-8 text"))
     keep = pa.array([row not in bad for row in range(batch.num_rows)])
     return batch.filter(keep)

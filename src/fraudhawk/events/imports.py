@@ -266,13 +266,12 @@ class _Prepared:
                 batch = parsed.filter(pc.greater(lines, done)) if lines[0].as_py() <= done else parsed
                 good, sizes, rejected = validate_batch(self._spec, self._columns, batch)
                 segment = store.prepare_segment(good.drop(LINE), sizes)
-                parser_rejected = list(self._records.rejected)
-                self._records.rejected.clear()
+                parser_rejected = self._records.take_rejected()
                 _check_numbered(parser_rejected)
                 if not self._put(_Step(good, segment, rejected, parser_rejected, last)):
                     return
                 done = last
-            self.leftover_rejected = list(self._records.rejected)
+            self.leftover_rejected = self._records.take_rejected()
             _check_numbered(self.leftover_rejected)
             self._put(self._END)
         except BaseException as error:  # handed to the consuming thread, which fails the job

@@ -16,6 +16,7 @@ from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.csvsource import LINE, Rejected
 
 ID_PATTERN = r"^[0-9a-z_-]{1,64}$"
+MAX_VALUE_CHARS = 8192  # AFD's limit on a variable's value (variableValue in its service model), as the API checks
 ENTITY_PATTERN = r"^[0-9A-Za-z_.@+-]{1,256}$"
 REASON = "__reason__"
 
@@ -131,6 +132,17 @@ def validate_batch(
                 )
             )
     for name in columns.variables:
+        # what every API request refuses, an import refuses too
+        checks.append(
+            pl.when(pl.col(name).str.contains("\x00", literal=True)).then(
+                pl.lit(f"{name} holds a NUL character (\\u0000), which no field accepts")
+            )
+        )
+        checks.append(
+            pl.when(pl.col(name).str.len_chars() > MAX_VALUE_CHARS).then(
+                pl.lit(f"{name} is longer than {MAX_VALUE_CHARS} characters")
+            )
+        )
         check = _value_check(name, spec.variables[name], pl.col(name))
         if check is not None:
             checks.append(check)
