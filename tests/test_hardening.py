@@ -1,11 +1,12 @@
 """What a reliability probe broke, held by tests against a real server process: failing requests
-must not pin their memory, and a prediction request larger than AFD's payload quota is refused
-while it is read."""
+must not pin their memory, a prediction request larger than AFD's payload quota is refused while it
+is read, and slow or idle clients are not held."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,49 +16,33 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port, wait_healthy
+
 TARGET = "AWSHawksNestServiceFacade."
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _serve(data: Path, *arguments: str, **environment: str) -> subprocess.Popen[bytes]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--data-dir", str(data), *arguments],
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process.port = port  # type: ignore[attr-defined]
+    try:
+        wait_healthy(port, process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fraudhawk.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.2)
+    process = _serve(tmp_path / "data", "--workers", "1")
     try:
-        yield process, port
+        yield process, process.port  # type: ignore[attr-defined]
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -124,3 +109,61 @@ def test_a_prediction_larger_than_afds_quota_is_refused(server: tuple[subprocess
     status, answer = _post(conn, "PutLabel", json.dumps({"name": "x" * 300_000}).encode())
     assert status == 400
     assert "262144" not in answer["message"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_slow_client_is_disconnected_while_others_are_served(tmp_path: Path, workers: str) -> None:
+    process = _serve(tmp_path / "data", "--workers", workers, FRAUDHAWK_REQUEST_READ_TIMEOUT="1.5")
+    port: int = process.port  # type: ignore[attr-defined]
+    try:
+        silent = socket.create_connection(("127.0.0.1", port))  # connects and never sends
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        closed_after = None
+        while time.monotonic() - started < 10:
+            try:
+                slow.sendall(b"X")  # a header trickled a byte at a time: never complete
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            assert conn.getresponse().status == 200  # everyone else is served meanwhile
+            conn.close()
+            time.sleep(0.2)
+        assert closed_after is not None, "the slow client was never disconnected"
+        assert 1.0 < closed_after < 5.0
+        silent.settimeout(5)
+        assert silent.recv(1) == b""  # closed by the server too
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_idle_connections_beyond_the_cap_are_closed(tmp_path: Path) -> None:
+    process = _serve(tmp_path / "data", "--workers", "1", FRAUDHAWK_MAX_IDLE_CONNECTIONS="3")
+    port: int = process.port  # type: ignore[attr-defined]
+    try:
+        connections = []
+        for _ in range(6):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()  # the whole answer: what is left to read is only the server's close
+            connections.append(conn)
+        time.sleep(0.3)
+        still_open = 0
+        for conn in connections:
+            assert conn.sock is not None
+            conn.sock.settimeout(0.5)
+            try:
+                still_open += conn.sock.recv(1) != b""
+            except TimeoutError:
+                still_open += 1  # nothing to read, not closed
+        assert still_open == 3  # the longest idle were closed first
+        assert connections[0].sock.recv(1) == b""
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

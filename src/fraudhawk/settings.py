@@ -223,6 +223,37 @@ TABLE: tuple[Setting, ...] = (
         90,
         "how long prediction records are kept for search",
     ),
+    Setting(
+        "csv_max_record_bytes",
+        "FRAUDHAWK_CSV_MAX_RECORD_BYTES",
+        Kind("bytes, 1 KiB to 8 MiB", _number(1024, 8 * 1024 * 1024, whole=True)),
+        1024 * 1024,
+        "the longest CSV record read (imports, training files, batch predictions): a longer one, or a quoted "
+        "value still open past it, is rejected as one reported line and reading goes on",
+        shown_default="1 MiB",
+    ),
+    Setting(
+        "request_read_timeout_s",
+        "FRAUDHAWK_REQUEST_READ_TIMEOUT",
+        Kind("seconds, 0.1 to 3600", _number(0.1, 3600.0), lambda seconds: f"{seconds:g}"),
+        30.0,
+        "seconds a client may take to send a request's headers and body (from its first byte, or from "
+        "opening the connection); a slower connection is closed",
+    ),
+    Setting(
+        "keep_alive_timeout_s",
+        "FRAUDHAWK_KEEP_ALIVE_TIMEOUT",
+        Kind("seconds, 0.1 to 3600", _number(0.1, 3600.0), lambda seconds: f"{seconds:g}"),
+        5.0,
+        "seconds a connection may stay open, idle, between two requests",
+    ),
+    Setting(
+        "max_idle_connections",
+        "FRAUDHAWK_MAX_IDLE_CONNECTIONS",
+        Kind("connections, 1 to 100000", _number(1, 100_000, whole=True)),
+        1000,
+        "idle keep-alive connections kept open per server process; past it the longest idle are closed",
+    ),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in TABLE}
 
@@ -246,6 +277,10 @@ class Settings:
     external_model_url: str = _default("external_model_url")
     external_model_timeout_s: float = _default("external_model_timeout_s")
     prediction_retention_days: int = _default("prediction_retention_days")  # older predictions are removed
+    csv_max_record_bytes: int = _default("csv_max_record_bytes")
+    request_read_timeout_s: float = _default("request_read_timeout_s")
+    keep_alive_timeout_s: float = _default("keep_alive_timeout_s")
+    max_idle_connections: int = _default("max_idle_connections")
 
     def environment(self) -> dict[str, str]:
         """Environment variables from which `load()` rebuilds these settings (for worker processes).

@@ -9,6 +9,7 @@ from typing import Any
 
 import uvicorn
 
+from fraudhawk.api import connections
 from fraudhawk.api.app import create_app
 from fraudhawk.errors import ConfigurationError
 from fraudhawk.settings import BY_NAME, Settings
@@ -40,7 +41,9 @@ def check_listen_address(settings: Settings, host: str) -> str:
 def app_from_environment() -> Any:
     """The app for each worker process of a multi-process server: settings come from the environment
     `serve` prepared, so every worker serves the same data directory and database."""
-    return create_app(Settings.load())
+    settings = Settings.load()
+    connections.configure(settings.request_read_timeout_s, settings.max_idle_connections)
+    return create_app(settings)
 
 
 def usable_cores() -> int:
@@ -74,15 +77,18 @@ def serve(settings: Settings, host: str, port: int, log_level: str = "info", wor
             port=port,
             workers=workers,
             log_level=log_level,
-            access_log=False,
-            server_header=False,
+            **_connection_bounds(settings),
         )
         return
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
-    )
+    connections.configure(settings.request_read_timeout_s, settings.max_idle_connections)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, **_connection_bounds(settings))
+
+
+def _connection_bounds(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for every server process: slow or idle clients are not held (see connections)."""
+    return {
+        "http": connections.PROTOCOL,
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "access_log": False,
+        "server_header": False,
+    }

@@ -283,7 +283,7 @@ def _import(ctx: Context, job: Job) -> Outcome:
     location = paths.resolve(ctx.settings, row.input_path, "inputPath")
     with paths.open_input(location) as raw:
         try:
-            records = read_csv(raw)
+            records = read_csv(raw, ctx.settings.csv_max_record_bytes)
         except ValueError as error:
             return failed(str(error))
         if not records.header:

@@ -327,7 +327,7 @@ class _Run:
             raise Failed(f"The input file {self.job.input_path} cannot be read: {error}") from None
         with raw:
             try:
-                records = read_csv(raw)
+                records = read_csv(raw, self.ctx.settings.csv_max_record_bytes)
             except ValueError as error:
                 raise Failed(str(error)) from None
             if not records.header:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 from fraudhawk.eventdata import layout
 from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events import paths
-from fraudhawk.events.csvsource import LINE, read_csv
+from fraudhawk.events.csvsource import LINE, MAX_RECORD_BYTES, read_csv
 from fraudhawk.storage import schema
 from fraudhawk.training.messages import Messages
 
@@ -49,10 +49,12 @@ def _empty(variables: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema={**schema_, **dict.fromkeys(variables, pl.String)})
 
 
-def from_csv(location: paths.Location, variables: list[str], messages: Messages) -> TrainingData:
+def from_csv(
+    location: paths.Location, variables: list[str], messages: Messages, max_record_bytes: int = MAX_RECORD_BYTES
+) -> TrainingData:
     """Read a training CSV; unreadable lines and unparsable timestamps are reported and left out."""
     with paths.open_input(location) as raw:
-        records = read_csv(raw)
+        records = read_csv(raw, max_record_bytes)
         header = records.header
         if layout.EVENT_TIMESTAMP not in header:
             messages.file_error(

@@ -127,7 +127,7 @@ def _load_data(
     if row.training_source == "EXTERNAL_EVENTS":
         detail = json.loads(row.external_detail)
         location = paths.resolve(ctx.settings, detail["dataLocation"], "externalEventsDetail.dataLocation")
-        return dataset.from_csv(location, names, messages), None
+        return dataset.from_csv(location, names, messages, ctx.settings.csv_max_record_bytes), None
     window = json.loads(row.ingested_detail)["ingestedEventsTimeWindow"]
     low = utc_ms(window["startTime"], "startTime")
     high = utc_ms(window["endTime"], "endTime")
