@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
+from fraudhawk.errors import ValidationError
+from fraudhawk.jobs import explain
 from tests.helpers import free_port, wait_healthy
 
 TARGET = "AWSHawksNestServiceFacade."
@@ -167,3 +171,19 @@ def test_idle_connections_beyond_the_cap_are_closed(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_job_reason_never_holds_a_driver_message_or_sql(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO t VALUES ('secret-value')"))
+    with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('secret-value')"))
+    assert "INSERT INTO" in str(caught.value)  # what a reason used to show
+    reason = explain(caught.value)
+    assert "INSERT" not in reason
+    assert "secret-value" not in reason
+    assert "UNIQUE" not in reason
+    assert explain(ValidationError("amount is not a number")) == "amount is not a number"
+    engine.dispose()

@@ -40,6 +40,7 @@ from fraudhawk.jobs import (
     Kind,
     Outcome,
     Stopping,
+    explain,
     failed,
     request_cancel,
 )
@@ -180,7 +181,7 @@ def run_job(ctx: Context, job: Job) -> Outcome:
         raise
     except Exception as error:  # the job, not the server, fails; the reason goes to the caller
         log.exception("batch import %s failed", job.row.job_id)
-        outcome = failed(f"The import stopped: {error}")
+        outcome = failed(f"The import stopped: {explain(error)}")
     # The report is in place before the job says it is done, so a caller who sees COMPLETE finds it.
     problem = _write_report(ctx, job.row.job_id)
     return failed(problem) if problem else outcome
@@ -397,5 +398,5 @@ def _write_report(ctx: Context, job_id: str) -> str | None:
         paths.write_atomically(target, lambda out: out.write(report))
     except Exception as error:
         log.exception("batch import %s: could not write its report", job_id)
-        return f"The events were stored, but the report could not be written: {error}"
+        return f"The events were stored, but the report could not be written: {explain(error)}"
     return None

@@ -20,6 +20,7 @@ from fraudhawk.jobs.outcome import (
     LostClaim,
     Outcome,
     Stopping,
+    explain,
     failed,
 )
 from fraudhawk.jobs.owner import new_owner_id, owner_is_gone
@@ -48,6 +49,7 @@ __all__ = [
     "Worker",
     "candidates",
     "claim",
+    "explain",
     "failed",
     "new_owner_id",
     "owner_is_gone",

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 
 from fraudhawk.jobs.claim import STALE_MS, Seen, candidates, claim
 from fraudhawk.jobs.job import Job
-from fraudhawk.jobs.outcome import CANCELLED, Cancelled, Deferred, Failed, LostClaim, Outcome, Stopping, failed
+from fraudhawk.jobs.outcome import (
+    CANCELLED,
+    Cancelled,
+    Deferred,
+    Failed,
+    LostClaim,
+    Outcome,
+    Stopping,
+    explain,
+    failed,
+)
 from fraudhawk.jobs.table import JobTable
 from fraudhawk.storage.database import Database
 
@@ -21,7 +31,7 @@ log = logging.getLogger("fraudhawk.jobs")
 
 
 def _stopped(error: Exception) -> Outcome:
-    return failed(f"The job stopped: {error}")
+    return failed(f"The job stopped: {explain(error)}")
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,15 @@ raised from anywhere inside the run (a step, a beat, a callback deep in the kind
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from fraudhawk.errors import FraudhawkError
 
 
 class End(Enum):
@@ -33,6 +38,17 @@ CANCELLED = Outcome(End.CANCELLED)
 
 def failed(reason: str | None = None, **values: Any) -> Outcome:
     return Outcome(End.FAILED, reason, values)
+
+
+def explain(error: BaseException) -> str:
+    """What a job's reason may say of an unexpected error: its own words, except a database driver's
+    message, which can hold the SQL it ran and the values it bound; the server log has that (the
+    caller logs the error with its traceback)."""
+    if isinstance(error, FraudhawkError):
+        return error.message
+    if isinstance(error, (SQLAlchemyError, sqlite3.Error)) or type(error).__module__.startswith("psycopg"):
+        return "an internal database error (the server log has details)"
+    return str(error) or type(error).__name__
 
 
 class JobInterrupt(Exception):

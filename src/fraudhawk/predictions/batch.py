@@ -38,7 +38,7 @@ from fraudhawk.events import paths
 from fraudhawk.events.csvsource import LINE, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.features.history import EntityState
-from fraudhawk.jobs import Deferred, End, Failed, Job, JobTable, Kind, Outcome, failed, request_cancel
+from fraudhawk.jobs import Deferred, End, Failed, Job, JobTable, Kind, Outcome, explain, failed, request_cancel
 from fraudhawk.predictions import batch_scoring
 from fraudhawk.predictions.plan import PLANS, DetectorPlan, resolve_version
 from fraudhawk.predictions.realtime import invoker_for
@@ -197,7 +197,7 @@ def run_job(ctx: Context, job: Job) -> Outcome:
 
 
 def _crashed(error: Exception) -> Outcome:
-    return failed(f"The batch prediction stopped: {error}")
+    return failed(f"The batch prediction stopped: {explain(error)}")
 
 
 def kind(ctx: Context) -> Kind:
@@ -324,7 +324,7 @@ class _Run:
         try:
             raw = paths.open_input(location)
         except Exception as error:
-            raise Failed(f"The input file {self.job.input_path} cannot be read: {error}") from None
+            raise Failed(f"The input file {self.job.input_path} cannot be read: {explain(error)}") from None
         with raw:
             try:
                 records = read_csv(raw, self.ctx.settings.csv_max_record_bytes)
@@ -408,7 +408,7 @@ class _Run:
             paths.write_atomically(location, write)
         except Exception as error:
             log.exception("batch prediction %s: could not write its output", self.job.job_id)
-            raise Failed(f"The events were scored, but the output could not be written: {error}") from None
+            raise Failed(f"The events were scored, but the output could not be written: {explain(error)}") from None
 
 
 def _report_rows(records: pa.Table, results: pl.DataFrame) -> Iterator[pl.DataFrame]:
