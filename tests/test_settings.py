@@ -38,6 +38,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "FRAUDHAWK_EXTERNAL_MODEL_URL": "https://models.example/{endpoint}",
         "FRAUDHAWK_EXTERNAL_MODEL_TIMEOUT": "0.5",
         "FRAUDHAWK_PREDICTION_RETENTION_DAYS": "7",
+        "FRAUDHAWK_CSV_MAX_RECORD_BYTES": "4096",
+        "FRAUDHAWK_REQUEST_READ_TIMEOUT": "2.5",
+        "FRAUDHAWK_KEEP_ALIVE_TIMEOUT": "1",
+        "FRAUDHAWK_MAX_IDLE_CONNECTIONS": "10",
     }
     assert set(environ) == {setting.variable for setting in TABLE}
     settings = Settings.load(environ=environ)
@@ -53,6 +57,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         external_model_url="https://models.example/{endpoint}",
         external_model_timeout_s=0.5,
         prediction_retention_days=7,
+        csv_max_record_bytes=4096,
+        request_read_timeout_s=2.5,
+        keep_alive_timeout_s=1.0,
+        max_idle_connections=10,
     )
     # the worker processes of a multi-process server rebuild the same settings from their environment
     assert Settings.load(environ=settings.environment()) == settings
