@@ -102,7 +102,8 @@ class ScoringModel:
 
 
 class ModelCache:
-    """Loaded models by (folder, manifest hash): loading parses the model text, so do it once."""
+    """Loaded models by (folder, manifest hash): loading parses the model text, so do it once. Each
+    service has its own (`Context.models`)."""
 
     def __init__(self, size: int = 16) -> None:
         self._cache: LoadingCache[tuple[str, str], ScoringModel] = LoadingCache(size)
@@ -111,6 +112,3 @@ class ModelCache:
         return self._cache.get(
             (str(source), sha), lambda: ScoringModel.from_artifact(artifacts.load(source, sha), source)
         )
-
-
-MODELS = ModelCache()

@@ -98,6 +98,24 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteBatchPredictionJob": batch.delete_batch_prediction_job,
 }
 
+#: What can be tagged: the resource type in an ARN -> whether (conn, path) names an existing resource.
+TAGGABLE: dict[str, tags.Taggable] = {
+    entity_types.ENTITY_TYPES.arn_type: entity_types.ENTITY_TYPES.taggable,
+    labels.LABELS.arn_type: labels.LABELS.taggable,
+    outcomes.OUTCOMES.arn_type: outcomes.OUTCOMES.taggable,
+    event_types.ARN_TYPE: event_types.taggable,
+    variables.ARN_TYPE: variables.taggable,
+    lists.ARN_TYPE: lists.taggable,
+    external_models.ARN_TYPE: external_models.taggable,
+    models.ARN_TYPE: models.taggable,
+    versions.ARN_TYPE: versions.taggable,
+    detectors.ARN_TYPE: detectors.taggable,
+    detector_versions.ARN_TYPE: detector_versions.taggable,
+    rule_versions.ARN_TYPE: rule_versions.taggable,
+    imports.ARN_TYPE: imports.taggable,
+    batch.ARN_TYPE: batch.taggable,
+}
+
 #: Kinds of background job the worker runs.
 RUNNERS = [imports.run_pending, deletion.run_pending, batch.run_pending, jobs.run_status_changes, records.prune]
 #: Training has a worker of its own: it runs for minutes and must not hold up imports.

@@ -22,7 +22,6 @@ from fraudhawk.events import paths
 from fraudhawk.events.worker import STALE_MS, owner_is_gone
 from fraudhawk.features.plan import VariableInfo
 from fraudhawk.scoring.compiled import CompiledModel, CompileError
-from fraudhawk.scoring.model import MODELS
 from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
 from fraudhawk.training import artifacts, dataset, report, trainer
@@ -306,7 +305,7 @@ def load_version_model(ctx: Context, row: Any) -> Any:
     """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
     digest = row.artifact_sha256 or ""
     source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
-    model = MODELS.get(source, digest)
+    model = ctx.models.get(source, digest)
     model.trust_library(getattr(row, "compiled_sha256", None))
     return model
 
