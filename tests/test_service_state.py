@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import shutil
 import time
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 

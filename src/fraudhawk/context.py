@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # made by the service (`service/dispatcher.py`): nothing here
     from fraudhawk.events.store import SegmentCache
     from fraudhawk.predictions.ingest import TrackedVersions
     from fraudhawk.predictions.plan import PlanCache
+    from fraudhawk.predictions.records import PruneClock
     from fraudhawk.scoring.external import ExternalInvoker
     from fraudhawk.scoring.model import ModelCache
     from fraudhawk.scoring.state_cache import StateCache
@@ -52,6 +53,7 @@ class Context:
     tracked: TrackedVersions  # which TFI versions each event type's events advance
     segments: SegmentCache  # decoded segments of stored events (GetEvent)
     invoker: ExternalInvoker  # calls external model endpoints, over a pool of kept-alive connections
+    pruning: PruneClock  # when old prediction records were last pruned
     arns: Arns = field(init=False)
     wake_jobs: Callable[[], None] = _nothing  # tells the background worker that a job is waiting
     wake_training: Callable[[], None] = _nothing  # the same for the training worker

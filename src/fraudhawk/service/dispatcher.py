@@ -24,6 +24,7 @@ from fraudhawk.events.worker import Worker
 from fraudhawk.predictions import plan
 from fraudhawk.predictions.ingest import TrackedVersions
 from fraudhawk.predictions.plan import PlanCache
+from fraudhawk.predictions.records import PruneClock
 from fraudhawk.scoring.external import ExternalInvoker
 from fraudhawk.scoring.model import ModelCache
 from fraudhawk.scoring.state_cache import StateCache
@@ -48,7 +49,7 @@ _RETRIES = 3
 _READ_PREFIXES = ("Get", "List", "Describe", "BatchGet")
 
 
-# Failures a retry can cure: the transaction rolled back whole, so running it again is safe.
+# Database failures a retry can cure (see `failure`).
 _CONFLICTS = frozenset({Fault.UNIQUE_VIOLATION, Fault.FOREIGN_KEY_VIOLATION})  # a concurrent write got there first
 _BUSY = frozenset({Fault.BUSY, Fault.SERIALIZATION_FAILURE, Fault.DEADLOCK})
 
@@ -71,6 +72,7 @@ class Service:
             tracked=TrackedVersions(),
             segments=SegmentCache(),
             invoker=ExternalInvoker(settings.external_model_url, settings.external_model_timeout_s),
+            pruning=PruneClock(),
         )
         self.worker: Worker | None = None
         self.trainer: Worker | None = None

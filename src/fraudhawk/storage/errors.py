@@ -50,7 +50,7 @@ def driver_error(error: BaseException) -> BaseException | None:
     SQLAlchemy wraps the driver's exception (`orig`); plain statements (`storage.raw`) raise it as is."""
     if isinstance(error, DBAPIError):
         return error.orig
-    if isinstance(error, sqlite3.Error) or isinstance(getattr(error, "sqlstate", None), str):
+    if isinstance(error, sqlite3.Error) or hasattr(error, "sqlstate"):  # every psycopg error has one
         return error
     return None
 
