@@ -80,25 +80,30 @@ def _prepare(data_dir: Path, fraud: str, legit: str) -> None:
 
 
 def _card_events(data_dir: Path) -> list[dict[str, str]]:
-    """A card's events around its first fraud, as rows, as if they happened again 60 days later
-    (after every stored event): legit ones, then fraud ones."""
+    """After every stored event, on the card of the last one: its usual purchase, a burst of large
+    night-time purchases from a new address (as its fraud looks), then its usual purchase again."""
     with (data_dir / "files" / "txn.csv").open(newline="") as source:
-        rows = list(csv.DictReader(source))
-    card = next(row["ENTITY_ID"] for row in rows if row["EVENT_LABEL"] == "fraud")
-    mine = [row for row in rows if row["ENTITY_ID"] == card]
-    first_fraud = next(index for index, row in enumerate(mine) if row["EVENT_LABEL"] == "fraud")
-    later = []
-    for row in mine[max(0, first_fraud - 6) : first_fraud + 6]:
-        moment = datetime.fromisoformat(row["EVENT_TIMESTAMP"].replace("Z", "+00:00")) + timedelta(days=60)
-        later.append({**row, "EVENT_TIMESTAMP": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    return later
+        last = list(csv.DictReader(source))[-1]
+    day = datetime.fromisoformat(last["EVENT_TIMESTAMP"].replace("Z", "+00:00")).replace(hour=0, minute=0, second=0)
+    usual = {name: last[name] for name in datagen.TRANSACTION_VARIABLES}
+    stolen = {**usual, "amt": "900.00", "category": "shopping_net", "ip_address": "33.44.55.66"}
+    plan = [(36, usual), (50, {**stolen, "merchant": "merchant_140"}), (51, {**stolen, "merchant": "merchant_141"})]
+    plan += [(52, {**stolen, "merchant": "merchant_142"}), (60, usual)]
+    return [
+        {**values, "EVENT_ID": f"t{index}", "ENTITY_ID": last["ENTITY_ID"], "EVENT_TIMESTAMP": _iso(day, hours)}
+        for index, (hours, values) in enumerate(plan)
+    ]
+
+
+def _iso(day: datetime, hours: int) -> str:
+    return (day + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _predict(client: Any, row: dict[str, str]) -> tuple[float, list[str]]:
-    """The event again under a new id: it also advances the card's stored history."""
+    """The event's prediction: with ingestion, the event also advances the card's stored history."""
     result = client.get_event_prediction(
         detectorId="cards",
-        eventId=f"again_{row['EVENT_ID']}",
+        eventId=row["EVENT_ID"],
         eventTypeName="payment",
         eventTimestamp=row["EVENT_TIMESTAMP"],
         entities=[{"entityType": "card", "entityId": row["ENTITY_ID"]}],
@@ -129,6 +134,7 @@ def test_two_services_in_one_process_keep_their_own_models_plans_and_histories(t
     rows = _card_events(first)
     first_alone = _answers(tmp_path / "first_alone", rows)
     second_alone = _answers(tmp_path / "second_alone", rows)
+    assert len({score for score, _ in first_alone}) > 1  # the burst stands out from the card's history
     assert [score for score, _ in first_alone] != [score for score, _ in second_alone]
 
     # both services at once, each event sent to one then the other: the same answers, to the bit
