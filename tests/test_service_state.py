@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,23 @@ def _prepare(data_dir: Path, fraud: str, legit: str) -> None:
         client.update_detector_version_status(detectorId="cards", detectorVersionId="1", status="ACTIVE")
 
 
+def _generation(data_dir: Path) -> int:
+    with closing(sqlite3.connect(data_dir / "fraudhawk.db")) as db:
+        return int(db.execute("SELECT value FROM catalog_generation").fetchone()[0])
+
+
+def _same_generation(first: Path, second: Path) -> None:
+    """Bring both stores to the same catalog generation, which a plan is checked against: the worst
+    case for a plan held on behalf of the wrong store. Each change of a variable raises it by one."""
+    behind, gap = (first, _generation(second) - _generation(first))
+    if gap < 0:
+        behind, gap = second, -gap
+    with fraudhawk.Client(settings=Settings.load(data_dir=behind, environ={})) as client:
+        for change in range(gap):
+            client.update_variable(name="amt", description=f"change {change}")
+    assert _generation(first) == _generation(second)
+
+
 def _card_events(data_dir: Path) -> list[dict[str, str]]:
     """After every stored event, on the card of the last one: its usual purchase, a burst of large
     night-time purchases from a new address (as its fraud looks), then its usual purchase again."""
@@ -128,6 +147,7 @@ def test_two_services_in_one_process_keep_their_own_models_plans_and_histories(t
     first, second = tmp_path / "first", tmp_path / "second"
     _prepare(first, fraud="fraud", legit="legit")
     _prepare(second, fraud="legit", legit="fraud")  # the same names and events, the opposite model
+    _same_generation(first, second)
     # what each store answers with no other service in the process, on copies taken before any prediction
     shutil.copytree(first, tmp_path / "first_alone")
     shutil.copytree(second, tmp_path / "second_alone")
