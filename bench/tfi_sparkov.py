@@ -96,7 +96,7 @@ def score_test(data_dir: Path, test: Path) -> dict[str, float]:
     from fraudhawk.eventdata.timestamps import parse_series
     from fraudhawk.features.history import EntityState
     from fraudhawk.scoring import artifacts
-    from fraudhawk.scoring.model import MODELS
+    from fraudhawk.scoring.model import ModelCache
     from fraudhawk.settings import Settings
     from fraudhawk.storage import schema
     from fraudhawk.training import metrics
@@ -111,7 +111,7 @@ def score_test(data_dir: Path, test: Path) -> dict[str, float]:
                 row.entity_id: EntityState.from_bytes(row.state)
                 for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
             }
-    model = MODELS.get(artifacts.folder(data_dir, "cc_tfi", "1.0", digest), digest)
+    model = ModelCache().get(artifacts.folder(data_dir, "cc_tfi", "1.0", digest), digest)
     tables, _ = afd_tables(test)
     parts = [pl.from_arrow(t) for t in tables]
     frame = pl.concat([p for p in parts if isinstance(p, pl.DataFrame)])

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from fraudhawk import datagen
 from fraudhawk.api.app import create_app
 from fraudhawk.service.contract import check_output
+from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 
 # --- the server and its clients -------------------------------------------------------------------------
@@ -37,14 +38,14 @@ from fraudhawk.settings import Settings
 class RunningServer:
     """The real ASGI app under uvicorn on 127.0.0.1:<free port>, in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, service: Service | None = None) -> None:
         self.settings = settings
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+        config = uvicorn.Config(create_app(settings, service), log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -14,6 +14,7 @@ import pytest
 
 from fraudhawk import datagen
 from fraudhawk.features.history import EntityState
+from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from tests.helpers import OFI, TFI, Lab, RunningServer, boto_client, error_of, rule, setup_catalog, wait_status
 
@@ -420,14 +421,13 @@ def test_concurrent_predictions_over_http_commit_together_and_each_counts_once(l
 def test_a_starting_server_loads_the_active_detectors_plans(shop: Any, settings: Settings) -> None:
     """A restarted server loads the ACTIVE detector versions' plans (rules compiled, models loaded)
     as soon as it starts, so its first predictions do not wait for them."""
-    from fraudhawk.predictions.plan import PLANS
-
-    PLANS._plans.clear()
-    with RunningServer(settings) as restarted:
+    service = Service(settings)  # the restarted server's, to look at what it holds
+    with closing(service), RunningServer(settings, service) as restarted:
+        plans = service.context.plans
         deadline = time.monotonic() + 10
-        while not PLANS._plans and time.monotonic() < deadline:
+        while not plans.held() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert [key[1:] for key in PLANS._plans] == [("shop", "")]
+        assert plans.held() == [("shop", "")]
         result = boto_client(restarted.url).get_event_prediction(
             detectorId="shop",
             eventId="after_restart",

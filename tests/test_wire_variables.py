@@ -259,6 +259,12 @@ def test_batch_create_variable_reports_bad_entries_and_creates_good_ones(afd: An
     assert sorted(variable["name"] for variable in found["variables"]) == ["good_one", "good_two"]
 
 
+def test_batch_create_variable_reports_an_existing_name_as_a_conflict(afd: Any) -> None:
+    create_variable(afd, "existing")
+    result = afd.batch_create_variable(variableEntries=[entry("existing"), entry("bad_int", "INTEGER", "x")])
+    assert {error["name"]: error["code"] for error in result["errors"]} == {"existing": 409, "bad_int": 400}
+
+
 def test_batch_create_variable_duplicate_within_batch(afd: Any) -> None:
     result = afd.batch_create_variable(variableEntries=[entry("email", default="a"), entry("email", default="b")])
     assert [error["name"] for error in result["errors"]] == ["email"]

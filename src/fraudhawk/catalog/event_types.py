@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 from fraudhawk.catalog.activity import deletion_running, running_import
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import detector_users, event_type_users
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
@@ -26,7 +26,9 @@ _LINKS: dict[str, tuple[Table, str, Table, str]] = {
     "entityTypes": (schema.event_type_entity_types, "entity_type", schema.entity_types, "entity type"),
 }
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0], lock=True)
+
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and exists(conn, _table, path[0], lock=True)
 
 
 def _check_references(conn: Connection, req: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from fraudhawk.catalog.external_config import (
 )
 from fraudhawk.catalog.named import exists
 from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import external_model_users
 from fraudhawk.catalog.variables import NAME_PATTERN
 from fraudhawk.context import Context, iso_time, now_ms
@@ -48,7 +48,8 @@ def _exists(conn: Connection, endpoint: str, *, lock: bool = False) -> bool:
     return conn.execute(query).first() is not None
 
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _exists(conn, path[0], lock=True)
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and _exists(conn, path[0], lock=True)
 
 
 def _check_role(role: str) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire
 from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import list_users
 from fraudhawk.catalog.variable_types import list_variable_types
 from fraudhawk.context import Context, iso_time, now_ms
@@ -20,7 +20,9 @@ MAX_ELEMENTS = 100_000
 _lists = schema.lists
 _elements = schema.list_elements
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _lists, path[0], lock=True)
+
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and exists(conn, _lists, path[0], lock=True)
 
 
 def _check_variable_type(variable_type: str) -> None:

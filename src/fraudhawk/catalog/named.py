@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
 from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError
 
@@ -62,8 +62,8 @@ class NamedResource:
     page_size: int
     in_use: tuple[InUseCheck, ...] = ()
 
-    def __post_init__(self) -> None:
-        TAGGABLE[self.arn_type] = lambda conn, path: len(path) == 1 and exists(conn, self.table, path[0], lock=True)
+    def taggable(self, conn: Connection, path: tuple[str, ...]) -> bool:
+        return len(path) == 1 and exists(conn, self.table, path[0], lock=True)
 
     def put(self, ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         name, stamp = req["name"], now_ms()

@@ -14,8 +14,9 @@ from fraudhawk.storage import schema
 
 MAX_TAGS_PER_RESOURCE = 50
 
-#: resource type in an ARN -> does (conn, path) name an existing resource. Filled by each resource module.
-TAGGABLE: dict[str, Callable[[Connection, tuple[str, ...]], bool]] = {}
+#: Does (conn, path) name an existing resource? Each resource module has one; the service's context
+#: holds them by the resource type in an ARN (`Context.taggable`).
+Taggable = Callable[[Connection, tuple[str, ...]], bool]
 
 
 def apply_tags(conn: Connection, arn: str, tags: list[dict[str, str]] | None) -> None:
@@ -42,7 +43,7 @@ def drop_tags(conn: Connection, arn: str) -> None:
 
 def _require_resource(ctx: Context, conn: Connection, arn: str) -> None:
     resource_type, path = ctx.arns.parse(arn)
-    exists = TAGGABLE.get(resource_type)
+    exists = ctx.taggable.get(resource_type)
     if exists is None or not exists(conn, path):
         raise ResourceNotFoundError(f"Resource {arn} does not exist")
 

@@ -6,16 +6,18 @@ import re
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from fraudhawk.catalog.named import exists, one_or_page, stamp_wire, used_by_event_types
 from fraudhawk.catalog.paging import with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import variable_users
 from fraudhawk.catalog.values import value_problem
 from fraudhawk.catalog.variable_types import variable_type_problem
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ConflictError, FraudhawkError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
+from fraudhawk.storage.errors import Fault, fault
 
 ARN_TYPE = "variable"
 # The model leaves variable names free, but they are event field names, CSV headers and `$names` in
@@ -26,7 +28,13 @@ DATA_SOURCES = ("EVENT", "MODEL_SCORE", "EXTERNAL_MODEL_SCORE")
 _table = schema.variables
 _in_event_types = used_by_event_types(schema.event_type_variables, "variable")
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and exists(conn, _table, path[0], lock=True)
+
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and exists(conn, _table, path[0], lock=True)
+
+
+class VariableExistsError(ValidationError):
+    """CreateVariable answers a ValidationException; BatchCreateVariable reports the entry as 409."""
 
 
 def to_wire(ctx: Context, row: Row[Any]) -> dict[str, Any]:
@@ -81,7 +89,7 @@ def _insert(ctx: Context, conn: Connection, entry: dict[str, Any], tags: list[di
     _check_new(entry)
     name = entry["name"]
     if exists(conn, _table, name):
-        raise ValidationError(f"Variable {name} already exists")
+        raise VariableExistsError(f"Variable {name} already exists")
     stamp = now_ms()
     conn.execute(
         insert(_table).values(
@@ -112,9 +120,17 @@ def batch_create_variable(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             try:
                 with conn.begin_nested():
                     _insert(ctx, conn, entry, req.get("tags"))
+            except VariableExistsError as error:
+                errors.append({"name": entry["name"], "code": 409, "message": error.message})
             except FraudhawkError as error:
-                code = 409 if "already exists" in error.message else 400
-                errors.append({"name": entry.get("name", ""), "code": code, "message": error.message})
+                errors.append({"name": entry.get("name", ""), "code": 400, "message": error.message})
+            except DBAPIError as error:
+                if fault(error) is not Fault.UNIQUE_VIOLATION:
+                    raise
+                # created by a concurrent request between the check and the insert (PostgreSQL)
+                errors.append(
+                    {"name": entry["name"], "code": 409, "message": f"Variable {entry['name']} already exists"}
+                )
     return {"errors": errors}
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from fraudhawk.catalog.named import exists
 from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
@@ -18,14 +18,11 @@ _detectors = schema.detectors
 _versions = schema.detector_versions
 
 
-def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
     if len(path) != 1:
         return False
     query = select(_detectors.c.detector_id).where(_detectors.c.detector_id == path[0]).with_for_update()
     return conn.execute(query).first() is not None
-
-
-TAGGABLE[ARN_TYPE] = _taggable
 
 
 def load_detector(conn: Connection, detector_id: str, lock: bool = False) -> Row[Any]:

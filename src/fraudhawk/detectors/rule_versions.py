@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, tuple_, update
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import rule_version_users
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
@@ -25,13 +25,10 @@ _rules = schema.rules
 _outcomes = schema.rule_outcomes
 
 
-def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
     if len(path) != 3 or not path[2].isdigit():
         return False
     return _find(conn, path[0], path[1], int(path[2])) is not None
-
-
-TAGGABLE[ARN_TYPE] = _taggable
 
 
 def rule_arn(ctx: Context, detector_id: str, rule_id: str, version: int) -> str:

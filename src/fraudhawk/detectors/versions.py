@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from fraudhawk.catalog.external_config import load_external_models
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.version_numbers import parse_version, version_arn, version_text
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
@@ -32,14 +32,11 @@ _models_link = schema.detector_version_models
 _external_link = schema.detector_version_external
 
 
-def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
     if len(path) != 2 or not path[1].isdigit():
         return False
     query = select(_versions.c.status).where(_versions.c.detector_id == path[0], _versions.c.version == int(path[1]))
     return conn.execute(query).first() is not None
-
-
-TAGGABLE[ARN_TYPE] = _taggable
 
 
 def detector_version_arn(ctx: Context, detector_id: str, version: int) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, insert, select
 from fraudhawk.catalog.activity import IMPORT_ACTIVE, deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
 from fraudhawk.catalog.paging import one_or_page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths, store
@@ -65,7 +65,9 @@ JOBS = JobTable(
 )
 DONE = JOBS.ended_statuses
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
+
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and _job_exists(conn, path[0])
 
 
 def _job_exists(conn: Connection, job_id: str) -> bool:

@@ -69,7 +69,7 @@ def send_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         check_variables(spec, req["eventVariables"])
         if label is not None:
             check_label(spec, label)
-        if store.get_event(conn, name, event_id) is not None:
+        if store.get_event(conn, ctx.segments, name, event_id) is not None:
             raise ConflictError(
                 f"An event with id {event_id} is already stored for event type {name}: use UpdateEventLabel to "
                 "change its label, or DeleteEvent first"
@@ -93,7 +93,7 @@ def get_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     name, event_id = req["eventTypeName"], req["eventId"]
     with ctx.db.read() as conn:
         load_spec(conn, name)
-        event = store.get_event(conn, name, event_id)
+        event = store.get_event(conn, ctx.segments, name, event_id)
     if event is None:
         raise ResourceNotFoundError(f"No event with id {event_id} is stored for event type {name}")
     result: dict[str, Any] = {
@@ -123,7 +123,7 @@ def update_event_label(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
 
 def delete_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
-        store.delete_event(conn, req["eventTypeName"], req["eventId"])
+        store.delete_event(conn, ctx.segments, req["eventTypeName"], req["eventId"])
         if req.get("deleteAuditHistory"):
             predictions = schema.predictions
             conn.execute(

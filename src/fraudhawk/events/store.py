@@ -57,22 +57,19 @@ def encode_segment(frame: pl.DataFrame) -> bytes:
 class SegmentCache:
     """Decoded segments, most recently used first, so repeated GetEvent calls stay cheap.
 
-    Keyed by database and segment id: segment ids are never reused within a database, and a segment
-    never changes once written, so an entry cannot go stale.
+    One per service (`Context.segments`), keyed by segment id: segment ids are never reused within
+    a database, and a segment never changes once written, so an entry cannot go stale.
     """
 
     def __init__(self, size: int = 4) -> None:
-        self._cache: LoadingCache[tuple[str, int], pa.Table] = LoadingCache(size)
+        self._cache: LoadingCache[int, pa.Table] = LoadingCache(size)
 
     def get(self, conn: Connection, segment_id: int) -> pa.Table:
         def load() -> pa.Table:
             data = conn.execute(select(_segments.c.data).where(_segments.c.id == segment_id)).scalar_one()
             return pq.read_table(io.BytesIO(data))
 
-        return self._cache.get((conn.engine.url.render_as_string(hide_password=False), segment_id), load)
-
-
-SEGMENTS = SegmentCache()
+        return self._cache.get(segment_id, load)
 
 
 def existing_ids(conn: Connection, event_type: str, ids: list[str]) -> set[str]:
@@ -254,7 +251,7 @@ def insert_single(conn: Connection, event_type: str, event: StoredEvent) -> None
     bump_stats(conn, event_type, 1, size, event.event_ms, event.event_ms)
 
 
-def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent | None:
+def get_event(conn: Connection, segments: SegmentCache, event_type: str, event_id: str) -> StoredEvent | None:
     entry = conn.execute(select(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id)).first()
     if entry is None:
         return None
@@ -265,7 +262,7 @@ def get_event(conn: Connection, event_type: str, event_id: str) -> StoredEvent |
         entity_type, entity_id, variables = row.entity_type, row.entity_id, json.loads(row.variables)
         label, label_ms, event_ms = row.label, row.label_ms, row.event_ms
     else:
-        record = SEGMENTS.get(conn, entry.segment_id).slice(entry.row_index, 1).to_pylist()[0]
+        record = segments.get(conn, entry.segment_id).slice(entry.row_index, 1).to_pylist()[0]
         entity_type, entity_id, event_ms = record[layout.ENTITY_TYPE], record[layout.ENTITY_ID], record[layout.EVENT_MS]
         label, label_ms = record[layout.EVENT_LABEL], record[layout.LABEL_MS]
         skip = set(layout.SEGMENT_METADATA)
@@ -304,9 +301,9 @@ def _drop_label(conn: Connection, event_type: str, ids: list[str] | None) -> Non
     conn.execute(query if ids is None else query.where(_labels.c.event_id.in_(ids)))
 
 
-def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
+def delete_event(conn: Connection, segments: SegmentCache, event_type: str, event_id: str) -> bool:
     """Remove one event; its segment row stays but is no longer indexed, so scans skip it."""
-    event = get_event(conn, event_type, event_id)
+    event = get_event(conn, segments, event_type, event_id)
     if event is None:
         return False
     segment_id = conn.execute(
@@ -314,7 +311,7 @@ def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
     ).scalar()
     conn.execute(delete(_index).where(_index.c.event_type == event_type, _index.c.event_id == event_id))
     if segment_id is not None:
-        _refresh_bounds(conn, event_type, segment_id, event.event_ms)
+        _refresh_bounds(conn, segments, event_type, segment_id, event.event_ms)
     conn.execute(delete(_streamed).where(_streamed.c.event_type == event_type, _streamed.c.event_id == event_id))
     _drop_label(conn, event_type, [event_id])
     size = event_size(event.event_id, event.entity_id, event.variables)
@@ -322,12 +319,14 @@ def delete_event(conn: Connection, event_type: str, event_id: str) -> bool:
     return True
 
 
-def _refresh_bounds(conn: Connection, event_type: str, segment_id: int, removed_ms: int) -> None:
+def _refresh_bounds(
+    conn: Connection, segments: SegmentCache, event_type: str, segment_id: int, removed_ms: int
+) -> None:
     """Keep a segment's time bounds exact after one of its events went; drop it once none is left."""
     bounds = conn.execute(select(_segments.c.min_ms, _segments.c.max_ms).where(_segments.c.id == segment_id)).one()
     if removed_ms not in (bounds.min_ms, bounds.max_ms):
         return
-    table = SEGMENTS.get(conn, segment_id)
+    table = segments.get(conn, segment_id)
     ids = table.column(layout.EVENT_ID).to_pylist()
     alive: set[str] = set()
     for start in range(0, len(ids), _LOOKUP_CHUNK):

@@ -29,7 +29,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, delete, insert, select
 
 from fraudhawk.catalog.paging import one_or_page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.detectors.detectors import load_detector
 from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
@@ -40,8 +40,7 @@ from fraudhawk.events.validate import Columns, map_header, missing_required, val
 from fraudhawk.features.history import EntityState
 from fraudhawk.jobs import Deferred, End, Failed, Job, JobTable, Kind, Outcome, explain, failed, request_cancel
 from fraudhawk.predictions import batch_scoring
-from fraudhawk.predictions.plan import PLANS, DetectorPlan, resolve_version
-from fraudhawk.predictions.realtime import invoker_for
+from fraudhawk.predictions.plan import DetectorPlan, resolve_version
 from fraudhawk.scoring import states
 from fraudhawk.scoring.states import Tracked
 from fraudhawk.storage import schema
@@ -78,7 +77,9 @@ JOBS = JobTable(
 )
 DONE = JOBS.ended_statuses
 
-TAGGABLE[ARN_TYPE] = lambda conn, path: len(path) == 1 and _job_exists(conn, path[0])
+
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+    return len(path) == 1 and _job_exists(conn, path[0])
 
 
 def _job_exists(conn: Connection, job_id: str) -> bool:
@@ -278,7 +279,7 @@ class _Run:
                 m.model_id: batch_scoring.history(m, events, self._load_states, self.beat) for m in plan.models
             }
             clock.lap("history")
-            invoker = invoker_for(self.ctx.settings.external_model_url, self.ctx.settings.external_model_timeout_s)
+            invoker = self.ctx.invoker
             scored = batch_scoring.score_frame(plan, events, histories, invoker, self.beat, bases)
         scored = scored.with_columns(events[LINE], pl.lit(SUCCESS).alias(STATUS))
         clock.lap("score")
@@ -310,7 +311,7 @@ class _Run:
         try:
             with self.ctx.db.read() as conn:
                 row = resolve_version(conn, job.detector_id, str(job.detector_version))
-                return PLANS.get(self.ctx, conn, row)
+                return self.ctx.plans.get(self.ctx, conn, row)
         except FraudhawkError as error:
             raise Failed(f"The detector version cannot be used: {error.message}") from None
 

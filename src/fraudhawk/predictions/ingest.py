@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from fraudhawk.catalog.activity import DELETION_ACTIVE
-from fraudhawk.context import now_ms
+from fraudhawk.context import Context, now_ms
 from fraudhawk.events import store
 from fraudhawk.features.history import EntityState, HistorySpec
 from fraudhawk.features.single import history_inputs
 from fraudhawk.predictions import records
 from fraudhawk.predictions.engine import Prediction
 from fraudhawk.scoring import states
-from fraudhawk.scoring.state_cache import STATES, Key
+from fraudhawk.scoring.state_cache import Key, StateCache
 from fraudhawk.storage import raw
 
 _INSERT_INDEX = (
@@ -84,24 +84,25 @@ def _store_event(conn: Connection, prediction: Prediction, prepared: Prepared) -
     return True
 
 
-_TRACKED: dict[tuple[str, str, int], tuple[list[states.Tracked], bool]] = {}
+class TrackedVersions:
+    """By event type, the TFI versions whose entity history its events advance, and whether any
+    version of the event type is training (its completion catches up on events: they must lock
+    against it). Valid for one catalog generation; each service has its own (`Context.tracked`)."""
 
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, int], tuple[list[states.Tracked], bool]] = {}
 
-def _tracked_versions(
-    conn: Connection, url: str, event_type: str, generation: int
-) -> tuple[list[states.Tracked], bool]:
-    """The TFI versions whose entity history events of this type advance, and whether any version of
-    the event type is training (its completion catches up on events: they must lock against it)."""
-    key = (url, event_type, generation)
-    found = _TRACKED.get(key)
-    if found is None:
-        scorable = states.tracked_versions(conn, event_type)
-        any_kind = bool(states.tracked_versions(conn, event_type, training=True))
-        found = (scorable, any_kind)
-        if len(_TRACKED) > 256:
-            _TRACKED.clear()
-        _TRACKED[key] = found
-    return found
+    def get(self, conn: Connection, event_type: str, generation: int) -> tuple[list[states.Tracked], bool]:
+        key = (event_type, generation)
+        found = self._found.get(key)
+        if found is None:
+            scorable = states.tracked_versions(conn, event_type)
+            any_kind = bool(states.tracked_versions(conn, event_type, training=True))
+            found = (scorable, any_kind)
+            if len(self._found) > 256:
+                self._found.clear()
+            self._found[key] = found
+        return found
 
 
 Known = dict[tuple[str, int, int], tuple[int | None, EntityState]]  # version -> (row token, state) as read
@@ -139,7 +140,7 @@ def prepare(prediction: Prediction, known: Known) -> Prepared:
 
 def _advance(
     conn: Connection,
-    url: str,
+    cache: StateCache,
     prediction: Prediction,
     versions: list[states.Tracked],
     known: Known,
@@ -151,8 +152,7 @@ def _advance(
     read (locked) and advanced afresh."""
     event = prediction.event
     for version in versions:
-        key: Key = (url, version.model_id, version.major, version.minor, event.entity_id)
-        ids = (version.model_id, version.major, version.minor, event.entity_id)
+        key: Key = (version.model_id, version.major, version.minor, event.entity_id)
         fresh = states.new_token()
         seen = known.get((version.model_id, version.major, version.minor))
         ready = prepared.states.get((version.model_id, version.major, version.minor))
@@ -160,21 +160,21 @@ def _advance(
             token = seen[0]
             _, advanced, data = ready
             if token is None:
-                done = raw.execute(conn, _INSERT_STATE_NEW, (*ids, data, fresh)).rowcount == 1
+                done = raw.execute(conn, _INSERT_STATE_NEW, (*key, data, fresh)).rowcount == 1
             else:
-                done = raw.execute(conn, _UPDATE_STATE_IF, (data, fresh, *ids, token)).rowcount == 1
+                done = raw.execute(conn, _UPDATE_STATE_IF, (data, fresh, *key, token)).rowcount == 1
             if done:
                 written.states.append((key, fresh, advanced))
                 continue
-        token, current = STATES.current(conn, key, version.spec, lock=True)
+        token, current = cache.current(conn, key, version.spec, lock=True)
         amounts, categories = history_inputs(version.spec, event.variables)
         advanced = current.copy()
         advanced.advance(event.event_ms, amounts, categories, version.spec.group_index())
         data = advanced.to_bytes()
         if token is None:
-            raw.execute(conn, _INSERT_STATE, (*ids, data, fresh))
+            raw.execute(conn, _INSERT_STATE, (*key, data, fresh))
         else:
-            raw.execute(conn, _UPDATE_STATE, (data, fresh, *ids))
+            raw.execute(conn, _UPDATE_STATE, (data, fresh, *key))
         written.states.append((key, fresh, advanced))
 
 
@@ -182,7 +182,7 @@ _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
 
 
 def write(
-    conn: Connection, url: str, prediction: Prediction, known: Known, prepared: Prepared, prediction_ms: int
+    conn: Connection, ctx: Context, prediction: Prediction, known: Known, prepared: Prepared, prediction_ms: int
 ) -> Written:
     written = Written()
     event = prediction.event
@@ -190,16 +190,16 @@ def write(
         written.stored = _store_event(conn, prediction, prepared)
         if written.stored:
             generation = int(raw.one(conn, _GENERATION)[0])
-            versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
+            versions, any_kind = ctx.tracked.get(conn, event.event_type, generation)
             if any_kind and conn.dialect.name != "sqlite":
                 # A training completing takes this row for update before catching up on events stored
                 # meanwhile: each event is either caught up by it or sees it complete (and then the
                 # versions it must advance are read again, after the lock).
                 raw.one(conn, _SHARE_EVENT_TYPE, (event.event_type,))
                 generation = int(raw.one(conn, _GENERATION)[0])
-                versions, any_kind = _tracked_versions(conn, url, event.event_type, generation)
+                versions, any_kind = ctx.tracked.get(conn, event.event_type, generation)
             if versions:
-                _advance(conn, url, prediction, versions, known, prepared, written)
+                _advance(conn, ctx.states, prediction, versions, known, prepared, written)
     if written.stored == prepared.record_stored:
         record, vectors = prepared.record
     else:

@@ -188,12 +188,12 @@ def catalog_generation(conn: Connection | raw.Plain) -> int:
 
 
 class PlanCache:
-    """Plans by (database, detector, version asked for), valid while the catalog generation is
-    unchanged: a hit costs one primary-key read."""
+    """Plans by (detector, version asked for), valid while the catalog generation is unchanged: a hit
+    costs one primary-key read. Each service has its own (`Context.plans`)."""
 
     def __init__(self) -> None:
-        self._plans: dict[tuple[str, str, str], tuple[int, DetectorPlan]] = {}
-        self._loading: dict[tuple[str, str, str], threading.Lock] = {}  # one loader per key at a time
+        self._plans: dict[tuple[str, str], tuple[int, DetectorPlan]] = {}
+        self._loading: dict[tuple[str, str], threading.Lock] = {}  # one loader per key at a time
         self._lock = threading.Lock()
 
     def lookup(
@@ -201,7 +201,7 @@ class PlanCache:
     ) -> DetectorPlan:
         """The plan of the named version, or of the detector's ACTIVE one. A plan being loaded (by
         `warm`, or another request) is waited for, not loaded again."""
-        key = (ctx.settings.database_url, detector_id, version_id or "")
+        key = (detector_id, version_id or "")
         generation = catalog_generation(conn)
         with self._lock:
             cached = self._plans.get(key)
@@ -230,8 +230,10 @@ class PlanCache:
         """The plan of a detector version row (as `resolve_version` returns)."""
         return self.lookup(ctx, conn, row.detector_id, str(row.version))
 
-
-PLANS = PlanCache()
+    def held(self) -> list[tuple[str, str]]:
+        """The (detector, version asked for) of every plan held, "" for the ACTIVE version."""
+        with self._lock:
+            return list(self._plans)
 
 
 def warm(ctx: Context, budget_s: float = 10.0) -> int:
@@ -253,7 +255,7 @@ def warm(ctx: Context, budget_s: float = 10.0) -> int:
             if time.monotonic() > deadline:
                 break
             try:
-                PLANS.lookup(ctx, conn, row.detector_id, None)
+                ctx.plans.lookup(ctx, conn, row.detector_id, None)
             except FraudhawkError:
                 continue
             loaded += 1

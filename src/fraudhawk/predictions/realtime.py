@@ -9,7 +9,6 @@ requests together; `get_event_prediction` commits it at once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +21,7 @@ from fraudhawk.errors import ValidationError
 from fraudhawk.events.single import check_entities, check_variables
 from fraudhawk.predictions import ingest
 from fraudhawk.predictions.engine import EventInput, evaluate, response
-from fraudhawk.predictions.plan import PLANS, DetectorPlan
-from fraudhawk.scoring.external import ExternalInvoker
-from fraudhawk.scoring.state_cache import STATES
-
-
-@functools.lru_cache(maxsize=8)
-def invoker_for(url_template: str, timeout_s: float) -> ExternalInvoker:
-    return ExternalInvoker(url_template, timeout_s)
+from fraudhawk.predictions.plan import DetectorPlan
 
 
 def check_event(plan: DetectorPlan, req: dict[str, Any]) -> EventInput:
@@ -79,27 +71,26 @@ def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool
     """Check and evaluate the event; what remains is its write. Servers batch the writes of many
     requests into one transaction; `get_event_prediction` commits it at once. With `may_block`
     false (an event loop), a detector with external models raises WouldBlock before any call."""
-    url = ctx.settings.database_url
+    cache = ctx.states
     with ctx.db.quick() as conn:
-        plan = PLANS.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
+        plan = ctx.plans.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
         if plan.external and not may_block:
             raise WouldBlock(plan.detector_id)
         event = check_event(plan, req)
         known: ingest.Known = {}
         for model in plan.models:
             if model.history is not None:
-                key = (url, model.model_id, model.major, model.minor, event.entity_id)
-                known[(model.model_id, model.major, model.minor)] = STATES.current(conn, key, model.history)
-    invoker = invoker_for(ctx.settings.external_model_url, ctx.settings.external_model_timeout_s)
-    prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, invoker)
+                key = (model.model_id, model.major, model.minor, event.entity_id)
+                known[(model.model_id, model.major, model.minor)] = cache.current(conn, key, model.history)
+    prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, ctx.invoker)
     prepared = ingest.prepare(prediction, known)
 
     def write(conn: Connection) -> ingest.Written:
-        return ingest.write(conn, url, prediction, known, prepared, now_ms())
+        return ingest.write(conn, ctx, prediction, known, prepared, now_ms())
 
     def finish(written: ingest.Written) -> dict[str, Any]:
         for key, token, state in written.states:
-            STATES.put(key, token, state)
+            cache.put(key, token, state)
         return response(prediction)
 
     return Staged(write, finish)

@@ -231,17 +231,29 @@ def delete_for_event(conn: Connection, event_type: str, event_id: str) -> None:
     conn.execute(delete(_table).where(_table.c.event_type == event_type, _table.c.event_id == event_id))
 
 
-_last_prune: dict[str, float] = {}
 PRUNE_EVERY_S = 60.0
+
+
+class PruneClock:
+    """When a service last pruned its records (`Context.pruning`): it prunes at most once a minute."""
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        """True, and the clock restarts, when the last pruning is a minute old or there was none."""
+        now = time.monotonic()
+        if self._last is not None and now - self._last < PRUNE_EVERY_S:
+            return False
+        self._last = now
+        return True
 
 
 def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
     """Remove records older than the retention, a chunk per transaction, at most once a minute."""
     del owner
-    key = ctx.settings.database_url
-    if time.monotonic() - _last_prune.get(key, -PRUNE_EVERY_S) < PRUNE_EVERY_S:
+    if not ctx.pruning.due():
         return False
-    _last_prune[key] = time.monotonic()
     cutoff = now_ms() - ctx.settings.prediction_retention_days * _DAY_MS
     old = select(_table.c.id).where(_table.c.prediction_ms < cutoff).limit(_PRUNE_CHUNK)
     while not stopping():

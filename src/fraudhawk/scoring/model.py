@@ -103,7 +103,8 @@ class ScoringModel:
 
 
 class ModelCache:
-    """Loaded models by (folder, manifest hash): loading parses the model text, so do it once."""
+    """Loaded models by (folder, manifest hash): loading parses the model text, so do it once. Each
+    service has its own (`Context.models`)."""
 
     def __init__(self, size: int = 16) -> None:
         self._cache: LoadingCache[tuple[str, str], ScoringModel] = LoadingCache(size)
@@ -114,13 +115,10 @@ class ModelCache:
         )
 
 
-MODELS = ModelCache()
-
-
 def load_version_model(ctx: Context, row: Any) -> ScoringModel:
     """The loaded model of a trained version (cached); ArtifactError if its files are gone or changed."""
     digest = row.artifact_sha256 or ""
     source = artifacts.folder(ctx.settings.data_dir, row.model_id, version_text(row.major, row.minor), digest)
-    model = MODELS.get(source, digest)
+    model = ctx.models.get(source, digest)
     model.trust_library(getattr(row, "compiled_sha256", None))
     return model

@@ -5,7 +5,7 @@ more than the prediction. The cache keeps the decoded state with the token (`ent
 the row it came from, and a one-column read of that token tells whether another process has
 written the row since. States in the cache are never changed in place: a write builds a new state
 and puts it in the cache once its transaction has committed, so a reader never sees a half-advanced
-history.
+history. Each service has its own (`Context.states`), so a key need not name the database.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from fraudhawk.features.history import EntityState, HistorySpec
 from fraudhawk.storage import raw
 
-Key = tuple[str, str, int, int, str]  # database url, model id, major, minor, entity id
+Key = tuple[str, int, int, str]  # model id, major, minor, entity id: the row's key
 
 _TOKEN = "SELECT seq FROM entity_states WHERE model_id = ? AND major = ? AND minor = ? AND entity_id = ?"
 _ROW = "SELECT seq, state FROM entity_states WHERE model_id = ? AND major = ? AND minor = ? AND entity_id = ?"
@@ -55,18 +55,14 @@ class StateCache:
     ) -> tuple[int | None, EntityState]:
         """The entity's stored state and its token (None: no row yet, the state is empty). Do not
         change the state returned: it may be shared."""
-        params = key[1:]
         dialect = conn.dialect if isinstance(conn, raw.Plain) else conn.dialect.name
-        found = raw.one(conn, _TOKEN_LOCKED if lock and dialect != "sqlite" else _TOKEN, params)
+        found = raw.one(conn, _TOKEN_LOCKED if lock and dialect != "sqlite" else _TOKEN, key)
         if found is None:
             return None, EntityState.empty(spec)
         token = int(found[0])
         state = self._cached(key, token)
         if state is None:
-            row = raw.one(conn, _ROW, params)
+            row = raw.one(conn, _ROW, key)
             token, state = int(row[0]), EntityState.from_bytes(bytes(row[1]))
             self.put(key, token, state)
         return token, state
-
-
-STATES = StateCache()

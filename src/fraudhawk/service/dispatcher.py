@@ -10,8 +10,6 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-
 from fraudhawk.context import Context
 from fraudhawk.errors import (
     ConflictError,
@@ -21,33 +19,29 @@ from fraudhawk.errors import (
     UnknownOperationError,
     ValidationError,
 )
+from fraudhawk.events.store import SegmentCache
 from fraudhawk.jobs import Worker
 from fraudhawk.predictions import plan
+from fraudhawk.predictions.ingest import TrackedVersions
+from fraudhawk.predictions.plan import PlanCache
+from fraudhawk.predictions.records import PruneClock
+from fraudhawk.scoring.external import ExternalInvoker
+from fraudhawk.scoring.model import ModelCache
+from fraudhawk.scoring.state_cache import StateCache
 from fraudhawk.service import background, contract
-from fraudhawk.service.operations import OPERATIONS, STAGED, Handler, Staged, WouldBlock
+from fraudhawk.service.operations import OPERATIONS, STAGED, TAGGABLE, Handler, Staged, WouldBlock
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
+from fraudhawk.storage.errors import Fault, driver_error, fault
 
 log = logging.getLogger("fraudhawk")
 _RETRIES = 3
 _READ_PREFIXES = ("Get", "List", "Describe", "BatchGet")
 
 
-_PG_CONFLICT = {"23505", "23503"}  # unique_violation, foreign_key_violation
-_PG_BUSY = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock_detected, lock_not_available
-
-
-def _transient(error: DBAPIError) -> str | None:
-    """'conflict' or 'busy' for failures a retry can cure; None for real errors."""
-    code = getattr(error.orig, "sqlstate", None)
-    if code is not None:
-        return "conflict" if code in _PG_CONFLICT else "busy" if code in _PG_BUSY else None
-    text = str(error.orig).lower()
-    if isinstance(error, IntegrityError) and ("unique constraint" in text or "foreign key constraint" in text):
-        return "conflict"
-    if isinstance(error, OperationalError) and ("locked" in text or "busy" in text):
-        return "busy"
-    return None
+# Database failures a retry can cure (see `failure`).
+_CONFLICTS = frozenset({Fault.UNIQUE_VIOLATION, Fault.FOREIGN_KEY_VIOLATION})  # a concurrent write got there first
+_BUSY = frozenset({Fault.BUSY, Fault.SERIALIZATION_FAILURE, Fault.DEADLOCK})
 
 
 class Service:
@@ -58,7 +52,18 @@ class Service:
         self.db = database or Database(settings.database_url)
         if migrate:
             self.db.migrate()
-        self.context = Context(settings=settings, db=self.db)
+        self.context = Context(
+            settings=settings,
+            db=self.db,
+            taggable=TAGGABLE,
+            models=ModelCache(),
+            plans=PlanCache(),
+            states=StateCache(),
+            tracked=TrackedVersions(),
+            segments=SegmentCache(),
+            invoker=ExternalInvoker(settings.external_model_url, settings.external_model_timeout_s),
+            pruning=PruneClock(),
+        )
         self.worker: Worker | None = None
         self.trainer: Worker | None = None
         if worker:
@@ -110,16 +115,16 @@ class Service:
         """The error to answer for a failure, or None when trying again may succeed."""
         if isinstance(error, FraudhawkError):
             return error
-        if isinstance(error, DBAPIError):
+        if driver_error(error) is not None:
             # A concurrent request wrote the same rows between our check and our write, or the
             # database was busy: the transaction rolled back whole, so running it again is safe.
-            kind = _transient(error)
-            if kind is None:
+            kind = fault(error)
+            if kind not in _CONFLICTS and kind not in _BUSY:
                 log.error("%s failed in the database", operation, exc_info=error)
                 return InternalError(f"{operation} failed: internal database error")
             if not last_try:
                 return None
-            if kind == "conflict":
+            if kind in _CONFLICTS:
                 return ConflictError(f"{operation} conflicted with a concurrent change; try again")
             return ThrottlingError("The database is busy; try again shortly")
         log.error("%s failed", operation, exc_info=error)
@@ -147,4 +152,5 @@ class Service:
             worker.halt()  # both at once: neither goes on working while the other winds down
         for worker in workers:
             worker.stop()
+        self.context.invoker.close()
         self.db.dispose()

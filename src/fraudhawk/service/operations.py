@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fraudhawk.catalog import entity_types, event_types, external_models, kms, labels, lists, outcomes, tags, variables
+from fraudhawk.catalog import (
+    entity_types,
+    event_types,
+    external_models,
+    kms,
+    labels,
+    lists,
+    outcomes,
+    tags,
+    variables,
+    version_numbers,
+)
 from fraudhawk.context import Context
 from fraudhawk.detectors import detectors, rule_versions
 from fraudhawk.detectors import versions as detector_versions
@@ -96,4 +107,22 @@ OPERATIONS: dict[str, Handler] = {
     "GetBatchPredictionJobs": batch.get_batch_prediction_jobs,
     "CancelBatchPredictionJob": batch.cancel_batch_prediction_job,
     "DeleteBatchPredictionJob": batch.delete_batch_prediction_job,
+}
+
+#: What can be tagged: the resource type in an ARN -> whether (conn, path) names an existing resource.
+TAGGABLE: dict[str, tags.Taggable] = {
+    entity_types.ENTITY_TYPES.arn_type: entity_types.ENTITY_TYPES.taggable,
+    labels.LABELS.arn_type: labels.LABELS.taggable,
+    outcomes.OUTCOMES.arn_type: outcomes.OUTCOMES.taggable,
+    event_types.ARN_TYPE: event_types.taggable,
+    variables.ARN_TYPE: variables.taggable,
+    lists.ARN_TYPE: lists.taggable,
+    external_models.ARN_TYPE: external_models.taggable,
+    models.ARN_TYPE: models.taggable,
+    version_numbers.ARN_TYPE: versions.taggable,
+    detectors.ARN_TYPE: detectors.taggable,
+    detector_versions.ARN_TYPE: detector_versions.taggable,
+    rule_versions.ARN_TYPE: rule_versions.taggable,
+    imports.ARN_TYPE: imports.taggable,
+    batch.ARN_TYPE: batch.taggable,
 }

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from fraudhawk.catalog.named import exists
 from fraudhawk.catalog.paging import page, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.storage import schema
@@ -26,14 +26,11 @@ def score_variable(model_id: str) -> str:
     return f"{model_id}_insightscore"
 
 
-def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
     if len(path) != 2:
         return False
     row = conn.execute(select(_models.c.model_type).where(_models.c.model_id == path[1]).with_for_update()).first()
     return row is not None and row.model_type == path[0]
-
-
-TAGGABLE[ARN_TYPE] = _taggable
 
 
 def model_arn(ctx: Context, model_type: str, model_id: str) -> str:

@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 
 from fraudhawk.catalog.event_types import load_spec
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
-from fraudhawk.catalog.tags import TAGGABLE, apply_tags, drop_tags
+from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.catalog.usage import model_version_users
 from fraudhawk.catalog.values import utc_ms
-from fraudhawk.catalog.version_numbers import ARN_TYPE, parse_version, version_arn, version_text
+from fraudhawk.catalog.version_numbers import parse_version, version_arn, version_text
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
 from fraudhawk.events import paths
@@ -49,7 +49,7 @@ JOBS = JobTable(
 )
 
 
-def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
+def taggable(conn: Connection, path: tuple[str, ...]) -> bool:
     if len(path) != 3:
         return False
     try:
@@ -62,9 +62,6 @@ def _taggable(conn: Connection, path: tuple[str, ...]) -> bool:
         .where(_versions.c.model_id == path[1], _versions.c.major == major, _versions.c.minor == minor)
     ).first()
     return row is not None and row.model_type == path[0]
-
-
-TAGGABLE[ARN_TYPE] = _taggable
 
 
 def _check_window(detail: dict[str, Any]) -> None:
