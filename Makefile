@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./fraudhawk-data
-# server processes for the prediction benchmark: one per core, as `fraudhawk serve --workers` advises
-BENCH_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+# server processes for the prediction benchmark (BENCH_WORKERS=N); unset, `fraudhawk serve`'s default
+BENCH_WORKERS ?=
 
 .PHONY: setup run test lint typecheck pytest bench clean
 
@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tfi_sparkov.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 	$(BIN)/python bench/ofi_samples.py $(if $(SAMPLES),--samples $(SAMPLES))
 	$(BIN)/python bench/compiled_model.py
-	$(BIN)/python bench/predictions.py --workers $(BENCH_WORKERS) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
+	$(BIN)/python bench/predictions.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

@@ -3,7 +3,7 @@ loopback) and in-process, and batch prediction of Sparkov's fraudTest.
 
     .venv/bin/python bench/predictions.py [--train ../shared/data/sparkov/fraudTrain.csv.xz]
                                           [--test ../shared/data/sparkov/fraudTest.csv.xz] [--data-dir DIR]
-                                          [--seconds 20] [--workers 1]
+                                          [--seconds 20] [--workers N]
 
 Set-up (skipped when --data-dir already holds it): fraudTrain imported as stored events with
 `fraudhawk import`'s automatic typing, a Transaction Fraud Insights model trained on them and
@@ -192,12 +192,13 @@ def wrk(
     }
 
 
-def serve(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def serve(data_dir: Path, workers: int | None) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {**os.environ, "FRAUDHAWK_DATA_DIR": str(data_dir)}
     env.pop("FRAUDHAWK_ACCESS_KEYS", None)
     command = [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    command += ["--workers", str(workers)]  # given always: without it, serve runs a process per core
+    if workers is not None:  # else `fraudhawk serve`'s own default: a process per usable core
+        command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_healthy(port, server)
     return server, port
@@ -261,7 +262,9 @@ def main() -> None:
     parser.add_argument("--test", type=Path, default=SHARED / "fraudTest.csv.xz")
     parser.add_argument("--data-dir", type=Path, help="keep the store here (reused when it has the set-up)")
     parser.add_argument("--seconds", type=int, default=20, help="wrk duration per measurement")
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server processes (default: as `fraudhawk serve`, one per core)"
+    )
     args = parser.parse_args()
     for path in (args.train, args.test):
         if not path.exists():
@@ -289,7 +292,8 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
         p50, p99 = library_latency(data_dir, library_load)
-        print(f"real-time over HTTP, {args.workers} server process(es), ingestion ENABLED (event + history + record):")
+        processes = args.workers or f"the default, {len(os.sched_getaffinity(0))}"
+        print(f"real-time over HTTP, {processes} server process(es), ingestion ENABLED (event + history + record):")
         print(
             f"  saturation (wrk -t2 -c16 {args.seconds}s): {saturated['rate']:,.0f} predictions/s, "
             f"p50 {saturated['p50']:.2f} ms, p99 {saturated['p99']:.2f} ms, non-2xx {saturated['errors']} "
