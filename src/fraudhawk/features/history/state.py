@@ -18,7 +18,21 @@ from typing import Any
 
 import msgspec
 
-from fraudhawk.features.history import formulas as f
+# the formulas by name, not through their module: this is the real-time path
+from fraudhawk.features.history.formulas import (
+    MIN_DAYS,
+    days_between,
+    hour_of,
+    mean,
+    neighbour_hours,
+    rate_ratio,
+    rate_vs_usual,
+    ratio,
+    share,
+    since_seconds,
+    variance,
+    zscore,
+)
 from fraudhawk.features.history.spec import COUNT_CAP, LONGEST, WINDOWS, HistorySpec
 from fraudhawk.features.seen import Seen
 
@@ -69,16 +83,18 @@ class EntityState:
         end = bisect.bisect_right(self.recent_ms, event_ms)
         late = end < len(self.recent_ms)
         previous_ms = self.last_ms if not late else (self.recent_ms[end - 1] if end else None)
-        out: list[Any] = [None if previous_ms is None else f.since_seconds(event_ms, previous_ms)]
+        out: list[Any] = [None if previous_ms is None else since_seconds(event_ms, previous_ms)]
         starts = [min(bisect.bisect_right(self.recent_ms, event_ms - ms), end) for _, ms in WINDOWS]
         counts = [end - s for s in starts]
         out += counts
-        out += [min(n, COUNT_CAP), f.rate_ratio(counts[1], counts[2])]
-        near = sum(self.hours[h] for h in f.neighbour_hours(f.hour_of(event_ms)))
-        out.append(f.share(near, n) if n else None)
+        out += [min(n, COUNT_CAP), rate_ratio(counts[1], counts[2])]
+        before, at, after = neighbour_hours(hour_of(event_ms))
+        hours = self.hours
+        near = hours[before] + hours[at] + hours[after]
+        out.append(share(near, n) if n else None)
         if n and self.first_ms is not None:
-            days = max(f.days_between(event_ms, self.first_ms), f.MIN_DAYS)
-            out.append(f.rate_vs_usual(counts[1], n, days))
+            days = max(days_between(event_ms, self.first_ms), MIN_DAYS)
+            out.append(rate_vs_usual(counts[1], n, days))
         else:
             out.append(None)
         for i, x in enumerate(amounts):
@@ -86,28 +102,28 @@ class EntityState:
             window_sums = [current - self.recent_sums[s][i] if s < end else 0.0 for s in starts]
             out += window_sums
             n_values = self.counts[i]
-            average = f.mean(self.sums[i], n_values) if n_values else None
-            out.append(f.ratio(x, average))
-            zscore = None
+            average = mean(self.sums[i], n_values) if n_values else None
+            out.append(ratio(x, average))
+            z = None
             if x is not None and average is not None and n_values >= 2:
-                spread = math.sqrt(max(f.variance(self.squares[i], n_values, average), 0.0))
-                zscore = f.zscore(x, average, spread) if spread > 0 else None
-            out.append(zscore)
-            out.append(f.ratio(x, self.maxima[i]))
-            out.append(f.ratio(x, f.mean(window_sums[1], counts[1]) if counts[1] else None))
+                spread = math.sqrt(max(variance(self.squares[i], n_values, average), 0.0))
+                z = zscore(x, average, spread) if spread > 0 else None
+            out.append(z)
+            out.append(ratio(x, self.maxima[i]))
+            out.append(ratio(x, mean(window_sums[1], counts[1]) if counts[1] else None))
             day = [amount for v in self.recent_amounts[starts[1] : end] if (amount := v[i]) is not None]
-            out.append(f.ratio(x, max(day) if day else None))
-            out.append(f.ratio(self.last_amounts[i], average))
+            out.append(ratio(x, max(day) if day else None))
+            out.append(ratio(self.last_amounts[i], average))
             for g, position in enumerate(groups):
                 value = categories[position]
                 stats = None if value is None else self.by_group[i * len(groups) + g].get(value)
-                out.append(f.ratio(x, f.mean(stats[0], stats[1]) if stats and stats[1] else None))
+                out.append(ratio(x, mean(stats[0], stats[1]) if stats and stats[1] else None))
         for j, value in enumerate(categories):
             if value is None:
                 out += [None, None]
             else:
                 seen = self.seen[j].get(value)
-                out += [seen, f.share(seen, n) if n else None]
+                out += [seen, share(seen, n) if n else None]
         return out
 
     def advance(
@@ -147,7 +163,7 @@ class EntityState:
         for j, value_text in enumerate(categories):
             if value_text is not None:
                 self.seen[j].add(value_text)
-        self.hours[f.hour_of(event_ms)] += 1
+        self.hours[hour_of(event_ms)] += 1
         self.n += 1
         self.last_ms = event_ms if self.last_ms is None else max(self.last_ms, event_ms)
         cut = bisect.bisect_right(self.recent_ms, max(self.recent_ms) - LONGEST)
