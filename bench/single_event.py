@@ -177,11 +177,14 @@ def _add(timings: Timings, key: str, seconds: float) -> None:
 
 
 def _old_to_bytes(state: hist.EntityState) -> bytes:
-    return json.dumps(state.__dict__, separators=(",", ":")).encode()
+    """A state as JSON, the form states were stored in before (seen-counts as key and count lists)."""
+    fields = dict(state.__dict__)
+    fields["seen"] = [[list(table.keys), list(table.counts)] for table in state.seen]
+    return json.dumps(fields, separators=(",", ":")).encode()
 
 
 def _old_from_bytes(data: bytes) -> hist.EntityState:
-    return hist.EntityState(**json.loads(data))
+    return hist.EntityState.from_bytes(data)  # still reads the JSON form
 
 
 def _copy_through_bytes(state: hist.EntityState) -> hist.EntityState:
