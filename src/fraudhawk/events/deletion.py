@@ -22,9 +22,6 @@ JOBS = JobTable(
     _deletions,
     key=("event_type",),
     active=ACTIVE,
-    complete="COMPLETE",
-    failed="FAILED",
-    cancelled="CANCELED",
     cancel_requested=None,
     ended="updated_ms",
 )

@@ -30,9 +30,10 @@ class JobTable:
     table: Table
     key: tuple[str, ...]
     active: tuple[str, ...]  # statuses of a job not ended yet
-    complete: str
-    failed: str
-    cancelled: str
+    # how a job ended, by default in the words of AFD's own jobs (imports, batch predictions)
+    complete: str = "COMPLETE"
+    failed: str = "FAILED"
+    cancelled: str = "CANCELED"
     waiting: str | None = None  # status of a job no worker has started yet
     running: str | None = None  # status a job takes when a worker starts it
     cancelling: str | None = None  # status shown while a running job winds down after a cancel
