@@ -27,6 +27,7 @@ import numpy as np
 
 from fraudhawk.features import enrich
 from fraudhawk.features.history import EntityState, HistorySpec
+from fraudhawk.features.history.login_values import login_inputs
 from fraudhawk.features.plan import EVENT_PREFIX, NOVELTY_TYPES, FeaturePlan, VariableInfo, role_of
 
 #: What polars' `str.strip_chars()` removes: Unicode White_Space (Python's `str.strip()` also strips \x1c-\x1f).
@@ -248,6 +249,7 @@ class SingleRowPlan:
         self.history_groups: list[int] = [] if history is None else history.group_index()
         self._amounts = [] if history is None else list(history.amounts)
         self._history_categories = [] if history is None else list(history.categories)
+        self._login = None if history is None else history.login
         self._history_slots = (
             []
             if history is None
@@ -353,7 +355,10 @@ class SingleRowPlan:
     def history_inputs(self, variables: Mapping[str, str | None]) -> tuple[list[float | None], list[str | None]]:
         """The event's amounts and categories as `history.events_of` parses them, for `EntityState`."""
         amounts = [_amount(variables.get(name)) for name in self._amounts]
-        return amounts, [text_of(variables.get(name)) for name in self._history_categories]
+        categories = [text_of(variables.get(name)) for name in self._history_categories]
+        if self._login is not None:
+            categories += login_inputs(self._login, [text_of(variables.get(name)) for name in self._login.inputs()])
+        return amounts, categories
 
     def history_features(
         self, state: EntityState | None, variables: Mapping[str, str | None], event_ms: int
@@ -372,7 +377,10 @@ def history_inputs(
     spec: HistorySpec, variables: Mapping[str, str | None]
 ) -> tuple[list[float | None], list[str | None]]:
     """`SingleRowPlan.history_inputs` for a spec alone (advancing a stored state needs no plan)."""
-    return [_amount(variables.get(a)) for a in spec.amounts], [text_of(variables.get(c)) for c in spec.categories]
+    categories = [text_of(variables.get(c)) for c in spec.categories]
+    if spec.login is not None:
+        categories += login_inputs(spec.login, [text_of(variables.get(name)) for name in spec.login.inputs()])
+    return [_amount(variables.get(a)) for a in spec.amounts], categories
 
 
 def _amount(value: str | None) -> float | None:

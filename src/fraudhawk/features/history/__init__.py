@@ -13,8 +13,9 @@ or capped: on a time split they describe *when* an event happened, not how risky
 """
 
 from fraudhawk.features.history.columns import events_of
-from fraudhawk.features.history.spec import COUNT_CAP, DAY_MS, HOUR_MS, LONGEST, PREFIX, WINDOWS, HistorySpec
+from fraudhawk.features.history.spec import COUNT_CAP, LONGEST, PREFIX, WINDOWS, HistorySpec
 from fraudhawk.features.history.state import EntityState, Event, replay
+from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 from fraudhawk.features.history.vectorised import Tick, compute, needs_replay, replay_frame
 
 __all__ = [

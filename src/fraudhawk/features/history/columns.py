@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from fraudhawk.eventdata import layout
+from fraudhawk.features.history.login_values import login_inputs
 from fraudhawk.features.history.spec import HistorySpec
 from fraudhawk.features.history.state import Event
 
@@ -37,8 +38,13 @@ def events_of(spec: HistorySpec, frame: pl.DataFrame) -> list[Event]:
     times = frame[layout.EVENT_MS].cast(pl.Int64).to_list()
     numbers = [amounts(frame, a).to_list() for a in spec.amounts]
     texts = [categories(frame, c).to_list() for c in spec.categories]
+    login = spec.login
+    login_texts = [categories(frame, c).to_list() for c in login.inputs()] if login is not None else []
     out: list[Event] = []
     for i in range(frame.height):
         values: list[Any] = [a[i] for a in numbers]
-        out.append((entities[i], times[i], values, [c[i] for c in texts]))
+        followed = [c[i] for c in texts]
+        if login is not None:
+            followed += login_inputs(login, [c[i] for c in login_texts])
+        out.append((entities[i], times[i], values, followed))
     return out

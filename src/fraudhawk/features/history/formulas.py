@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fraudhawk.features.history.spec import DAY_MS, HOUR_MS
+from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 
 N = TypeVar("N")  # a number or an array of numbers
 

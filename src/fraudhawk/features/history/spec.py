@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
+from fraudhawk.features.history.login_spec import LoginSpec
+from fraudhawk.features.history.units import DAY_MS, HOUR_MS
+
 WINDOWS: tuple[tuple[str, int], ...] = (("1h", HOUR_MS), ("24h", DAY_MS), ("7d", 7 * DAY_MS))
 LONGEST = max(ms for _, ms in WINDOWS)
 COUNT_CAP = 100
@@ -22,6 +23,13 @@ class HistorySpec:
     amounts: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     amount_groups: tuple[str, ...] = ()  # categories by which amounts are also compared (e.g. per product type)
+    login: LoginSpec | None = None  # the login profile of Account Takeover Insights
+
+    def followed(self) -> list[str]:
+        """The variables whose text the engines read as categories: the novelty categories, then the
+        login profile's inputs. (`EntityState` takes the categories' values, then, with a login
+        profile, each login dimension's value and the credentials' validity: `login_values.login_inputs`.)"""
+        return [*self.categories, *(self.login.inputs() if self.login is not None else ())]
 
     def feature_names(self) -> list[str]:
         names = [f"{PREFIX}since_last_s", *(f"{PREFIX}count_{w}" for w, _ in WINDOWS)]
@@ -33,12 +41,18 @@ class HistorySpec:
             names += [f"{PREFIX}{a}.ratio_mean_by_{g}" for g in self.amount_groups]
         for c in self.categories:
             names += [f"{PREFIX}{c}.seen", f"{PREFIX}{c}.seen_share"]
+        if self.login is not None:
+            names += self.login.feature_names()
         return names
 
     def groups(self) -> dict[str, list[str]]:
         """Feature name -> the variables it is computed from (for grouped importance)."""
         out: dict[str, list[str]] = {}
+        login = self.login.groups() if self.login is not None else {}
         for name in self.feature_names():
+            if name in login:
+                out[name] = login[name]
+                continue
             rest = name[len(PREFIX) :]
             variable = rest.rpartition(".")[0]
             out[name] = [variable] if variable else []
@@ -49,11 +63,18 @@ class HistorySpec:
             "amounts": list(self.amounts),
             "categories": list(self.categories),
             "amount_groups": list(self.amount_groups),
+            **({"login": self.login.to_json()} if self.login is not None else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HistorySpec:
-        return cls(tuple(data["amounts"]), tuple(data["categories"]), tuple(data.get("amount_groups", ())))
+        login = data.get("login")
+        return cls(
+            tuple(data["amounts"]),
+            tuple(data["categories"]),
+            tuple(data.get("amount_groups", ())),
+            None if login is None else LoginSpec.from_json(login),
+        )
 
     def group_index(self) -> list[int]:
         """Position in `categories` of each amount group."""

@@ -33,10 +33,14 @@ from fraudhawk.features.history.formulas import (
     variance,
     zscore,
 )
+from fraudhawk.features.history.login_profile import LoginProfile
+from fraudhawk.features.history.login_values import VALID
 from fraudhawk.features.history.spec import COUNT_CAP, LONGEST, WINDOWS, HistorySpec
 from fraudhawk.features.seen import Seen
 
-Event = tuple[str | None, int, list[Any], list[Any]]  # entity (None: none), time (ms), amounts, categories
+# entity (None: none), time (ms), amounts, categories (then, with a login profile, its inputs:
+# `HistorySpec.followed`)
+Event = tuple[str | None, int, list[Any], list[Any]]
 
 
 @dataclass
@@ -60,6 +64,7 @@ class EntityState:
     last_amounts: list[float | None] = field(default_factory=list)
     # per (amount, group): group value -> [running sum, count of values]
     by_group: list[dict[str, list[float]]] = field(default_factory=list)
+    login: LoginProfile | None = None  # Account Takeover Insights: the entity's login profile
 
     @classmethod
     def empty(cls, spec: HistorySpec) -> EntityState:
@@ -72,6 +77,7 @@ class EntityState:
             seen=[Seen() for _ in spec.categories],
             last_amounts=[None] * k,
             by_group=[{} for _ in range(k * len(spec.amount_groups))],
+            login=None if spec.login is None else LoginProfile.empty(len(spec.login.dimensions())),
         )
 
     def features(
@@ -118,12 +124,15 @@ class EntityState:
                 value = categories[position]
                 stats = None if value is None else self.by_group[i * len(groups) + g].get(value)
                 out.append(ratio(x, mean(stats[0], stats[1]) if stats and stats[1] else None))
-        for j, value in enumerate(categories):
+        for j in range(len(self.seen)):
+            value = categories[j]
             if value is None:
                 out += [None, None]
             else:
                 seen = self.seen[j].get(value)
                 out += [seen, share(seen, n) if n else None]
+        if self.login is not None:
+            out += self.login.features(event_ms, categories[len(self.seen) : -1])
         return out
 
     def advance(
@@ -160,9 +169,12 @@ class EntityState:
                 self.counts[i] += 1
                 previous = self.maxima[i]
                 self.maxima[i] = x if previous is None else max(previous, x)
-        for j, value_text in enumerate(categories):
+        for j in range(len(self.seen)):
+            value_text = categories[j]
             if value_text is not None:
                 self.seen[j].add(value_text)
+        if self.login is not None:
+            self.login.advance(event_ms, categories[len(self.seen) : -1], categories[-1] == VALID)
         self.hours[hour_of(event_ms)] += 1
         self.n += 1
         self.last_ms = event_ms if self.last_ms is None else max(self.last_ms, event_ms)
@@ -178,6 +190,7 @@ class EntityState:
         UTF-8 cannot hold) makes it JSON instead, which `from_bytes` also reads."""
         fields = dict(self.__dict__)
         fields["seen"] = [table.encode() for table in self.seen]
+        fields["login"] = None if self.login is None else self.login.to_wire()
         try:
             return _ENCODE(fields)
         except UnicodeEncodeError:
@@ -189,6 +202,9 @@ class EntityState:
         """A state `to_bytes` wrote, or one stored as JSON before (values -> counts then)."""
         decoded = json.loads(data) if data[:1] == b"{" else _DECODE(data)
         decoded["seen"] = [Seen.decode(table) for table in decoded["seen"]]
+        login = decoded.get("login")
+        if login is not None:
+            decoded["login"] = LoginProfile.from_wire(login)
         if tuple(decoded) == _FIELDS:
             state = cls.__new__(cls)  # every field given: skip __init__'s defaults
             state.__dict__.update(decoded)
@@ -213,6 +229,7 @@ class EntityState:
             recent_amounts=[row.copy() for row in self.recent_amounts],
             last_amounts=self.last_amounts.copy(),
             by_group=[{key: entry.copy() for key, entry in table.items()} for table in self.by_group],
+            login=None if self.login is None else self.login.copy(),
         )
         return state
 

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from fraudhawk.eventdata import layout
-from fraudhawk.features.history import columns
+from fraudhawk.features.history import columns, login_frame
 from fraudhawk.features.history.formulas import hour_of
 from fraudhawk.features.history.spec import LONGEST, NO_ENTITY, HistorySpec
 from fraudhawk.features.history.state import EntityState, replay
@@ -101,7 +101,9 @@ def needs_replay(spec: HistorySpec, frame: pl.DataFrame, states: Mapping[str, En
             continue
         state = known(states.get(entity))
         late = state is not None and state.last_ms is not None and first < state.last_ms
-        if strange or late or (state is not None and not _finite(state)):
+        # the login profile's vectorised engine starts every entity from nothing
+        profiled = state is not None and spec.login is not None
+        if strange or late or profiled or (state is not None and not _finite(state)):
             out.append(entity)
     return out
 
@@ -131,10 +133,15 @@ def _vectorised(
             timeline.category(j, name, out)
     restore = np.empty(frame.height, dtype=np.int64)
     restore[timeline.work["row"].to_numpy()] = timeline.index
-    features = pl.DataFrame(
-        {name: np.asarray(out[name], dtype=np.float64)[restore] for name in spec.feature_names()}
-    ).fill_nan(None)
-    return features, _final_states(spec, timeline, running) if with_states else {}
+    columns_out = {name: np.asarray(values, dtype=np.float64)[restore] for name, values in out.items()}
+    if spec.login is not None:
+        columns_out.update(login_frame.features(spec.login, frame))
+    features = pl.DataFrame({name: columns_out[name] for name in spec.feature_names()}).fill_nan(None)
+    final = _final_states(spec, timeline, running) if with_states else {}
+    if with_states and spec.login is not None:
+        for entity, profile in login_frame.final_profiles(spec.login, frame).items():
+            final[entity].login = profile
+    return features, final
 
 
 def _amount_state(state: EntityState, i: int, values: list[Any], total: float, begin: int, end: int) -> None:

@@ -1,0 +1,295 @@
+"""The vectorised engine of the login profile: login features of a whole frame of events at once,
+and each entity's profile after its last event (training).
+
+Each feature is an as-of look-up into the entity's earlier logins: settled uses of a value are the
+successful logins of (entity, value) at or before `event - SETTLE_MS`; failed attempts and the last
+successful login are those before the event in (time, arrival) order. The same look-ups answer
+*probes*: logins that did not happen (training's negative samples), asked at the moment of a real
+login of the entity and counted nowhere. Equal, to the last bit, to replaying the rows one at a time
+through `LoginProfile` (rows in time order, as training has them): the same counts, times and
+formulas (`login_formulas`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fraudhawk.eventdata import layout
+from fraudhawk.features.history import columns
+from fraudhawk.features.history.login_formulas import age_days, hours_between, share, speed
+from fraudhawk.features.history.login_profile import COUNTRY, LoginProfile
+from fraudhawk.features.history.login_spec import (
+    FAIL_KEEP,
+    FAIL_WINDOWS,
+    LOGIN_CAP,
+    LOGIN_PREFIX,
+    MIN_TRAVEL_HOURS,
+    SETTLE_MS,
+    LoginSpec,
+)
+from fraudhawk.features.history.login_values import agent_parts, ip_parts, km_between
+from fraudhawk.features.history.spec import NO_ENTITY
+
+_U = pl.UInt64
+
+
+def _entity(frame: pl.DataFrame) -> pl.Series:
+    """ENTITY_ID as text; an event without one stands alone (a stand-in entity of its own)."""
+    entity = frame[layout.ENTITY_ID].cast(pl.String)
+    if not entity.null_count():
+        return entity.alias("e")
+    row = pl.int_range(frame.height, eager=True, dtype=pl.Int64).cast(pl.String)
+    return pl.select(pl.when(entity.is_null()).then(pl.lit(NO_ENTITY) + row).otherwise(entity).alias("e")).to_series()
+
+
+def _mapped(text: pl.Series, parts: Any, width: int, names: list[str]) -> pl.DataFrame:
+    """Each distinct text through `parts` (the one-event engine's function), joined back per row."""
+    distinct = text.drop_nulls().unique()
+    results = [parts(value) for value in distinct.to_list()]
+    table = pl.DataFrame(
+        {"__t": distinct, **{name: [r[i] for r in results] for i, name in enumerate(names)}},
+        schema={"__t": pl.String, **dict.fromkeys(names, pl.String)},
+    )
+    return pl.DataFrame({"__t": text}).join(table, on="__t", how="left", maintain_order="left").drop("__t")
+
+
+def dimension_frame(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per event: d0..dk (each dimension's value) and `valid`, as `login_values` reads them."""
+    ip = columns.categories(frame, spec.ip)
+    agent = columns.categories(frame, spec.agent)
+    parts = [
+        _mapped(ip, ip_parts, 4, ["d0", "d1", "d2", "d3"]),
+        _mapped(agent, agent_parts, 5, ["d4", "d5", "d6", "d7", "d8"]),
+    ]
+    extra = [name for name in (spec.fingerprint, spec.session) if name]
+    others = {f"d{9 + i}": columns.categories(frame, name) for i, name in enumerate(extra)}
+    credentials = columns.categories(frame, spec.credentials)
+    valid = credentials.is_null() | ~credentials.str.to_lowercase().is_in(["false", "0", "no", "f"])
+    return pl.concat([*parts, pl.DataFrame({**others, "valid": valid})], how="horizontal")
+
+
+def _events(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's events with entity, time, arrival and dimensions; `seq` is the place in (time,
+    arrival) order."""
+    table = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "e": _entity(frame),
+                    "ms": frame[layout.EVENT_MS].cast(pl.Int64),
+                    "row": np.arange(frame.height, dtype=np.int64),
+                }
+            ),
+            dimension_frame(spec, frame),
+        ],
+        how="horizontal",
+    )
+    return table.sort(["ms", "row"]).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"))
+
+
+def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Login features for `queries` (e, ms, seq: asked just before the event at `seq`; d0..dk),
+    in the queries' order, from `events` (sorted by seq)."""
+    k = len(spec.dimensions())
+    dims = [f"d{j}" for j in range(k)]
+    n = queries.height
+    q = queries.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("q"), (pl.col("ms") - SETTLE_MS).alias("cut"))
+    valid = events.filter(pl.col("valid"))
+    out: dict[str, np.ndarray] = {}
+    p = LOGIN_PREFIX
+    ms = q["ms"].to_numpy()
+
+    # the entity's settled successful logins and how many distinct values of each dimension they had
+    firsts = [
+        valid.select("e", "ms", "seq", d)
+        .drop_nulls(d)
+        .unique(["e", d], keep="first", maintain_order=True)
+        .group_by("e", "ms")
+        .agg(pl.len().alias(f"new{j}"))
+        for j, d in enumerate(dims)
+    ]
+    per_ms = valid.group_by("e", "ms").agg(pl.len().alias("n"))
+    for j, first in enumerate(firsts):
+        per_ms = per_ms.join(first, on=["e", "ms"], how="left").with_columns(pl.col(f"new{j}").fill_null(0))
+    per_ms = per_ms.sort("ms").with_columns(
+        pl.col("n").cum_sum().over("e").alias("n_cum"),
+        *(pl.col(f"new{j}").cum_sum().over("e").alias(f"distinct{j}") for j in range(k)),
+    )
+    settled = (
+        q.sort("cut")
+        .join_asof(
+            per_ms.select("e", pl.col("ms").alias("at"), "n_cum", *(f"distinct{j}" for j in range(k))),
+            left_on="cut",
+            right_on="at",
+            by="e",
+            check_sortedness=False,
+        )
+        .sort("q")
+    )
+    total = settled["n_cum"].fill_null(0).to_numpy()
+    out[f"{p}settled"] = np.minimum(total, LOGIN_CAP).astype(np.float64)
+
+    # failed attempts before the event, in windows
+    failed = events.filter(~pl.col("valid")).select("e", "ms", "seq")
+    failed = failed.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("e").alias("f_cum"))
+    before = (
+        q.sort("seq")
+        .join_asof(
+            failed.select("e", pl.col("seq").alias("at"), "f_cum"),
+            left_on="seq",
+            right_on="at",
+            by="e",
+            check_sortedness=False,
+            allow_exact_matches=False,
+        )
+        .sort("q")["f_cum"]
+        .fill_null(0)
+        .to_numpy()
+    )
+    failed_at = failed.group_by("e", "ms").agg(pl.col("f_cum").max()).sort("ms")
+    for w, width in FAIL_WINDOWS:
+        upto = (
+            q.with_columns((pl.col("ms") - width).alias("low"))
+            .sort("low")
+            .join_asof(
+                failed_at.select("e", pl.col("ms").alias("at"), "f_cum"),
+                left_on="low",
+                right_on="at",
+                by="e",
+                check_sortedness=False,
+            )
+            .sort("q")["f_cum"]
+            .fill_null(0)
+            .to_numpy()
+        )
+        out[f"{p}fail_{w}"] = np.minimum(before - upto, LOGIN_CAP).astype(np.float64)
+
+    # distance and speed from the last successful login
+    last = (
+        q.sort("seq")
+        .join_asof(
+            valid.select("e", pl.col("seq").alias("at"), pl.col("ms").alias("last_ms"), pl.col("d3").alias("last_c")),
+            left_on="seq",
+            right_on="at",
+            by="e",
+            check_sortedness=False,
+            allow_exact_matches=False,
+        )
+        .sort("q")
+    )
+    pairs = last.select(pl.col(f"d{COUNTRY}").alias("a"), pl.col("last_c").alias("b"))
+    distinct_pairs = pairs.drop_nulls().unique()
+    km_table = distinct_pairs.with_columns(
+        pl.Series("km", [km_between(a, b) for a, b in distinct_pairs.iter_rows()], dtype=pl.Float64)
+    )
+    km = pairs.join(km_table, on=["a", "b"], how="left", maintain_order="left")["km"].fill_null(np.nan).to_numpy()
+    last_ms = last["last_ms"].fill_null(0).to_numpy()
+    hours = np.maximum(hours_between(ms, last_ms), MIN_TRAVEL_HOURS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[f"{p}travel_km"] = km
+        out[f"{p}travel_kmh"] = np.where(np.isnan(km), np.nan, speed(km, hours))
+
+    # each dimension: the settled uses of the event's value
+    for j, d in enumerate(dims):
+        name = spec.dimensions()[j]
+        uses = (
+            valid.select("e", "ms", d)
+            .drop_nulls(d)
+            .group_by("e", d, "ms")
+            .agg(pl.len().alias("n"))
+            .sort("ms")
+            .with_columns(
+                pl.col("n").cum_sum().over("e", d).alias("uses"), pl.col("ms").min().over("e", d).alias("first")
+            )
+        )
+        found = (
+            q.select("q", "e", "cut", d)
+            .sort("cut")
+            .join_asof(
+                uses.select("e", d, pl.col("ms").alias("at"), "uses", "first"),
+                left_on="cut",
+                right_on="at",
+                by=["e", d],
+                check_sortedness=False,
+            )
+            .sort("q")
+        )
+        missing = found[d].is_null().to_numpy()
+        count = found["uses"].fill_null(0).to_numpy()
+        used = count > 0
+        at = found["at"].fill_null(0).to_numpy()
+        first_ms = found["first"].fill_null(0).to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{p}{name}.uses"] = np.where(missing, np.nan, np.minimum(count, LOGIN_CAP).astype(np.float64))
+            out[f"{p}{name}.share"] = np.where(missing | (total == 0), np.nan, share(count, np.maximum(total, 1)))
+            out[f"{p}{name}.since_d"] = np.where(used & ~missing, age_days(ms, at), np.nan)
+            out[f"{p}{name}.age_d"] = np.where(used & ~missing, age_days(ms, first_ms), np.nan)
+        out[f"{p}{name}.distinct"] = np.minimum(settled[f"distinct{j}"].fill_null(0).to_numpy(), LOGIN_CAP).astype(
+            np.float64
+        )
+    assert all(len(v) == n for v in out.values())
+    return out
+
+
+def features(spec: LoginSpec, frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Login features of every row of `frame` (ENTITY_ID, EVENT_MS, the spec's variables as text), in
+    its order, each entity starting from nothing."""
+    events = _events(spec, frame)
+    answered = _answer(spec, events, events)
+    restore = np.empty(frame.height, dtype=np.int64)
+    restore[events["row"].to_numpy()] = np.arange(frame.height)
+    return {name: values[restore] for name, values in answered.items()}
+
+
+def probe_features(spec: LoginSpec, frame: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Login features of logins that did not happen: probe i has the variables of `probes` row i
+    and is asked of the entity of `frame` row `at[i]`, just before that event (its history, not
+    counting any probe)."""
+    events = _events(spec, frame)
+    position = np.empty(frame.height, dtype=np.int64)
+    position[events["row"].to_numpy()] = np.arange(frame.height)
+    picked = events[position[at].tolist()].select("e", "ms", "seq")
+    dims = dimension_frame(spec, probes)
+    queries = pl.concat([picked, dims.drop("valid")], how="horizontal")
+    return _answer(spec, events, queries)
+
+
+def final_profiles(spec: LoginSpec, frame: pl.DataFrame) -> dict[str, LoginProfile]:
+    """Each entity's profile after its last event (what `LoginProfile.advance` builds one event at a
+    time over the rows in time order)."""
+    k = len(spec.dimensions())
+    events = _events(spec, frame).with_columns(pl.col("ms").max().over("e").alias("end"))
+    events = events.filter(~pl.col("e").str.starts_with(NO_ENTITY))
+    profiles: dict[str, LoginProfile] = {e: LoginProfile.empty(k) for e in events["e"].unique().to_list()}
+    valid = events.filter(pl.col("valid"))
+    ripe = valid.filter(pl.col("ms") <= pl.col("end") - SETTLE_MS)
+    for e, n in ripe.group_by("e").agg(pl.len()).iter_rows():
+        profiles[e].settled_n = n
+    for j in range(k):
+        d = f"d{j}"
+        stats = (
+            ripe.drop_nulls(d)
+            .group_by("e", d)
+            .agg(pl.len().alias("n"), pl.col("ms").min().alias("first"), pl.col("ms").max().alias("last"))
+        )
+        for e, value, uses, first, last in stats.iter_rows():
+            profiles[e].settled[j][value] = [uses, first, last]
+    dims = [f"d{j}" for j in range(k)]
+    for row in valid.filter(pl.col("ms") > pl.col("end") - SETTLE_MS).select("e", "ms", *dims).iter_rows():
+        profiles[row[0]].recent.append([row[1], list(row[2:])])
+    kept = (
+        events.filter(~pl.col("valid") & (pl.col("ms") > pl.col("end") - FAIL_KEEP))
+        .select("e", "ms")
+        .group_by("e", maintain_order=True)
+        .agg(pl.col("ms").tail(LOGIN_CAP))
+    )
+    for e, times in kept.iter_rows():
+        profiles[e].failed_ms = list(times)
+    latest = valid.group_by("e", maintain_order=True).agg(pl.col("ms").last(), pl.col(f"d{COUNTRY}").last())
+    for e, last_ms, country in latest.iter_rows():
+        profiles[e].last_valid_ms = last_ms
+        profiles[e].last_valid_country = country
+    return profiles
