@@ -155,7 +155,8 @@ def test_travel_and_failures() -> None:
     rows = features.to_dicts()
     assert rows[0]["l.travel_km"] is None  # no earlier successful login
     km = km_between("AU", "US")
-    assert km is not None and km > 10_000
+    assert km is not None
+    assert km > 10_000
     assert rows[2]["l.travel_km"] == km  # from the last successful login, not the failed attempt
     assert math.isclose(rows[2]["l.travel_kmh"], km / (1_200_000 / 3_600_000))
     assert rows[2]["l.fail_1h"] == 1.0
