@@ -33,7 +33,8 @@ import polars as pl
 from fraudhawk.eventdata import layout
 from fraudhawk.features import history as hist
 from fraudhawk.features.history import login_frame
-from fraudhawk.features.history.login_spec import LOGIN_PREFIX, LoginSpec
+from fraudhawk.features.history.login_spec import DIMENSIONS, LOGIN_PREFIX, LoginSpec
+from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 from fraudhawk.features.plan import FeaturePlan, VariableInfo
 from fraudhawk.scoring.calibration import CHALLENGE_ANCHORS, Calibration
 from fraudhawk.training import metrics
@@ -56,6 +57,9 @@ MIN_LOGINS = 100
 MAX_FIT_LOGINS = 300_000  # real logins fitted on (each with its negative): more adds time, not accuracy
 MAX_HOLDOUT_LOGINS = 300_000
 TAKEOVER_WEIGHT = 5.0
+PAST_SHARE = 0.4  # negatives with a past of their own (see `_past`)
+PAST_MIN_SETTLED = 5
+PAST_MAX_DAYS = 21
 MIN_ATO_ENTITIES = 50  # AFD reports the ATO discovery rate only with this many labelled entities
 IMPORTANCE_ROWS = 2_000
 MAX_ROUNDS = 600
@@ -157,10 +161,37 @@ def _donors(rng: np.random.Generator, entities: np.ndarray, networks: np.ndarray
     return picked
 
 
+def _past(
+    rng: np.random.Generator, login: LoginSpec, mode: np.ndarray, event_ms: np.ndarray, settled: np.ndarray
+) -> pl.DataFrame:
+    """For a share of negatives, a past: the donor's network and device already used by "the
+    attacker" once to a few times, one to three weeks ago at most and at least a day ago (settled).
+    Without it every negative is a stranger, and a model learns that any value seen before is the
+    owner's: an attacker who got in once would be trusted on every later visit."""
+    m = len(mode)
+    chosen = (rng.random(m) < PAST_SHARE) & (settled >= PAST_MIN_SETTLED)
+    uses = rng.choice([1, 2, 3], size=m, p=[0.5, 0.3, 0.2])
+    span = np.exp(rng.uniform(np.log(DAY_MS + HOUR_MS), np.log(PAST_MAX_DAYS * DAY_MS), m)).astype(np.int64)
+    first = event_ms - span
+    last = np.where(uses > 1, first + (rng.random(m) * (span - DAY_MS)).astype(np.int64), first)
+    roles = [source for name, source in DIMENSIONS if name in login.dimensions()]
+    masks = np.array(
+        [sum(1 << j for j, role in enumerate(roles) if role in taken and role != "session") for _, taken in MODES]
+    )
+    return pl.DataFrame(
+        {
+            "past_uses": np.where(chosen, uses, 0),
+            "past_first": first,
+            "past_last": last,
+            "past_mask": np.where(chosen, masks[mode], 0),
+        }
+    )
+
+
 def _negatives(
     rng: np.random.Generator, frame: pl.DataFrame, login: LoginSpec, rows: np.ndarray, networks: np.ndarray
-) -> pl.DataFrame:
-    """The variables of one negative per login of `rows` (positions in `frame`)."""
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """The variables of one negative per login of `rows` (positions in `frame`), and how each was made."""
     entities = frame[layout.ENTITY_ID].cast(pl.String).fill_null("").to_numpy()[rows]
     donors = rows[_donors(rng, entities, networks)]
     shares = np.array([share for share, _ in MODES])
@@ -175,7 +206,7 @@ def _negatives(
         own, other = text.gather(rows), text.gather(donors)
         columns[name] = pl.select(pl.when(pl.Series(from_donor)).then(other).otherwise(own)).to_series()
     columns[login.credentials] = frame[login.credentials].cast(pl.String).gather(rows)
-    return pl.DataFrame(columns)
+    return pl.DataFrame(columns), mode
 
 
 @dataclass
@@ -247,9 +278,12 @@ def _with_negatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The chosen logins' features, one negative's features per login, and which are labelled takeovers."""
     at = logins.rows[chosen]
-    negatives = _negatives(rng, logins.everything, logins.login, at, logins.networks[at])
-    probe = login_frame.probe_features(logins.login, logins.table, at, negatives)
+    negatives, mode = _negatives(rng, logins.everything, logins.login, at, logins.networks[at])
     real = logins.matrix[at]
+    settled = real[:, logins.names.index(f"{LOGIN_PREFIX}settled")]
+    event_ms = logins.everything[layout.EVENT_MS].to_numpy()[at]
+    past = _past(rng, logins.login, mode, event_ms, settled)
+    probe = login_frame.probe_features(logins.login, logins.table, at, negatives, past)
     probes = real.copy()  # the entity's own activity features: the same entity at the same moment
     for j, name in enumerate(logins.names):
         if name in probe:

@@ -33,7 +33,9 @@ from fraudhawk.features.history.login_spec import (
 from fraudhawk.features.history.login_values import agent_parts, ip_parts, km_between
 from fraudhawk.features.history.spec import NO_ENTITY
 
-_U = pl.UInt64
+#: a probe's own past: how many settled uses, the first and last of them (ms), and of which dimensions
+#: (bit j: dimension j)
+PAST = ("past_uses", "past_first", "past_last", "past_mask")
 
 
 def _entity(frame: pl.DataFrame) -> pl.Series:
@@ -131,6 +133,13 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         .sort("q")
     )
     total = settled["n_cum"].fill_null(0).to_numpy()
+    # A probe may come with a past (`PAST` columns): its values of the dimensions in `past_mask`
+    # already used `past_uses` times, first at `past_first` and last at `past_last`, all settled; as
+    # an attacker who got in days ago and comes back would have. Those logins count as the entity's.
+    past = PAST[0] in q.columns
+    past_uses = q["past_uses"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
+    past_mask = q["past_mask"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
+    total = total + past_uses
     out[f"{p}settled"] = np.minimum(total, LOGIN_CAP).astype(np.float64)
 
     # failed attempts before the event, in windows
@@ -220,17 +229,26 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         )
         missing = found[d].is_null().to_numpy()
         count = found["uses"].fill_null(0).to_numpy()
-        used = count > 0
         at = found["at"].fill_null(0).to_numpy()
         first_ms = found["first"].fill_null(0).to_numpy()
+        new_value = count == 0
+        if past:
+            lived = ((past_mask >> j) & 1).astype(bool) & (past_uses > 0) & ~missing
+            first_ms = np.where(lived & (count > 0), np.minimum(first_ms, q["past_first"].to_numpy()), first_ms)
+            first_ms = np.where(lived & (count == 0), q["past_first"].to_numpy(), first_ms)
+            at = np.where(lived & (count > 0), np.maximum(at, q["past_last"].to_numpy()), at)
+            at = np.where(lived & (count == 0), q["past_last"].to_numpy(), at)
+            count = count + np.where(lived, past_uses, 0)
+        used = count > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{p}{name}.uses"] = np.where(missing, np.nan, np.minimum(count, LOGIN_CAP).astype(np.float64))
             out[f"{p}{name}.share"] = np.where(missing | (total == 0), np.nan, share(count, np.maximum(total, 1)))
             out[f"{p}{name}.since_d"] = np.where(used & ~missing, age_days(ms, at), np.nan)
             out[f"{p}{name}.age_d"] = np.where(used & ~missing, age_days(ms, first_ms), np.nan)
-        out[f"{p}{name}.distinct"] = np.minimum(settled[f"distinct{j}"].fill_null(0).to_numpy(), LOGIN_CAP).astype(
-            np.float64
-        )
+        distinct = settled[f"distinct{j}"].fill_null(0).to_numpy()
+        if past:
+            distinct = distinct + (new_value & used)  # a value only its past used is one more
+        out[f"{p}{name}.distinct"] = np.minimum(distinct, LOGIN_CAP).astype(np.float64)
     assert all(len(v) == n for v in out.values())
     return out
 
@@ -244,15 +262,20 @@ def features(spec: LoginSpec, table: pl.DataFrame) -> dict[str, np.ndarray]:
     return {name: values[restore] for name, values in answered.items()}
 
 
-def probe_features(spec: LoginSpec, table: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame) -> dict[str, np.ndarray]:
+def probe_features(
+    spec: LoginSpec, table: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame, past: pl.DataFrame | None = None
+) -> dict[str, np.ndarray]:
     """Login features of logins that did not happen: probe i has the variables of `probes` row i
     and is asked of the entity of the frame's row `at[i]`, just before that event (its history, not
-    counting any probe). `table` is `events` of the frame."""
+    counting any probe). `table` is `events` of the frame. `past` (columns `PAST`), if given, gives
+    probes a past of their own (see `_answer`)."""
     position = np.empty(table.height, dtype=np.int64)
     position[table["row"].to_numpy()] = np.arange(table.height)
     picked = table[position[at].tolist()].select("e", "ms", "seq")
     dims = dimension_frame(spec, probes)
-    queries = pl.concat([picked, dims.drop("valid")], how="horizontal")
+    queries = pl.concat(
+        [picked, dims.drop("valid"), *([past.select(PAST)] if past is not None else [])], how="horizontal"
+    )
     return _answer(spec, table, queries)
 
 
