@@ -108,9 +108,9 @@ def _stuffing(world: World, accounts: Accounts, code: int, budget: int) -> int:
 def _attacker_network(world: World, country: str, residential: float) -> tuple[Network, int]:
     rng = world.rng
     hosting = [n for n in world.pools.hosting if n.country == country]
-    if rng.random() < residential or not world.pools.hosting:
+    if rng.random() < residential or not hosting:
         return world.pick(world.pools.isps[country]), RESIDENTIAL
-    return world.pick(hosting or list(world.pools.hosting), 0.5), HOSTING
+    return world.pick(hosting, 0.5), HOSTING
 
 
 def _attacker_agent(world: World, at: int) -> int:

@@ -3,8 +3,10 @@ attempts mixed in, written as an AFD CSV plus a ground-truth file beside it.
 
 The CSV is what a model may see: only a labelled subset of the successful takeovers carries the
 `fraud` label (labels are optional in AFD's ATI data); every other row has no label. The truth file
-(`<path>.truth.csv`) names the attack kind of every row (empty for the owners' own logins) and the
-country and network its address was drawn from, for benchmarks and tests; a model never reads it.
+(`<path>.truth.csv`) gives for every row its attack kind (empty for the owners' own logins), the
+country and network its address was drawn from, the kind of that network (home, mobile, office,
+hotel, roaming, vpn, foreign_mobile, hosting, residential) and the account owner's home country: for
+benchmarks and tests; a model never reads it.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def logins(
 
     truth = path.with_name(path.name + ".truth.csv")
     _write(path, world, rows, labelled, label_time, fingerprint, session)
-    _write_truth(truth, world, rows)
+    _write_truth(truth, world, rows, countries)
     counts = np.bincount(attack, minlength=len(KINDS) + 1)
     return LoginSummary(
         events=len(attack),
@@ -179,20 +181,21 @@ def _write(
             writer.writerows(zip(*columns, strict=True))
 
 
-def _write_truth(path: Path, world: World, rows: dict[str, np.ndarray]) -> None:
+def _write_truth(path: Path, world: World, rows: dict[str, np.ndarray], countries: list[str]) -> None:
     kinds = ["", *KINDS]
     places = [(n.country, n.name) for n in world.networks]
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["EVENT_ID", "attack", "ip_country", "ip_network", "network"])
+        writer.writerow(["EVENT_ID", "attack", "ip_country", "ip_network", "network", "home_country"])
         for part in _parts(len(rows["attack"])):
             writer.writerows(
-                (event_id, kinds[attack], *places[net], NETWORK_KINDS[kind])
-                for event_id, attack, net, kind in zip(
+                (event_id, kinds[attack], *places[net], NETWORK_KINDS[kind], countries[user])
+                for event_id, attack, net, kind, user in zip(
                     _event_ids(part),
                     rows["attack"][part].tolist(),
                     rows["net"][part].tolist(),
                     rows["net_kind"][part].tolist(),
+                    rows["user"][part].tolist(),
                     strict=True,
                 )
             )

@@ -337,6 +337,7 @@ def logins(world: World, user: int, who: Person, count: int, offset_hours: float
         source = np.repeat(typos, repeat)
         steps = np.concatenate([np.arange(1, r + 1) for r in repeat.tolist()])
         before = np.maximum(rng.exponential(70.0, size=len(source)).astype(np.int64), 8) * steps
+        source, before = source[times[source] - before >= world.begin], before[times[source] - before >= world.begin]
         kept_session = rng.random(len(source)) < 0.5
         world.rows.add(
             0, time=times[source] - before, user=user, ip=address[source], net=network[source],
