@@ -163,7 +163,7 @@ def _write(
                 _iso(rows["time"][part]),
                 [names[u] for u in rows["user"][part].tolist()],
                 ["customer"] * (part.stop - part.start),
-                networks.text(rows["ip"][part]),
+                world.address_text(rows["ip"][part]),
                 [world.agents[a] for a in rows["agent"][part].tolist()],
             ]
             if fingerprint:
