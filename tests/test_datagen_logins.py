@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -74,7 +77,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.csv"
         summary = datagen.logins(path, users=80, days=10, seed=seed)
         files[name] = (path.read_bytes(), summary.truth.read_bytes())
-    assert files["a"] == files["b"]
+    # another process, with other string hashes (set and dict orders): the same bytes still
+    script = "import sys, pathlib; from fraudhawk import datagen; datagen.logins(pathlib.Path(sys.argv[1]), 80, 10, 5)"
+    other = tmp_path / "other.csv"
+    environment = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(other)], check=True, env=environment, timeout=120)
+    files["other"] = (other.read_bytes(), other.with_name("other.csv.truth.csv").read_bytes())
+    assert files["a"] == files["b"] == files["other"]
     assert files["a"][0] != files["c"][0]
     assert files["a"][1] != files["c"][1]
 

@@ -130,7 +130,7 @@ def _targeted(world: World, accounts: Accounts, code: int, budget: int) -> int:
     rng = world.rng
     victim = int(rng.integers(len(accounts.countries)))
     network, kind = _attacker_network(world, _elsewhere(world, accounts.countries[victim]), 0.6)
-    at = int(rng.integers(world.begin + 86_400, world.end - HOUR))
+    at = int(rng.integers(world.begin + min(86_400, (world.end - world.begin) // 4), world.end - HOUR))
     ip = int(network.addresses(rng, 1)[0])
     agent, fingerprint = _attacker_agent(world, at), int(world.ids(1)[0])
     made = _failures(world, code, victim, at, network, [ip], kind, agent, fingerprint, 0.3)
