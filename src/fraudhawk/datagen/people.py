@@ -27,6 +27,7 @@ _AT_HOME, _AT_WORK, _ABROAD = 0, 1, 2
 # How likely each kind of device is picked in each place, before a person's own preferences:
 # rows home, work, abroad; columns desktop, phone, tablet, work laptop.
 _PLACE_DEVICE = np.array([[1.0, 1.0, 1.0, 0.3], [0.15, 0.5, 0.05, 3.0], [0.02, 3.0, 0.5, 0.6]])
+_DEVICE_SALT = 0x2545F4914F6CDD1D
 _VPN_COUNTRIES = ("NL", "US", "DE", "GB", "SE", "CH", "SG", "FR", "CA", "JP")
 
 
@@ -91,10 +92,11 @@ class World:
             self.networks.append(network)
         return found
 
-    def v6_ids(self, uppers: list[int]) -> np.ndarray:
-        """Row values for IPv6 addresses in the given /64s, each with a random interface id (privacy
-        extensions change it daily; a phone's attach gets a new /64)."""
-        lowers = self.rng.integers(0, np.iinfo(np.int64).max, size=len(uppers)).tolist()
+    def v6_ids(self, uppers: list[int], lowers: list[int] | None = None) -> np.ndarray:
+        """Row values for IPv6 addresses in the given /64s, with the given interface ids (random
+        ones by default)."""
+        if lowers is None:
+            lowers = self.rng.integers(0, np.iinfo(np.int64).max, size=len(uppers)).tolist()
         first = len(self.v6)
         self.v6.extend(text6(upper, lower) for upper, lower in zip(uppers, lowers, strict=True))
         return -1 - np.arange(first, first + len(uppers), dtype=np.int64)
@@ -137,6 +139,7 @@ class Home:
     since: np.ndarray  # times from which each address holds
     addresses: np.ndarray
     subnet6: int | None  # upper 64 bits of the home's IPv6 /64, for dual-stack homes
+    day_ids: np.ndarray  # a random interface id per day
 
     def at(self, times: np.ndarray) -> np.ndarray:
         return self.addresses[np.searchsorted(self.since, times, side="right") - 1]
@@ -163,7 +166,8 @@ def home(world: World, country: str, city: str) -> Home:
         addresses.append(address)
     isp6 = world.pools.v6.get((country, isp.name))
     subnet6 = isp6.subnets(rng, 1)[0] if isp6 is not None and rng.random() < 0.7 else None
-    return Home(isp, since.astype(np.int64), np.array(addresses, dtype=np.int64), subnet6)
+    day_ids = world.ids(world.days + 1)
+    return Home(isp, since.astype(np.int64), np.array(addresses, dtype=np.int64), subnet6, day_ids)
 
 
 @dataclass
@@ -349,7 +353,7 @@ def logins(world: World, user: int, who: Person, count: int, offset_hours: float
     place = _places(world, who, times, offset_hours, trip)
     chosen = _devices_used(world, who, times, place)
     network_kind = _network_kinds(world, who, place, np.array([d.kind for d in who.devices])[chosen])
-    address, network = _addresses(world, who, times, network_kind, trip, away)
+    address, network = _addresses(world, who, times, network_kind, trip, away, chosen)
     agent, fingerprint = _agents(world, who, times, chosen)
     session = _sessions(world, times, chosen, who.session_reuse)
     world.rows.add(
@@ -417,7 +421,13 @@ def _network_kinds(world: World, who: Person, place: np.ndarray, kind: np.ndarra
 
 
 def _addresses(
-    world: World, who: Person, times: np.ndarray, network_kind: np.ndarray, trip: np.ndarray, away: Trips
+    world: World,
+    who: Person,
+    times: np.ndarray,
+    network_kind: np.ndarray,
+    trip: np.ndarray,
+    away: Trips,
+    chosen: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The address of each login and the network (id) it was drawn from."""
     address = np.zeros(len(times), dtype=np.int64)
@@ -446,8 +456,12 @@ def _addresses(
         _fill(world, address, network, staying & (network_kind == FOREIGN_MOBILE), away.carriers[index])
     over_v6 = world.rng.random(len(times)) < who.v6_share
     if who.home.subnet6 is not None:
+        # each device of the home picks a new temporary interface id every day (privacy extensions)
         home6 = at_home & over_v6
-        address[home6] = world.v6_ids([who.home.subnet6] * int(home6.sum()))
+        day = (times[home6] - world.begin) // DAY
+        salt = chosen[home6].astype(np.int64) * _DEVICE_SALT  # wraps around: only needs to differ by device
+        lowers = (who.home.day_ids[np.clip(day, 0, len(who.home.day_ids) - 1)] ^ salt) & np.iinfo(np.int64).max
+        address[home6] = world.v6_ids([who.home.subnet6] * int(home6.sum()), lowers.tolist())
     if who.carrier6 is not None:
         mobile6 = mobile & over_v6
         address[mobile6] = world.v6_ids(who.carrier6.subnets(world.rng, int(mobile6.sum())))
