@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,10 +15,12 @@ from typing import Any
 
 import pytest
 
+import fraudhawk
 from fraudhawk import datagen
 from fraudhawk.datagen import networks
 from fraudhawk.datagen.attacks import KINDS
 from fraudhawk.datagen.places import BY_CODE
+from fraudhawk.settings import Settings
 
 HEADER = [
     "EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "ip_address", "user_agent", "fingerprint",
@@ -246,3 +249,26 @@ def _first_successes(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_a_run_imports_whole_as_stored_events(tmp_path: Path) -> None:
+    files = tmp_path / "data" / "files"  # where the server may read by default
+    files.mkdir(parents=True)
+    path = files / "logins.csv"
+    summary = datagen.logins(path, users=60, days=10, seed=2, attack_share=0.05)
+    with fraudhawk.Client(settings=Settings.load(data_dir=tmp_path / "data", environ={})) as client:
+        datagen.declare_logins(client, "login")
+        client.create_batch_import_job(
+            jobId="logins",
+            inputPath=str(path),
+            outputPath=str(files),
+            eventTypeName="login",
+            iamRoleArn="arn:aws:iam::123456789012:role/afd",
+        )
+        deadline = time.monotonic() + 120
+        while (job := client.get_batch_import_jobs(jobId="logins")["batchImports"][0])["status"] != "COMPLETE":
+            assert job["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"), job
+            assert time.monotonic() < deadline, "the import did not finish"
+            time.sleep(0.05)
+    assert job["processedRecordsCount"] == summary.events
+    assert job["failedRecordsCount"] == 0

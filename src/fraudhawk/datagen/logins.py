@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,6 +99,26 @@ def logins(
         attacked_accounts=len(attacked),
         labelled=int(labelled.sum()),
         truth=truth,
+    )
+
+
+def declare_logins(client: Any, event_type: str = "login") -> None:
+    """Create what `logins` data needs (its variables, the fraud label, the customer entity type and
+    an event type storing events) through any AFD client: boto3's or fraudhawk's."""
+    for name, (data_type, variable_type) in LOGIN_VARIABLES.items():
+        default = "false" if data_type == "BOOLEAN" else "unknown"
+        client.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+        )
+    client.put_label(name="fraud")
+    client.put_label(name="legit")
+    client.put_entity_type(name="customer")
+    client.put_event_type(
+        name=event_type,
+        eventVariables=list(LOGIN_VARIABLES),
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
     )
 
 
