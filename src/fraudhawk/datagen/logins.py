@@ -32,13 +32,15 @@ LOGIN_VARIABLES = {
     "credentials_valid": ("BOOLEAN", "ARE_CREDENTIALS_VALID"),
 }
 # Logins per customer per day: lognormal, so most log in every few days and a few many times a day
-# (about 1.7 a day on average, with typos: 10,000 customers over 60 days make about a million).
+# (about 1.6 a day on average, typos included: 10,000 customers over 60 days make about a million).
 _RATE_MU, _RATE_SIGMA, _RATE_CAP = -0.16, 1.1, 40.0
 _FAMILY_SHARE = 0.06  # accounts two people log in to
 
 
 @dataclass(frozen=True)
 class LoginSummary:
+    """What a run wrote: counts for a benchmark's report, and where the ground truth is."""
+
     events: int
     users: int
     attacks: dict[str, int]  # attack events (attempts and successes) by kind
