@@ -89,6 +89,9 @@ class FeaturePlan:
     feature_names: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)  # feature -> variables it comes from
+    # Account Takeover Insights uses only aggregates (the login profile), never a value itself: which
+    # network or browser is common says nothing about whose login it is
+    aggregates_only: bool = False
 
     @property
     def used(self) -> list[VariableInfo]:
@@ -159,6 +162,8 @@ class FeaturePlan:
     def _base_columns(self, frame: pl.DataFrame, fit_rows: int | None) -> pl.DataFrame:
         """Every feature except the entity history, as Float64 columns."""
         out: dict[str, pl.Series] = {}
+        if self.aggregates_only:
+            return pl.DataFrame()
         event_ms = frame[layout.EVENT_MS].cast(pl.Int64)
         hour = ((event_ms // 3_600_000) % 24).cast(pl.Float64)
         out[f"{EVENT_PREFIX}hour"] = hour
@@ -273,6 +278,7 @@ class FeaturePlan:
             "feature_names": self.feature_names,
             "categorical": self.categorical,
             "groups": self.groups,
+            "aggregates_only": self.aggregates_only,
         }
 
     @classmethod
@@ -289,6 +295,7 @@ class FeaturePlan:
             feature_names=list(data["feature_names"]),
             categorical=list(data["categorical"]),
             groups={k: list(v) for k, v in data["groups"].items()},
+            aggregates_only=bool(data.get("aggregates_only", False)),
         )
 
 

@@ -18,6 +18,7 @@ from fraudhawk.features.single import SingleRowPlan
 from fraudhawk.predictions.plan import DetectorPlan, PlannedModel, PlannedRule
 from fraudhawk.rules import coerce
 from fraudhawk.scoring.external import ExternalInvoker, ExternalResult
+from fraudhawk.scoring.model import UNKNOWN_RISK
 
 EVENT_SOURCE = "EVENT"
 DEFAULT_SOURCE = "DEFAULT"
@@ -68,6 +69,8 @@ def score_model(model: PlannedModel, event: EventInput, state: EntityState | Non
     vector = single.vector(event.variables, event.event_ms, history)
     raw = model.model.raw_one(vector)
     score = float(np.round(model.model.calibration.score(np.array([raw]))[0]))
+    if model.model.first_event_unknown and (state is None or state.n == 0):
+        score = UNKNOWN_RISK
     return ModelEvaluation(model, score, vector)
 
 

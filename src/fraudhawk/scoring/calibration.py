@@ -18,17 +18,21 @@ import numpy as np
 
 #: (false positive rate, score), from "everything flagged" to "one legit event in ten thousand".
 ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.1, 600.0), (0.02, 900.0), (1e-4, 1000.0))
+#: Account Takeover Insights: (challenge rate, score) on real logins; AFD documents 500 as about 5%
+#: of logins challenged and 900 as about 0.1%.
+CHALLENGE_ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.05, 500.0), (0.001, 900.0), (1e-5, 1000.0))
+Anchors = tuple[tuple[float, float], ...]
 GRID = np.arange(0, 1001, dtype=np.float64)
 
 
-def fpr_for_score(score: float) -> float:
-    """The false positive rate a score stands for (the inverse of the anchor curve)."""
+def fpr_for_score(score: float, anchors: Anchors = ANCHORS) -> float:
+    """The false positive rate (or challenge rate) a score stands for (the inverse of the anchor curve)."""
     score = min(max(score, 0.0), 1000.0)
-    for (f_hi, s_lo), (f_lo, s_hi) in itertools.pairwise(ANCHORS):
+    for (f_hi, s_lo), (f_lo, s_hi) in itertools.pairwise(anchors):
         if score <= s_hi:
             t = (score - s_lo) / (s_hi - s_lo)
             return math.exp(math.log(f_hi) + t * (math.log(f_lo) - math.log(f_hi)))
-    return ANCHORS[-1][0]
+    return anchors[-1][0]
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,13 @@ class Calibration:
     knots: list[float]  # raw model output at scores 0, 1, ..., 1000 (non-decreasing)
 
     @classmethod
-    def fit(cls, legit_raw: np.ndarray) -> Calibration:
+    def fit(cls, legit_raw: np.ndarray, anchors: Anchors = ANCHORS) -> Calibration:
+        """From the raw outputs of the validation legit events (ATI: all real logins, with
+        CHALLENGE_ANCHORS)."""
         values = np.sort(np.asarray(legit_raw, dtype=np.float64))
         if len(values) == 0:
             raise ValueError("calibration needs validation legit events")
-        targets = np.array([fpr_for_score(s) for s in GRID])
+        targets = np.array([fpr_for_score(s, anchors) for s in GRID])
         knots = np.quantile(values, np.clip(1.0 - targets, 0.0, 1.0))
         knots = np.maximum.accumulate(knots)
         # Below one legit event in the validation set the data says nothing more: continue the

@@ -25,6 +25,9 @@ from fraudhawk.scoring.fastpredict import FastBooster
 
 log = logging.getLogger("fraudhawk.scoring")
 COMPILED_LOOK_S = 5.0
+#: Account Takeover Insights scores an entity's first event -1: with no history, its risk is unknown
+UNKNOWN_RISK = -1.0
+_FIRST_EVENT_UNKNOWN = ("ACCOUNT_TAKEOVER_INSIGHTS",)
 
 
 @dataclass
@@ -50,6 +53,19 @@ class ScoringModel:
             folder=folder,
             model_text=artifact.model_text,
         )
+
+    @functools.cached_property
+    def first_event_unknown(self) -> bool:
+        """Whether an entity's first event scores UNKNOWN_RISK (ATI) rather than a model score."""
+        return self.manifest.get("modelType") in _FIRST_EVENT_UNKNOWN
+
+    def with_unknown(self, scores: np.ndarray, history: pl.DataFrame | None) -> np.ndarray:
+        """`scores` with UNKNOWN_RISK for the events that are their entity's first (no earlier
+        event in the history features), for a model that scores them so."""
+        if not self.first_event_unknown or history is None:
+            return scores
+        seen = history[f"{hist.PREFIX}events_seen"].fill_null(0).to_numpy()
+        return np.where(seen > 0, scores, UNKNOWN_RISK)
 
     @functools.cached_property
     def fast(self) -> FastBooster:
@@ -91,8 +107,9 @@ class ScoringModel:
         return self.raw_matrix(self.plan.transform(frame, history))
 
     def scores(self, frame: pl.DataFrame, history: pl.DataFrame | None = None) -> np.ndarray:
-        """0-1000 scores of the events in `frame` (EVENT_MS, ENTITY_ID and the variables as text)."""
-        return self.calibration.score(self.raw(frame, history))
+        """0-1000 scores of the events in `frame` (EVENT_MS, ENTITY_ID and the variables as text)
+        (UNKNOWN_RISK for an entity's first event, for a model that scores it so)."""
+        return self.with_unknown(self.calibration.score(self.raw(frame, history)), history)
 
     def history_of(self, frame: pl.DataFrame, states: dict[str, hist.EntityState]) -> pl.DataFrame | None:
         """History features of `frame`'s events, in order, advancing `states` one event at a time."""

@@ -27,6 +27,8 @@ from fraudhawk.storage import schema
 _states = schema.entity_states
 _versions = schema.model_versions
 _models = schema.models
+#: model types whose versions keep a history per entity (TFI: its transactions; ATI: its login profile)
+HISTORY_MODEL_TYPES = ("TRANSACTION_FRAUD_INSIGHTS", "ACCOUNT_TAKEOVER_INSIGHTS")
 SCORABLE = (
     "TRAINING_COMPLETE",
     "ACTIVATE_REQUESTED",
@@ -65,7 +67,7 @@ def tracked_versions(conn: Connection, event_type: str, training: bool = False) 
         .join(_models, _models.c.model_id == _versions.c.model_id)
         .where(
             _models.c.event_type == event_type,
-            _models.c.model_type == "TRANSACTION_FRAUD_INSIGHTS",
+            _models.c.model_type.in_(HISTORY_MODEL_TYPES),
             _versions.c.status.in_(statuses),
         )
     ).all()

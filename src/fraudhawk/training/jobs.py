@@ -28,7 +28,7 @@ from fraudhawk.scoring.compiled import CompiledModel, CompileError
 from fraudhawk.scoring.model import load_version_model
 from fraudhawk.scoring.states import catch_up, new_token
 from fraudhawk.storage import schema
-from fraudhawk.training import dataset, report, trainer
+from fraudhawk.training import ati, dataset, report, trainer
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.versions import COMPLETE, JOBS
 
@@ -206,7 +206,8 @@ def run_one(ctx: Context, job: Job) -> Outcome:
             unlabeled=label_schema.get("unlabeledEventsTreatment", "IGNORE"),
             window=window,
         )
-        trained = trainer.train(data, request, watch.progress, watch.stop)
+        train = ati.train if model.model_type == ati.MODEL_TYPE else trainer.train
+        trained = train(data, request, watch.progress, watch.stop)
         # messages from loading the data come first, then the trainer's own
         trained.messages.file_level[:0] = messages.file_level
         trained.messages.field_level[:0] = messages.field_level

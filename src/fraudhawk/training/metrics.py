@@ -113,3 +113,54 @@ def performance(scores: np.ndarray, raw: np.ndarray, target: np.ndarray) -> dict
         "fraudEvents": n_pos,
         "legitEvents": n_neg,
     }
+
+
+def ati_points(real: np.ndarray, anomalies: np.ndarray, takeovers: np.ndarray | None) -> list[dict[str, float]]:
+    """For thresholds 0, 5, ..., 1000 (Account Takeover Insights): the challenge rate (share of real
+    logins scoring at or above it), the anomaly discovery rate (share of anomalies) and, when
+    `takeovers` is given, the ATO discovery rate (share of labelled takeovers)."""
+    thresholds = np.arange(0, 1001, THRESHOLD_STEP, dtype=np.float64)
+
+    def at_or_above(values: np.ndarray) -> np.ndarray:
+        ordered = np.sort(values)
+        share: np.ndarray = (len(ordered) - np.searchsorted(ordered, thresholds, side="left")) / max(len(ordered), 1)
+        return share
+
+    cr, adr = at_or_above(real), at_or_above(anomalies)
+    atodr = at_or_above(takeovers) if takeovers is not None else None
+    points = []
+    for i, threshold in enumerate(thresholds.tolist()):
+        point = {"cr": float(cr[i]), "adr": float(adr[i]), "threshold": float(threshold)}
+        if atodr is not None:
+            point["atodr"] = float(atodr[i])
+        points.append(point)
+    return points
+
+
+def ati_performance(
+    real: np.ndarray,
+    anomalies: np.ndarray,
+    takeovers: np.ndarray | None,
+    raw_real: np.ndarray,
+    raw_anomalies: np.ndarray,
+) -> dict[str, Any]:
+    """Every validation figure of an Account Takeover Insights version: the anomaly separation index
+    (the AUC of anomalies against real logins), the challenge-rate grid, score distributions."""
+    raw = np.concatenate([raw_anomalies, raw_real])
+    target = np.concatenate([np.ones(len(raw_anomalies)), np.zeros(len(raw_real))])
+    edges = np.linspace(0, 1000, HISTOGRAM_BINS + 1)
+    histograms = {
+        "binEdges": edges.tolist(),
+        "real": np.histogram(real, bins=edges)[0].tolist(),
+        "anomalies": np.histogram(anomalies, bins=edges)[0].tolist(),
+    }
+    if takeovers is not None:
+        histograms["takeovers"] = np.histogram(takeovers, bins=edges)[0].tolist()
+    return {
+        "asi": roc_auc(raw, target),
+        "points": ati_points(real, anomalies, takeovers),
+        "distributions": histograms,
+        "realEvents": len(real),
+        "anomalies": len(anomalies),
+        "takeoverEvents": 0 if takeovers is None else len(takeovers),
+    }
