@@ -28,6 +28,7 @@ from sqlalchemy import insert
 
 from fraudhawk.cli.train import cr_table, describe
 from fraudhawk.context import now_ms
+from fraudhawk.features import history as hist
 from fraudhawk.features.history.login_spec import LoginSpec
 from fraudhawk.features.plan import FeaturePlan, VariableInfo
 from fraudhawk.predictions.explain import explain
@@ -242,15 +243,14 @@ def test_a_complete_request_is_accepted(lab: Lab, label_schema: dict[str, Any] |
 # --- a training result in AFD's shapes --------------------------------------------------------------
 
 
-def _variables() -> list[VariableInfo]:
-    return [VariableInfo(name, data_type, variable_type) for name, (data_type, variable_type, _) in VARIABLES.items()][
-        :5
-    ]
-
-
 def login_plan() -> FeaturePlan:
-    names = SPEC.feature_names()
-    return FeaturePlan(_variables(), feature_names=names, groups=SPEC.groups())
+    """The plan an ATI version is saved with: the login profile's aggregates only."""
+    variables = [VariableInfo(name, data_type, kind) for name, (data_type, kind, _) in VARIABLES.items()]
+    variables = [v for v in variables if v.name in MODEL_VARIABLES]
+    excluded = {v.name: "not used by Account Takeover Insights" for v in variables if v.name not in SPEC.inputs()}
+    plan = FeaturePlan(variables, excluded=excluded, aggregates_only=True)
+    plan.fit(pl.DataFrame(), hist.HistorySpec(login=SPEC))
+    return plan
 
 
 def _share_at_least(scores: np.ndarray, threshold: float) -> float:
@@ -264,7 +264,8 @@ def hand_built(ato_entities: int, seed: int = 3) -> Trained:
     plan = login_plan()
     width = len(plan.feature_names)
     matrix = rng.normal(size=(600, width))
-    target = (matrix[:, 0] + matrix[:, 5] + rng.normal(scale=0.5, size=600) > 0).astype(float)
+    settled, ip_uses = plan.feature_names.index("l.settled"), plan.feature_names.index("l.ip.uses")
+    target = (matrix[:, settled] + matrix[:, ip_uses] + rng.normal(scale=0.5, size=600) > 0).astype(float)
     params = {"objective": "binary", "num_leaves": 4, "verbosity": -1, "seed": seed, "deterministic": True}
     booster = lgb.train(params, lgb.Dataset(matrix, label=target, feature_name=plan.feature_names), num_boost_round=8)
     contributions = np.abs(np.asarray(booster.predict(matrix, pred_contrib=True))[:, :-1]).mean(axis=0)
@@ -357,7 +358,9 @@ def test_v2_importance_lists_raw_variables_and_aggregates(finished: dict[str, An
     # the booster's target depends on l.settled (credentials) and l.ip.uses: those two lead
     assert {m["variableName"] for m in raw[:2]} == {"credentials_valid", "ip"}
     groups = v2["aggregatedVariablesImportanceMetrics"]["logOddsMetrics"]
-    assert sorted(tuple(g["variableNames"]) for g in groups) == sorted((n,) for n in MODEL_VARIABLES[:5])
+    # each login variable's aggregates, and the entity's activity (its login counts and rates)
+    expected = sorted([(n,) for n in MODEL_VARIABLES[:5]] + [("ENTITY_ID",)])
+    assert sorted(tuple(g["variableNames"]) for g in groups) == expected
     # a raw variable's importance is that of everything computed from it: here its aggregates
     by_group = {g["variableNames"][0]: g["aggregatedVariablesImportance"] for g in groups}
     for metric in raw:
@@ -465,7 +468,7 @@ def test_asi_words_follow_afd(asi: float, words: str) -> None:
 
 def features(**given: float) -> dict[str, float]:
     """Every login feature NaN (no value) but those given (names with '__' for '.')."""
-    values = dict.fromkeys(SPEC.feature_names(), math.nan)
+    values = dict.fromkeys(login_plan().feature_names, math.nan)
     for name, value in given.items():
         key = "l." + name.replace("__", ".")
         assert key in values, key
@@ -557,7 +560,10 @@ def test_explain_adds_words_to_login_groups(tmp_path: Path) -> None:
     assert "description" not in groups[("fingerprint",)]
     # the raw view sums each variable's aggregates: the same log-odds, per variable
     raw = {v["eventVariableName"]: v["logOddsImpact"] for v in answer["variableImpactExplanations"]}
+    activity = groups.pop(("ENTITY_ID",))
+    assert "description" not in activity
+    assert set(raw) == {names[0] for names in groups}
     for names, group in groups.items():
         assert raw[names[0]] == pytest.approx(group["logOddsImpact"], abs=2e-6)
     total = float(np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True))[0][:-1].sum())
-    assert sum(raw.values()) == pytest.approx(total, abs=1e-5)
+    assert sum(raw.values()) + activity["logOddsImpact"] == pytest.approx(total, abs=1e-5)
