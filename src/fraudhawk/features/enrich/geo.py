@@ -45,3 +45,17 @@ def country_and_network(address: str, version: int) -> tuple[str | None, str | N
     country: str = found.country_code
     network: str = found.asn_name
     return (country if len(country) == 2 and country.isalpha() else None), (network or None)
+
+
+def country_network_and_block(address: str, version: int) -> tuple[str | None, str | None, str | None]:
+    """`country_and_network`, plus the widest CIDR block around the address that the database gives
+    both the same country and network (None when it has no network): the login simulator draws its
+    addresses from such blocks so that enrichment places them where it meant."""
+    found = _reader(version).lookup(address)
+    country: str = found.country_code
+    network: str = found.asn_name
+    if not network or not found.cidr or not found.asn_cidr:
+        return (country if len(country) == 2 and country.isalpha() else None), (network or None), None
+    # both ranges hold the address, so one holds the other: the narrower is the common block
+    narrower = max((found.cidr, found.asn_cidr), key=lambda cidr: int(cidr.rsplit("/", 1)[1]))
+    return (country if len(country) == 2 and country.isalpha() else None), network, narrower

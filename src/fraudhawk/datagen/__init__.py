@@ -6,6 +6,8 @@ anyone's real data.
   bursts of larger, mostly night-time purchases replace the owner's activity.
 * `registrations`: account sign-ups where fraud leans on throwaway email providers, random-looking
   handles, some IP ranges and mismatched phone numbers; optionally with unlabeled events (cold start).
+* `logins`: customers' logins with account takeover attempts of five kinds mixed in, for Account
+  Takeover Insights (`datagen.logins`: the simulation; the ground truth goes to a file beside it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from fraudhawk.datagen.logins import LOGIN_VARIABLES, LoginSummary, logins
+
+__all__ = [
+    "CATEGORIES",
+    "LOGIN_VARIABLES",
+    "REGISTRATION_VARIABLES",
+    "TRANSACTION_VARIABLES",
+    "LoginSummary",
+    "declare_transactions",
+    "logins",
+    "registrations",
+    "transactions",
+]
 CATEGORIES = ("grocery_pos", "gas_transport", "shopping_net", "shopping_pos", "food_dining", "misc_net", "travel")
 _CATEGORY_MEAN = np.array([60.0, 55.0, 80.0, 70.0, 40.0, 60.0, 120.0])
 _FRAUD_CATEGORY_MEAN = np.array([300.0, 12.0, 900.0, 800.0, 120.0, 800.0, 15.0])

@@ -1,0 +1,176 @@
+"""Real public IPv4 networks, grouped by country and owner, for simulated logins.
+
+A simulated address is only useful if enrichment places it where the simulation meant it to be, so
+the networks come from the same offline database that enrichment reads (`enrich.geo`): a fixed-seed
+sample of random public addresses is looked up once, and each hit contributes the block around it
+that the database gives one country and one owner (the narrower of its country range and its ASN
+range), so any address inside the block resolves the same way. Owners are sorted into hosting
+providers (by name), residential and mobile ISPs (each country's largest remaining networks) and
+other networks (businesses, universities: offices). Sampling uniformly over the address space weights
+each owner by its address space, which is roughly how many people sit behind it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudhawk.features.enrich.geo import country_and_network, country_network_and_block
+
+SAMPLES = 250_000
+_SEED = 20240101  # fixed: the pools are the same whatever seed a simulation runs with
+_FIRST, _LAST = 1 << 24, 224 << 24  # 1.0.0.0 up to the multicast range
+HOSTING = re.compile(
+    r"amazon|\baws\b|google(?!-fiber)|microsoft|azure|digitalocean|digital ocean|\bovh|hetzner|linode|akamai|"
+    r"vultr|choopa|"
+    r"constant|alibaba|aliyun|tencent|m247|leaseweb|contabo|oracle|cloudflare|fastly|hostinger|hosting|datacenter|"
+    r"data center|datacamp|cdn77|scaleway|ionos|godaddy|rackspace|softlayer|colocrossing|psychz|quadranet|"
+    r"hostwinds|server|cloud|\bvps|dedicated|selectel|timeweb|g-core|gcore|zenlayer|huawei|baidu|upcloud",
+    re.IGNORECASE,
+)
+# Large networks that no household connects through: governments, armies, universities, banks,
+# companies holding legacy blocks and transit backbones. Offices, not homes.
+_NOT_RESIDENTIAL = re.compile(
+    r"dnic|\bdod\b|department|defen[cs]e|army|navy|air force|universi|college|school|educa|research|institut|"
+    r"academ|\bgov|government|ministr|bank|apple|mercedes|\bibm\b|hewlett|\bford\b|boeing|merck|prudential|postal|"
+    r"usps|xerox|halliburton|iana|cogent|level3|level 3|uunet|zayo|\bgtt\b|hurricane|\bucsd\b|backbone|"
+    r"\bnic\b|network information|interoute|telia carrier|\bntt america|tata communications|verisign|"
+    r"\bjanet\b|\bdfn\b|renater|\bgarr\b|rediris|\bsurf|\baarnet|\bcanarie|\brnp\b|jisc|verein zur|province|"
+    r"scientific|publica|ministe|\bswitch\b|ensino|tenet|samsungsds|\bpost\b|migros",
+    re.IGNORECASE,
+)
+_MOBILE = re.compile(
+    r"mobile|wireless|cellco|cellular|vodafone|telefonica|movistar|claro|\btim\b|\bvivo\b|orange|\bsfr\b|bouygues|"
+    r"\bo2\b|\bee\b|hutchison|\bthree\b|airtel|jio|reliance|telstra|optus|rogers|telus|softbank|kddi|docomo|"
+    r"movil|celular|\bcell\b|cell-c|sk telecom|tele2|telenor|swisscom|turkcell|vodacom|\bmtn\b|telcel|\bwind\b|"
+    r"\bplay\b|polkomtel|\bp4\b",
+    re.IGNORECASE,
+)
+ISPS_PER_COUNTRY = 8  # the largest residential networks of a country people are spread over
+_MIN_HITS = 3  # fewer sampled hits than this: too little address space known to build on
+
+
+@dataclass(frozen=True)
+class Network:
+    """One owner's known blocks in one country: any address inside a block resolves to both."""
+
+    country: str
+    name: str
+    starts: np.ndarray  # int64 first address of each block, ascending
+    sizes: np.ndarray  # int64 addresses in each block
+    hits: int  # sampled addresses that fell in it: its share of the address space
+
+    def addresses(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """`count` addresses spread over the blocks by their size (a bigger block, more users)."""
+        ends = np.cumsum(self.sizes)
+        offsets = rng.integers(0, int(ends[-1]), size=count)
+        block = np.searchsorted(ends, offsets, side="right")
+        addresses = self.starts[block] + offsets - (ends[block] - self.sizes[block])
+        return _no_edge_octet(addresses, self.starts[block], self.sizes[block])
+
+    def near(self, rng: np.random.Generator, address: int, mask: int) -> int:
+        """Another address of the block holding `address`, inside its /mask when the block is wider
+        (a DHCP lease renewed on the same street cabinet)."""
+        block = int(np.searchsorted(self.starts, address, side="right")) - 1
+        start, size = int(self.starts[block]), int(self.sizes[block])
+        span = 1 << (32 - mask)
+        low = max(start, address & ~(span - 1))
+        high = min(start + size, low + span)
+        chosen = np.array([int(rng.integers(low, high))])
+        return int(_no_edge_octet(chosen, np.array([start]), np.array([size]))[0])
+
+
+def _no_edge_octet(addresses: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Hosts rarely end in .0 or .255; moved inside the /24 where the block covers all of it."""
+    last = addresses & 255
+    whole = (sizes >= 256) & ((last == 0) | (last == 255))
+    fixed = (addresses & ~255) | np.clip(last, 1, 254)
+    return np.where(whole, fixed, addresses).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Pools:
+    isps: dict[str, tuple[Network, ...]]  # country -> residential ISPs, largest first
+    carriers: dict[str, tuple[Network, ...]]  # country -> mobile carriers (ISPs when none is named so)
+    offices: dict[str, tuple[Network, ...]]  # country -> every other non-hosting network
+    hosting: tuple[Network, ...]  # datacenters and clouds of every country
+    by_name: dict[tuple[str, str], Network]
+
+
+_built: dict[int, Pools] = {}
+_lock = threading.Lock()
+
+
+def pools() -> Pools:
+    """The networks, built on first use (about 1.5 seconds) and kept for the process."""
+    found = _built.get(SAMPLES)
+    if found is None:
+        with _lock:
+            found = _built.get(SAMPLES)
+            if found is None:
+                found = _built[SAMPLES] = _build()
+    return found
+
+
+def text(addresses: np.ndarray) -> list[str]:
+    return [f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}" for a in addresses.tolist()]
+
+
+def _build() -> Pools:
+    rng = np.random.default_rng(_SEED)
+    sample = np.unique(rng.integers(_FIRST, _LAST, size=SAMPLES, dtype=np.int64))
+    blocks: dict[tuple[str, str], dict[int, int]] = {}
+    hits: dict[tuple[str, str], int] = {}
+    for address, dotted in zip(sample.tolist(), text(sample), strict=True):
+        country, name, block = country_network_and_block(dotted, 4)
+        if country is None or name is None or block is None:
+            continue
+        prefix = int(block.rsplit("/", 1)[1])
+        if prefix < 8:
+            continue
+        size = 1 << (32 - prefix)
+        key = (country, name)
+        blocks.setdefault(key, {})[address & ~(size - 1)] = size
+        hits[key] = hits.get(key, 0) + 1
+    networks = []
+    for key in sorted(blocks):
+        if hits[key] < _MIN_HITS:
+            continue
+        starts = np.array(sorted(blocks[key]), dtype=np.int64)
+        sizes = np.array([blocks[key][int(s)] for s in starts], dtype=np.int64)
+        networks.append(Network(key[0], key[1], starts, sizes, hits[key]))
+    return _classify(networks)
+
+
+def _classify(networks: list[Network]) -> Pools:
+    by_size = sorted(networks, key=lambda n: (-n.hits, n.country, n.name))
+    hosting = tuple(n for n in by_size if HOSTING.search(n.name))
+    isps: dict[str, list[Network]] = {}
+    offices: dict[str, list[Network]] = {}
+    for network in by_size:
+        if HOSTING.search(network.name):
+            continue
+        homes = isps.setdefault(network.country, [])
+        if not _NOT_RESIDENTIAL.search(network.name) and len(homes) < ISPS_PER_COUNTRY:
+            homes.append(network)
+        else:
+            offices.setdefault(network.country, []).append(network)
+    carriers = {
+        country: tuple(n for n in found if _MOBILE.search(n.name)) or tuple(found[:3])
+        for country, found in isps.items()
+    }
+    return Pools(
+        isps={c: tuple(found) for c, found in isps.items() if found},
+        carriers={c: found for c, found in carriers.items() if found},
+        offices={c: tuple(found) for c, found in offices.items()},
+        hosting=hosting,
+        by_name={(n.country, n.name): n for n in networks},
+    )
+
+
+def resolve(address: str) -> tuple[str | None, str | None]:
+    """Where enrichment places an address (what the simulation's choices are checked against)."""
+    return country_and_network(address, 4)
