@@ -421,7 +421,7 @@ def test_cli_summary_shows_asi_and_the_challenge_rate_table(finished: dict[str, 
     asi = finished["trainingResultV2"]["trainingMetricsV2"]["ati"]["modelPerformance"]["asi"]
     meaning = "high" if asi >= 0.9 else "good" if asi >= 0.75 else "poor"
     assert f"ASI {asi:.3f}: {meaning} (AFD: >= 0.9 high, 0.75-0.9 good, < 0.75 poor)" in text
-    assert "26,000 logins of 1,600 entities, validated on the newest 4,000" in text
+    assert "26,000 login events of 1,600 entities, validated on the newest 4,000 successful logins" in text
     assert "challenge rate  score >=  anomalies caught  takeovers caught" in text
     table = cr_table(finished["trainingResultV2"]["trainingMetricsV2"]["ati"]["metricDataPoints"])
     for point in table:

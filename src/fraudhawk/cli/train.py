@@ -147,6 +147,11 @@ def cr_table(points: list[dict[str, float]]) -> list[dict[str, float]]:
     return [chosen[k] for k in sorted(chosen)]
 
 
+def _group_name(names: list[str]) -> str:
+    # the entity's own activity (how often and when it logs in) is reported under ENTITY_ID
+    return "+".join("the entity's activity" if name == "ENTITY_ID" else name for name in names)
+
+
 def describe_ati(detail: dict[str, Any]) -> None:
     """The analyst's summary of an Account Takeover Insights version: ASI and the challenge rates."""
     v2 = detail["trainingResultV2"]
@@ -163,7 +168,15 @@ def describe_ati(detail: dict[str, Any]) -> None:
     summary = extra.get("summary") or {}
     if summary:
         entities = f" of {summary['entities']:,} entities" if "entities" in summary else ""
-        click.echo(f"  {summary['events']:,} logins{entities}, validated on the newest {summary['validationEvents']:,}")
+        click.echo(
+            f"  {summary['events']:,} login events{entities}, validated on the newest "
+            f"{summary['validationEvents']:,} successful logins"
+        )
+        if summary.get("labelledTakeovers"):
+            click.echo(
+                f"  {summary['labelledTakeovers']:,} labelled takeover events "
+                f"({summary.get('takeoverEntities', 0):,} entities)"
+            )
     points = ati["metricDataPoints"]
     with_atodr = any("atodr" in point for point in points)
     if not with_atodr and "atoEntities" in extra:
@@ -190,7 +203,7 @@ def describe_ati(detail: dict[str, Any]) -> None:
     if groups:
         click.echo(
             "  most important aggregates (by the variables they come from): "
-            + ", ".join(f"{'+'.join(g['variableNames'])} ({g['aggregatedVariablesImportance']:.2f})" for g in groups)
+            + ", ".join(f"{_group_name(g['variableNames'])} ({g['aggregatedVariablesImportance']:.2f})" for g in groups)
         )
 
 
