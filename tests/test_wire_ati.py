@@ -26,7 +26,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert
 
-from fraudhawk.cli.train import cr_table, describe
+from fraudhawk import datagen
+from fraudhawk.cli.train import cr_table, describe, run_training
+from fraudhawk.client import Client
 from fraudhawk.context import now_ms
 from fraudhawk.features import history as hist
 from fraudhawk.features.history.login_spec import LoginSpec
@@ -41,6 +43,7 @@ from fraudhawk.storage.database import Database
 from fraudhawk.training import report
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Trained
+from fraudhawk.training.versions import training_details
 from tests.helpers import RunningServer, boto_client
 
 ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
@@ -567,3 +570,212 @@ def test_explain_adds_words_to_login_groups(tmp_path: Path) -> None:
         assert raw[names[0]] == pytest.approx(group["logOddsImpact"], abs=2e-6)
     total = float(np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True))[0][:-1].sum())
     assert sum(raw.values()) + activity["logOddsImpact"] == pytest.approx(total, abs=1e-5)
+
+
+# --- end to end on simulated logins -------------------------------------------------------------------
+
+SIMULATED = "sim_login"  # 1,600 customers over 31 days
+SMALL = "small_login"  # 300 customers over 10 days
+TRAIN_TIMEOUT = 300.0
+
+
+def import_logins(lab: Lab, event_type: str, users: int, days: int, seed: int) -> int:
+    """Simulated logins stored for `event_type` through a batch import; returns how many."""
+    files = lab.settings.data_dir / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    path = files / f"{event_type}.csv"
+    summary = datagen.logins(path, users=users, days=days, seed=seed)
+    lab.afd.create_batch_import_job(
+        jobId=event_type,
+        inputPath=str(path),
+        outputPath=str(files / "reports"),
+        eventTypeName=event_type,
+        iamRoleArn=ROLE,
+    )
+    deadline = time.monotonic() + 120
+    while (job := lab.afd.get_batch_import_jobs(jobId=event_type)["batchImports"][0])["status"].startswith(
+        "IN_PROGRESS"
+    ):
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.1)
+    assert job["status"] == "COMPLETE", job
+    assert job["processedRecordsCount"] == summary.events
+    return summary.events
+
+
+@pytest.fixture(scope="module")
+def simulated(lab: Lab) -> Lab:
+    """Two event types of the simulator's variables with their logins stored."""
+    afd = lab.afd
+    afd.put_entity_type(name="customer")
+    afd.put_label(name="fraud")
+    known = {v["name"] for v in afd.get_variables()["variables"]}
+    for name, (data_type, variable_type) in datagen.LOGIN_VARIABLES.items():
+        if name in known:
+            assert VARIABLES[name][:2] == (data_type, variable_type)
+            continue
+        afd.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue="unknown", variableType=variable_type
+        )
+    for event_type in (SIMULATED, SMALL):
+        afd.put_event_type(
+            name=event_type,
+            eventVariables=list(datagen.LOGIN_VARIABLES),
+            labels=["fraud", "legit"],
+            entityTypes=["customer"],
+            eventIngestion="ENABLED",
+        )
+    import_logins(lab, SIMULATED, users=1_600, days=31, seed=4)
+    import_logins(lab, SMALL, users=300, days=10, seed=5)
+    return lab
+
+
+def train_stored(lab: Lab, model_id: str, event_type: str, labels: bool) -> dict[str, Any]:
+    """An ATI version trained on the event type's stored logins; its DescribeModelVersions detail."""
+    afd = lab.afd
+    afd.create_model(modelId=model_id, modelType=ATI, eventTypeName=event_type)
+    stats = afd.get_event_types(name=event_type)["eventTypes"][0]["ingestedEventStatistics"]
+    training_schema: dict[str, Any] = {"modelVariables": list(datagen.LOGIN_VARIABLES)}
+    if labels:
+        training_schema["labelSchema"] = {"labelMapper": {"FRAUD": ["fraud"], "LEGIT": ["legit"]}}
+    answer = afd.create_model_version(
+        modelId=model_id,
+        modelType=ATI,
+        trainingDataSource="INGESTED_EVENTS",
+        trainingDataSchema=training_schema,
+        ingestedEventsDetail={
+            "ingestedEventsTimeWindow": {"startTime": stats["leastRecentEvent"], "endTime": stats["mostRecentEvent"]}
+        },
+    )
+    version = answer["modelVersionNumber"]
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while afd.get_model_version(modelId=model_id, modelType=ATI, modelVersionNumber=version)["status"] == (
+        "TRAINING_IN_PROGRESS"
+    ):
+        assert time.monotonic() < deadline, f"{model_id} still training after {TRAIN_TIMEOUT} s"
+        time.sleep(0.2)
+    detail: dict[str, Any] = afd.describe_model_versions(modelId=model_id, modelType=ATI, modelVersionNumber=version)[
+        "modelVersionDetails"
+    ][0]
+    return detail
+
+
+def stored_details(lab: Lab, model_id: str) -> dict[str, Any]:
+    """The figures beyond AFD's shapes that `fraudhawk train` prints (the library client's
+    training_details), read from the server's store."""
+    database = Database(lab.settings.database_url)
+    try:
+        with database.read() as conn:
+            details = training_details(conn, model_id, "1.0")
+    finally:
+        database.dispose()
+    assert details is not None
+    return details
+
+
+def test_too_few_entities_over_too_few_days_end_in_error(simulated: Lab) -> None:
+    detail = train_stored(simulated, "small_model", SMALL, labels=False)
+    assert detail["status"] == "ERROR"
+    errors = [m for m in detail["trainingResult"]["dataValidationMetrics"]["fileLevelMessages"] if m["type"] == "ERROR"]
+    texts = " | ".join(m["content"] for m in errors)
+    assert "1,500" in texts
+    assert "entities" in texts
+    assert "30" in texts
+    assert "days" in texts
+    assert set(detail["trainingResultV2"]) == {"dataValidationMetrics"}
+
+
+@pytest.fixture(scope="module")
+def simulated_model(simulated: Lab) -> dict[str, Any]:
+    return train_stored(simulated, "simulated_model", SIMULATED, labels=True)
+
+
+def test_enough_logins_train_to_complete_with_afd_shapes(simulated: Lab, simulated_model: dict[str, Any]) -> None:
+    detail = simulated_model
+    assert detail["status"] == "TRAINING_COMPLETE", detail["trainingResult"]["dataValidationMetrics"]
+    v2 = detail["trainingResultV2"]
+    assert set(v2) == {
+        "dataValidationMetrics",
+        "trainingMetricsV2",
+        "variableImportanceMetrics",
+        "aggregatedVariablesImportanceMetrics",
+    }
+    ati = v2["trainingMetricsV2"]["ati"]
+    assert 0.5 < ati["modelPerformance"]["asi"] <= 1.0
+    points = ati["metricDataPoints"]
+    assert [p["threshold"] for p in points] == [float(t) for t in range(0, 1001, 5)]
+    labelled = stored_details(simulated, "simulated_model")["summary"]["takeoverEntities"]
+    wanted = {"threshold", "cr", "adr", "atodr"} if labelled >= 50 else {"threshold", "cr", "adr"}
+    assert all(set(p) == wanted for p in points)
+    assert points[0]["cr"] == 1.0
+    raw = v2["variableImportanceMetrics"]["logOddsMetrics"]
+    assert {m["variableName"] for m in raw} == set(datagen.LOGIN_VARIABLES)
+    for metric in raw:
+        assert metric["variableType"] == datagen.LOGIN_VARIABLES[metric["variableName"]][1]
+    groups = {tuple(g["variableNames"]) for g in v2["aggregatedVariablesImportanceMetrics"]["logOddsMetrics"]}
+    assert {(name,) for name in datagen.LOGIN_VARIABLES} <= groups
+    v1 = detail["trainingResult"]
+    assert set(v1) == {"dataValidationMetrics", "variableImportanceMetrics"}
+
+
+def test_cli_summary_of_a_trained_version(simulated: Lab, simulated_model: dict[str, Any]) -> None:
+    extra = stored_details(simulated, "simulated_model")
+    text = summary_text(simulated_model, extra)
+    asi = simulated_model["trainingResultV2"]["trainingMetricsV2"]["ati"]["modelPerformance"]["asi"]
+    assert f"ASI {asi:.3f}: " in text
+    summary = extra["summary"]
+    assert f"{summary['events']:,} login events of 1,600 entities" in text
+    assert f"{summary['labelledTakeovers']:,} labelled takeover events" in text
+    points = simulated_model["trainingResultV2"]["trainingMetricsV2"]["ati"]["metricDataPoints"]
+    table = cr_table(points)
+    assert table == notebook_bins(points)
+    assert table, "no challenge rate between 1% and 6%"
+    for point in table:
+        assert f"{point['cr']:13.2%}  {point['threshold']:8.0f}  {point['adr']:16.1%}" in text
+    assert "most important aggregates" in text
+
+
+def test_cli_without_labels_and_off_a_terminal(tmp_path: Path) -> None:
+    """`fraudhawk train --model-type ati` through the library client, its output captured (not a
+    terminal): a line per step and no carriage returns; an event type without labels trains without."""
+    settings = Settings.load(data_dir=tmp_path / "data", environ={})
+    files = settings.data_dir / "files"
+    files.mkdir(parents=True)
+    path = files / "logins.csv"
+    summary = datagen.logins(path, users=200, days=5, seed=6, labelled_share=0.0)
+    with Client(settings=settings) as client:
+        client.put_entity_type(name="customer")
+        for name, (data_type, variable_type) in datagen.LOGIN_VARIABLES.items():
+            default = "false" if data_type == "BOOLEAN" else "unknown"
+            client.create_variable(
+                name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+            )
+        variables = list(datagen.LOGIN_VARIABLES)
+        client.put_event_type(
+            name="logins", eventVariables=variables, entityTypes=["customer"], eventIngestion="ENABLED"
+        )
+        client.create_batch_import_job(
+            jobId="logins", inputPath=str(path), outputPath=str(files), eventTypeName="logins", iamRoleArn=ROLE
+        )
+        deadline = time.monotonic() + 60
+        while client.get_batch_import_jobs(jobId="logins")["batchImports"][0]["status"].startswith("IN_PROGRESS"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+        @click.command()
+        def train() -> None:
+            labels = (["fraud"], ["legit"], "IGNORE")
+            detail = run_training(client, "cli_model", "ati", "logins", None, *labels, None, None)
+            describe(detail)
+
+        result = CliRunner().invoke(train, [])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "\r" not in text
+    assert "training without labels: event type logins does not have both a fraud label (fraud) and a legit" in text
+    steps = [line for line in text.splitlines() if line.startswith("  ") and line.strip()[:1].isdigit()]
+    assert steps, text
+    assert len(steps) == len({line.split("s  ", 1)[1] for line in steps})  # each step once
+    assert "cli_model 1.0: ERROR" in text
+    assert "1,500" in text  # the requirement the data misses, printed from dataValidationMetrics
+    assert summary.events > 0

@@ -119,8 +119,9 @@ def _ati_labels(schema: dict[str, Any], spec: dict[str, Any], fraud: list[str], 
         return
     del schema["labelSchema"]
     click.echo(
-        f"training without labels: event type {spec['name']} has no fraud label ({', '.join(fraud) or 'none given'}) "
-        f"and legit label ({', '.join(legit) or 'none given'}); labelled takeovers give the ATO discovery rate"
+        f"training without labels: event type {spec['name']} does not have both a fraud label "
+        f"({', '.join(fraud) or 'none given'}) and a legit label ({', '.join(legit) or 'none given'}); "
+        "labelled takeovers would give the ATO discovery rate"
     )
 
 
