@@ -510,7 +510,7 @@ def test_new_device_and_country_with_impossible_travel() -> None:
 
 def test_a_familiar_login_says_how_familiar() -> None:
     values = features(settled=150, ip__uses=100, ip__since_d=2.4, subnet__uses=120, asn__uses=150, country__uses=150)
-    assert reasons(values, IP_GROUP) == "IP address used in 100+ earlier logins, the last 2 days before"
+    assert reasons(values, IP_GROUP) == "IP address used in 100+ earlier logins, most recently 2 days before"
 
 
 def test_no_history_yet_is_said_so() -> None:
@@ -555,7 +555,7 @@ def test_explain_adds_words_to_login_groups(tmp_path: Path) -> None:
     groups = {tuple(g["eventVariableNames"]): g for g in answer["aggregatedVariablesImpactExplanations"]}
     assert groups[("ip",)]["description"].startswith("new to this entity: IP address, IP subnet, network (ASN)")
     assert "impossible travel: 9,000 km" in groups[("ip",)]["description"]
-    assert groups[("user_agent",)]["description"] == "user agent used in 10 earlier logins, the last 1 days before"
+    assert groups[("user_agent",)]["description"] == "user agent used in 10 earlier logins, most recently 1 day before"
     assert groups[("credentials_valid",)]["description"] == (
         "30 earlier successful logins (a day or more before); no failed logins in the last 24 hours"
     )
@@ -577,6 +577,7 @@ def test_explain_adds_words_to_login_groups(tmp_path: Path) -> None:
 SIMULATED = "sim_login"  # 1,600 customers over 31 days
 SMALL = "small_login"  # 300 customers over 10 days
 TRAIN_TIMEOUT = 300.0
+LOGINS = list(datagen.LOGIN_VARIABLES)
 
 
 def import_logins(lab: Lab, event_type: str, users: int, days: int, seed: int) -> int:
@@ -779,3 +780,72 @@ def test_cli_without_labels_and_off_a_terminal(tmp_path: Path) -> None:
     assert "cli_model 1.0: ERROR" in text
     assert "1,500" in text  # the requirement the data misses, printed from dataValidationMetrics
     assert summary.events > 0
+
+
+def test_prediction_explanations_carry_plain_words(simulated: Lab, simulated_model: dict[str, Any]) -> None:
+    """The walk-through's detector on the trained version: the raw GetEventPredictionMetadata answer
+    says in words what is new about a login; boto3 parses the same answer and skips the words."""
+    afd = simulated.afd
+    model = {"modelId": "simulated_model", "modelType": ATI, "modelVersionNumber": "1.0"}
+    afd.update_model_version_status(**model, status="ACTIVE")
+    deadline = time.monotonic() + 120
+    while afd.get_model_version(**model)["status"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    afd.put_detector(detectorId="logins", eventTypeName=SIMULATED)
+    rules = []
+    for rule, expression, outcome in (
+        ("deny", "$simulated_model_insightscore >= 950", "deny_login"),
+        ("allow", "$simulated_model_insightscore < 950", "approve_login"),
+    ):
+        afd.put_outcome(name=outcome)
+        afd.create_rule(
+            ruleId=rule, detectorId="logins", expression=expression, language="DETECTORPL", outcomes=[outcome]
+        )
+        rules.append({"detectorId": "logins", "ruleId": rule, "ruleVersion": "1"})
+    afd.create_detector_version(detectorId="logins", rules=rules, modelVersions=[model])
+    afd.update_detector_version_status(detectorId="logins", detectorVersionId="1", status="ACTIVE")
+    last = (
+        pl.read_csv(simulated.settings.data_dir / "files" / f"{SIMULATED}.csv")
+        .filter(pl.col("credentials_valid"))[-1]
+        .to_dicts()[0]
+    )
+    usual = {name: str(last[name]).lower() if name == "credentials_valid" else str(last[name]) for name in LOGINS}
+    for event_id, change in (("usual", {}), ("stranger", {"fingerprint": "fp-never-seen", "ip_address": "192.0.2.7"})):
+        afd.get_event_prediction(
+            detectorId="logins",
+            eventId=event_id,
+            eventTypeName=SIMULATED,
+            eventTimestamp="2024-02-01T12:00:00Z",
+            entities=[{"entityType": "customer", "entityId": last["ENTITY_ID"]}],
+            eventVariables={**usual, **change},
+        )
+    raw: list[dict[str, Any]] = []
+    afd.meta.events.register(
+        "after-call.frauddetector.GetEventPredictionMetadata",
+        lambda http_response, **_: raw.append(json.loads(http_response.content)),
+    )
+    words = {}
+    for summary in afd.list_event_predictions(detectorId={"value": "logins"})["eventPredictionSummaries"]:
+        parsed = afd.get_event_prediction_metadata(
+            eventId=summary["eventId"],
+            eventTypeName=SIMULATED,
+            detectorId="logins",
+            detectorVersionId="1",
+            predictionTimestamp=summary["predictionTimestamp"],
+        )
+        groups = parsed["evaluatedModelVersions"][0]["evaluations"][0]["predictionExplanations"][
+            "aggregatedVariablesImpactExplanations"
+        ]
+        assert groups
+        assert all("description" not in g for g in groups)  # boto3 keeps AFD's members only
+        answer = raw[-1]["evaluatedModelVersions"][0]["evaluations"][0]["predictionExplanations"]
+        words[summary["eventId"]] = {
+            tuple(g["eventVariableNames"]): g.get("description")
+            for g in answer["aggregatedVariablesImpactExplanations"]
+        }
+    assert words["stranger"][("fingerprint",)] == "new to this entity: device fingerprint"
+    assert words["stranger"][("ip_address",)].startswith("new to this entity: IP address")
+    assert words["usual"][("fingerprint",)].startswith("device fingerprint used in ")
+    assert words["usual"][("ip_address",)].startswith("IP address used in ")
+    assert words["usual"][("ENTITY_ID",)] is None

@@ -24,6 +24,11 @@ def _count(value: float) -> str:
     return f"{LOGIN_CAP}+" if value >= LOGIN_CAP else f"{value:.0f}"
 
 
+def _days(days: float) -> str:
+    whole = round(days)
+    return "1 day" if whole == 1 else f"{whole} days"
+
+
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
@@ -42,7 +47,7 @@ def _dimensions(values: Mapping[str, float], dimensions: list[str]) -> list[str]
         first = familiar[0]  # the most specific (an IP before its subnet, a user agent before its browser)
         uses = values[f"{LOGIN_PREFIX}{first}.uses"]
         since = values[f"{LOGIN_PREFIX}{first}.since_d"]
-        parts.append(f"{WORDS[first]} used in {_plural(uses, 'earlier login')}, the last {since:.0f} days before")
+        parts.append(f"{WORDS[first]} used in {_plural(uses, 'earlier login')}, most recently {_days(since)} before")
     elif familiar:
         parts.append(f"familiar: {_join([WORDS[d] for d in familiar])}")
     return parts
