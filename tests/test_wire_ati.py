@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from sqlalchemy import insert
 
 from fraudhawk import datagen
+from fraudhawk.cli.predict import describe as predict_describe
 from fraudhawk.cli.train import cr_table, describe, run_training
 from fraudhawk.client import Client
 from fraudhawk.context import now_ms
@@ -385,6 +386,30 @@ def test_without_fifty_labelled_entities_points_have_no_atodr(lab: Lab) -> None:
     ][0]
     points = detail["trainingResultV2"]["trainingMetricsV2"]["ati"]["metricDataPoints"]
     assert all(set(point) == {"threshold", "cr", "adr"} for point in points)
+
+
+def test_update_model_version_retrains_on_stored_events_only(lab: Lab) -> None:
+    afd = lab.afd
+    afd.create_model(modelId="retrained", modelType=ATI, eventTypeName=LOGIN)
+    store_complete(lab.settings, "retrained", hand_built(ato_entities=0))
+    update = {"modelId": "retrained", "modelType": ATI, "majorVersionNumber": "1"}
+    with pytest.raises(afd.exceptions.ValidationException) as caught:
+        afd.update_model_version(
+            **update, externalEventsDetail={"dataLocation": "s3://bucket/logins.csv", "dataAccessRoleArn": ROLE}
+        )
+    assert "INGESTED_EVENTS" in caught.value.response["Error"]["Message"]
+    answer = afd.update_model_version(**update, ingestedEventsDetail=WINDOW)
+    assert answer["modelVersionNumber"] == "1.01"
+    assert answer["status"] == "TRAINING_IN_PROGRESS"
+    version = {"modelId": "retrained", "modelType": ATI, "modelVersionNumber": "1.01"}
+    deadline = time.monotonic() + 60
+    while (status := afd.get_model_version(**version)["status"]) == "TRAINING_IN_PROGRESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status == "ERROR"  # the login event type has no stored events: AFD's requirements say so
+    detail = afd.describe_model_versions(**version)["modelVersionDetails"][0]
+    messages = detail["trainingResultV2"]["dataValidationMetrics"]["fileLevelMessages"]
+    assert any("1,500" in m["content"] for m in messages if m["type"] == "ERROR")
 
 
 # --- the CLI's summary --------------------------------------------------------------------------------
@@ -811,8 +836,9 @@ def test_prediction_explanations_carry_plain_words(simulated: Lab, simulated_mod
         .to_dicts()[0]
     )
     usual = {name: str(last[name]).lower() if name == "credentials_valid" else str(last[name]) for name in LOGINS}
+    predictions = {}
     for event_id, change in (("usual", {}), ("stranger", {"fingerprint": "fp-never-seen", "ip_address": "192.0.2.7"})):
-        afd.get_event_prediction(
+        predictions[event_id] = afd.get_event_prediction(
             detectorId="logins",
             eventId=event_id,
             eventTypeName=SIMULATED,
@@ -849,3 +875,16 @@ def test_prediction_explanations_carry_plain_words(simulated: Lab, simulated_mod
     assert words["usual"][("fingerprint",)].startswith("device fingerprint used in ")
     assert words["usual"][("ip_address",)].startswith("IP address used in ")
     assert words["usual"][("ENTITY_ID",)] is None
+
+    # `fraudhawk predict --explain` prints the words under each aggregate
+    stranger = next(answer for answer in raw if answer["eventId"] == "stranger")
+
+    @click.command()
+    def show() -> None:
+        predict_describe(predictions["stranger"], stranger, explain=True)
+
+    text = CliRunner().invoke(show, []).output
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("fingerprint "))
+    assert lines[at + 1].strip() == "new to this entity: device fingerprint"
+    assert sum(1 for line in lines if line.strip().startswith("ip_address ")) == 1  # no raw duplicate

@@ -54,6 +54,11 @@ def run_training(
 ) -> dict[str, Any]:
     """Start the training, show its progress, and return the finished version's details."""
     kind = _SHORT.get(model_type.lower(), model_type)
+    if kind == ATI and data is not None:
+        raise click.UsageError(
+            "Account Takeover Insights trains on stored events: import the logins first (fraudhawk import), "
+            "then train without --data"
+        )
     _ensure_model(client, model_id, kind, event_type)
     spec = client.get_event_types(name=event_type)["eventTypes"][0]
     names = variables or list(spec["eventVariables"])
@@ -62,11 +67,6 @@ def run_training(
         "labelSchema": {"labelMapper": {"FRAUD": fraud, "LEGIT": legit}, "unlabeledEventsTreatment": unlabeled},
     }
     if kind == ATI:
-        if data is not None:
-            raise click.UsageError(
-                "Account Takeover Insights trains on stored events: import the logins first (fraudhawk import), "
-                "then train without --data"
-            )
         _ati_labels(schema, spec, fraud, legit)
     request: dict[str, Any] = {"modelId": model_id, "modelType": kind, "trainingDataSchema": schema}
     if data is not None:
