@@ -186,6 +186,7 @@ class _Logins:
     window_events: int
     login: LoginSpec
     names: list[str]
+    table: pl.DataFrame  # every event as the login look-ups read it (`login_frame.events`)
     matrix: np.ndarray  # every event's features
     networks: np.ndarray  # every event's network (ASN), "" when unknown
     rows: np.ndarray
@@ -208,7 +209,8 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
     step("building each entity's login profile")
     features, states = hist.compute(spec, everything, with_states=True, tick=lambda: step("building login profiles"))
     fraud_values = [str(v) for v in request.label_mapper.get("FRAUD", [])]
-    dimensions = login_frame.dimension_frame(login, everything)
+    table = login_frame.events(login, everything)
+    dimensions = table.sort("row")  # back in `everything`'s order
     flags = everything.select(
         in_window.alias("window"),
         pl.col(LABEL).is_in(fraud_values).fill_null(False).alias("takeover"),
@@ -230,6 +232,7 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
         window.height,
         login,
         names,
+        table,
         features.select(names).to_numpy().astype(np.float64),
         dimensions["d2"].fill_null("").to_numpy(),
         rows,
@@ -245,7 +248,7 @@ def _with_negatives(
     """The chosen logins' features, one negative's features per login, and which are labelled takeovers."""
     at = logins.rows[chosen]
     negatives = _negatives(rng, logins.everything, logins.login, at, logins.networks[at])
-    probe = login_frame.probe_features(logins.login, logins.everything, at, negatives)
+    probe = login_frame.probe_features(logins.login, logins.table, at, negatives)
     real = logins.matrix[at]
     probes = real.copy()  # the entity's own activity features: the same entity at the same moment
     for j, name in enumerate(logins.names):

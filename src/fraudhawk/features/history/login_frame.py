@@ -71,9 +71,10 @@ def dimension_frame(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([*parts, pl.DataFrame({**others, "valid": valid})], how="horizontal")
 
 
-def _events(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame's events with entity, time, arrival and dimensions; `seq` is the place in (time,
-    arrival) order."""
+def events(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's events as the look-ups read them: entity, time, arrival (`row`), dimensions and
+    validity, sorted by (time, arrival); `seq` is the place in that order. Build once per frame and
+    hand to `features`, `probe_features` and `final_profiles`."""
     table = pl.concat(
         [
             pl.DataFrame(
@@ -234,34 +235,32 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
     return out
 
 
-def features(spec: LoginSpec, frame: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Login features of every row of `frame` (ENTITY_ID, EVENT_MS, the spec's variables as text), in
-    its order, each entity starting from nothing."""
-    events = _events(spec, frame)
-    answered = _answer(spec, events, events)
-    restore = np.empty(frame.height, dtype=np.int64)
-    restore[events["row"].to_numpy()] = np.arange(frame.height)
+def features(spec: LoginSpec, table: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Login features of every event of `table` (`events` of a frame), in the frame's order, each
+    entity starting from nothing."""
+    answered = _answer(spec, table, table)
+    restore = np.empty(table.height, dtype=np.int64)
+    restore[table["row"].to_numpy()] = np.arange(table.height)
     return {name: values[restore] for name, values in answered.items()}
 
 
-def probe_features(spec: LoginSpec, frame: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame) -> dict[str, np.ndarray]:
+def probe_features(spec: LoginSpec, table: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame) -> dict[str, np.ndarray]:
     """Login features of logins that did not happen: probe i has the variables of `probes` row i
-    and is asked of the entity of `frame` row `at[i]`, just before that event (its history, not
-    counting any probe)."""
-    events = _events(spec, frame)
-    position = np.empty(frame.height, dtype=np.int64)
-    position[events["row"].to_numpy()] = np.arange(frame.height)
-    picked = events[position[at].tolist()].select("e", "ms", "seq")
+    and is asked of the entity of the frame's row `at[i]`, just before that event (its history, not
+    counting any probe). `table` is `events` of the frame."""
+    position = np.empty(table.height, dtype=np.int64)
+    position[table["row"].to_numpy()] = np.arange(table.height)
+    picked = table[position[at].tolist()].select("e", "ms", "seq")
     dims = dimension_frame(spec, probes)
     queries = pl.concat([picked, dims.drop("valid")], how="horizontal")
-    return _answer(spec, events, queries)
+    return _answer(spec, table, queries)
 
 
-def final_profiles(spec: LoginSpec, frame: pl.DataFrame) -> dict[str, LoginProfile]:
+def final_profiles(spec: LoginSpec, table: pl.DataFrame) -> dict[str, LoginProfile]:
     """Each entity's profile after its last event (what `LoginProfile.advance` builds one event at a
-    time over the rows in time order)."""
+    time over the rows in time order); `table` is `events` of the frame."""
     k = len(spec.dimensions())
-    events = _events(spec, frame).with_columns(pl.col("ms").max().over("e").alias("end"))
+    events = table.with_columns(pl.col("ms").max().over("e").alias("end"))
     events = events.filter(~pl.col("e").str.starts_with(NO_ENTITY))
     profiles: dict[str, LoginProfile] = {e: LoginProfile.empty(k) for e in events["e"].unique().to_list()}
     valid = events.filter(pl.col("valid"))

@@ -134,12 +134,13 @@ def _vectorised(
     restore = np.empty(frame.height, dtype=np.int64)
     restore[timeline.work["row"].to_numpy()] = timeline.index
     columns_out = {name: np.asarray(values, dtype=np.float64)[restore] for name, values in out.items()}
-    if spec.login is not None:
-        columns_out.update(login_frame.features(spec.login, frame))
+    logins = login_frame.events(spec.login, frame) if spec.login is not None else None
+    if spec.login is not None and logins is not None:
+        columns_out.update(login_frame.features(spec.login, logins))
     features = pl.DataFrame({name: columns_out[name] for name in spec.feature_names()}).fill_nan(None)
     final = _final_states(spec, timeline, running) if with_states else {}
-    if with_states and spec.login is not None:
-        for entity, profile in login_frame.final_profiles(spec.login, frame).items():
+    if with_states and spec.login is not None and logins is not None:
+        for entity, profile in login_frame.final_profiles(spec.login, logins).items():
             final[entity].login = profile
     return features, final
 

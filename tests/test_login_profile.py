@@ -1,0 +1,173 @@
+"""The login profile of Account Takeover Insights: the vectorised engine (training) and the one-event
+engine (real time, ingestion) must give the same features and states, to the bit; and the profile
+must mean what it says (familiarity settles, travel is measured, first logins stand alone)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fraudhawk.eventdata import layout
+from fraudhawk.features.history import EntityState, HistorySpec, compute, replay_frame
+from fraudhawk.features.history.login_frame import events, probe_features
+from fraudhawk.features.history.login_profile import LoginProfile
+from fraudhawk.features.history.login_spec import LoginSpec
+from fraudhawk.features.history.login_values import dimension_values, km_between
+
+LOGIN = LoginSpec("ip", "agent", "valid", "fp", "session")
+SPEC = HistorySpec(login=LOGIN)
+DAY = 86_400_000
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
+    "Mobile/15E148 Safari/604.1",
+    "curl/8.0",
+    "",
+]
+# public addresses of several countries and networks, a private one, IPv6, an IPv4-mapped one, junk
+ADDRESSES = [
+    "8.8.8.8", "8.8.4.4", "1.1.1.1", "81.2.69.160", "81.2.69.161", "203.2.218.214", "185.60.216.35",
+    "102.129.152.1", "10.1.2.3", "2001:4860:4860::8888", "::ffff:8.8.8.8", "not-an-ip", " 1.1.1.1 ",
+]  # fmt: skip
+
+
+def _frame(n: int, seed: int, entities: int = 40) -> pl.DataFrame:
+    """Random logins with ties in time, missing values, failures and events without an entity."""
+    rng = np.random.default_rng(seed)
+    entity = rng.integers(0, entities + 2, n)
+    return pl.DataFrame(
+        {
+            layout.ENTITY_ID: [f"u{e}" if e < entities else None for e in entity],
+            layout.EVENT_MS: 1_700_000_000_000 + rng.integers(0, 50 * 24 * 60, n) * 60_000,
+            "ip": [ADDRESSES[i] if i < len(ADDRESSES) else None for i in rng.integers(0, len(ADDRESSES) + 2, n)],
+            "agent": [AGENTS[i] if i < len(AGENTS) else None for i in rng.integers(0, len(AGENTS) + 1, n)],
+            "valid": rng.choice(["true", "false", "FALSE", "0", "1", ""], n, p=[0.6, 0.1, 0.05, 0.05, 0.1, 0.1]),
+            "fp": [f"fp{i}" for i in rng.integers(0, 30, n)],
+            "session": [f"s{i}" if i < 40 else None for i in rng.integers(0, 50, n)],
+        }
+    ).sort(layout.EVENT_MS, maintain_order=True)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    same: np.ndarray = (a == b) | (np.isnan(a) & np.isnan(b))
+    return same
+
+
+def test_vectorised_features_and_states_equal_one_event_at_a_time() -> None:
+    for seed in (1, 2):
+        frame = _frame(6000, seed)
+        vectorised, final = compute(SPEC, frame, with_states=True)
+        states: dict[str, EntityState] = {}
+        online = replay_frame(SPEC, frame, states)
+        for name in SPEC.feature_names():
+            a, b = vectorised[name].to_numpy().astype(float), online[name].to_numpy().astype(float)
+            assert _same(a, b).all(), (name, seed, a[~_same(a, b)][:3], b[~_same(a, b)][:3])
+        assert set(final) == set(states)
+        assert all(final[e] == states[e] for e in states)
+        assert all(EntityState.from_bytes(states[e].to_bytes()) == states[e] for e in states)
+
+
+def test_a_state_carries_on_after_training() -> None:
+    """Training's final states, advanced one event at a time, give what the whole history gives."""
+    frame = _frame(5000, 3)
+    cut = 3500
+    _, states = compute(SPEC, frame.head(cut), with_states=True)
+    later = replay_frame(SPEC, frame.slice(cut), states)
+    whole, _ = compute(SPEC, frame, with_states=True)
+    for name in SPEC.feature_names():
+        a, b = whole[name].to_numpy()[cut:].astype(float), later[name].to_numpy().astype(float)
+        assert _same(a, b).all(), name
+
+
+def test_probes_are_asked_just_before_the_event_and_count_nowhere() -> None:
+    frame = _frame(3000, 4, entities=20)
+    table = events(LOGIN, frame)
+    rng = np.random.default_rng(5)
+    at = np.sort(rng.choice(frame.height, size=200, replace=False))
+    probes = frame[rng.integers(0, frame.height, 200).tolist()].select("ip", "agent", "valid", "fp", "session")
+    answered = probe_features(LOGIN, table, at, probes)
+    names = LOGIN.feature_names()
+    states: dict[str, EntityState] = {}
+    rows = frame.with_row_index("__i")
+    done = 0
+    for k, row in enumerate(at.tolist()):
+        replay_frame(SPEC, rows.slice(done, row - done).drop("__i"), states)  # everything before the event
+        done = row
+        entity = frame[layout.ENTITY_ID][row]
+        profile = states[entity].login if entity in states else LoginProfile.empty(len(LOGIN.dimensions()))
+        assert profile is not None
+        texts = [probes[name][k] for name in LOGIN.inputs()]
+        texts = [t.strip() or None if t is not None else None for t in texts]
+        values, _ = dimension_values(LOGIN, texts)
+        expected = profile.features(frame[layout.EVENT_MS][row], values)
+        got = [answered[name][k] for name in names]
+        assert _same(np.array(got, dtype=float), np.array(expected, dtype=float)).all(), (k, names)
+
+
+def _login(
+    entity: str, ms: int, ip: str, agent: str = AGENTS[0], valid: str = "true", fp: str = "fp1"
+) -> dict[str, Any]:
+    return {layout.ENTITY_ID: entity, layout.EVENT_MS: ms, "ip": ip, "agent": agent, "valid": valid, "fp": fp}
+
+
+def _features(logins: list[dict[str, Any]]) -> pl.DataFrame:
+    spec = HistorySpec(login=LoginSpec("ip", "agent", "valid", "fp"))
+    frame = pl.DataFrame(logins, schema_overrides={layout.EVENT_MS: pl.Int64})
+    features, _ = compute(spec, frame)
+    return features
+
+
+def test_a_value_is_familiar_only_once_settled() -> None:
+    """An attacker back an hour after a first login from a new network is not yet familiar."""
+    start = 1_700_000_000_000
+    history = [_login("a", start + d * DAY, "8.8.8.8") for d in range(30)]
+    attack = start + 40 * DAY
+    logins = [
+        *history,
+        _login("a", attack, "81.2.69.160", fp="evil"),
+        _login("a", attack + 3_600_000, "81.2.69.160", fp="evil"),
+        _login("a", attack + 2 * DAY, "81.2.69.160", fp="evil"),
+    ]
+    features = _features(logins)
+    first, second, later = features.row(30, named=True), features.row(31, named=True), features.row(32, named=True)
+    for row in (first, second):
+        assert row["l.ip.uses"] == 0.0
+        assert row["l.fingerprint.uses"] == 0.0
+        assert row["l.ip.age_d"] is None
+    assert later["l.ip.uses"] == 2.0  # a day later both attempts have settled
+    assert features.row(29, named=True)["l.ip.uses"] == 29.0  # the owner's: yesterday's, exactly a day ago, too
+    assert features.row(29, named=True)["l.ip.share"] == 1.0
+
+
+def test_travel_and_failures() -> None:
+    start = 1_700_000_000_000
+    features = _features(
+        [
+            _login("a", start, "8.8.8.8"),  # United States
+            _login("a", start + 600_000, "203.2.218.214", valid="false"),  # Australia, failed
+            _login("a", start + 1_200_000, "203.2.218.214"),
+            _login("a", start + 1_300_000, "8.8.4.4"),
+        ]
+    )
+    rows = features.to_dicts()
+    assert rows[0]["l.travel_km"] is None  # no earlier successful login
+    km = km_between("AU", "US")
+    assert km is not None
+    assert km > 10_000
+    assert rows[2]["l.travel_km"] == km  # from the last successful login, not the failed attempt
+    assert math.isclose(rows[2]["l.travel_kmh"], km / (1_200_000 / 3_600_000))
+    assert rows[2]["l.fail_1h"] == 1.0
+    assert rows[3]["l.travel_km"] == km
+    assert km_between("US", "US") == 0.0
+    assert km_between("US", "ZZ") is None
+
+
+def test_an_entitys_first_login_has_no_history() -> None:
+    features = _features([_login("a", 1_700_000_000_000, "8.8.8.8"), _login("b", 1_700_000_000_000, "8.8.8.8")])
+    for row in features.to_dicts():
+        assert row["h.events_seen"] == 0.0
+        assert row["l.settled"] == 0.0
+        assert row["l.ip.share"] is None
