@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
+import sys
+import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,10 +15,12 @@ from typing import Any
 
 import pytest
 
+import fraudhawk
 from fraudhawk import datagen
 from fraudhawk.datagen import networks
 from fraudhawk.datagen.attacks import KINDS
 from fraudhawk.datagen.places import BY_CODE
+from fraudhawk.settings import Settings
 
 HEADER = [
     "EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "ip_address", "user_agent", "fingerprint",
@@ -74,7 +80,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.csv"
         summary = datagen.logins(path, users=80, days=10, seed=seed)
         files[name] = (path.read_bytes(), summary.truth.read_bytes())
-    assert files["a"] == files["b"]
+    # another process, with other string hashes (set and dict orders): the same bytes still
+    script = "import sys, pathlib; from fraudhawk import datagen; datagen.logins(pathlib.Path(sys.argv[1]), 80, 10, 5)"
+    other = tmp_path / "other.csv"
+    environment = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", script, str(other)], check=True, env=environment, timeout=120)
+    files["other"] = (other.read_bytes(), other.with_name("other.csv.truth.csv").read_bytes())
+    assert files["a"] == files["b"] == files["other"]
     assert files["a"][0] != files["c"][0]
     assert files["a"][1] != files["c"][1]
 
@@ -119,6 +131,12 @@ def test_every_address_resolves_to_the_network_meant(run: Run) -> None:
         if row["network"] in ("home", "residential"):
             assert row["ip_network"] in [n.name for n in pools.isps[row["ip_country"]]], row
     assert {r["network"] for r in run.rows} >= {"home", "mobile", "office", "hotel", "vpn", "hosting", "residential"}
+    # some homes, carriers and attackers at home speak IPv6 too
+    six = [r for r in run.rows if ":" in r["ip_address"]]
+    assert 0.02 * len(run.rows) < len(six) < 0.5 * len(run.rows)
+    assert {"home", "mobile"} <= {r["network"] for r in six} <= {"home", "mobile", "roaming", "residential"}
+    for row in six[::10]:
+        assert networks.resolve(row["ip_address"]) == (row["ip_country"], row["ip_network"]), row
 
 
 def test_truth_covers_every_event(run: Run) -> None:
@@ -231,3 +249,26 @@ def _first_successes(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_a_run_imports_whole_as_stored_events(tmp_path: Path) -> None:
+    files = tmp_path / "data" / "files"  # where the server may read by default
+    files.mkdir(parents=True)
+    path = files / "logins.csv"
+    summary = datagen.logins(path, users=60, days=10, seed=2, attack_share=0.05)
+    with fraudhawk.Client(settings=Settings.load(data_dir=tmp_path / "data", environ={})) as client:
+        datagen.declare_logins(client, "login")
+        client.create_batch_import_job(
+            jobId="logins",
+            inputPath=str(path),
+            outputPath=str(files),
+            eventTypeName="login",
+            iamRoleArn="arn:aws:iam::123456789012:role/afd",
+        )
+        deadline = time.monotonic() + 120
+        while (job := client.get_batch_import_jobs(jobId="logins")["batchImports"][0])["status"] != "COMPLETE":
+            assert job["status"] in ("IN_PROGRESS_INITIALIZING", "IN_PROGRESS"), job
+            assert time.monotonic() < deadline, "the import did not finish"
+            time.sleep(0.05)
+    assert job["processedRecordsCount"] == summary.events
+    assert job["failedRecordsCount"] == 0

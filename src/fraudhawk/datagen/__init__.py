@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudhawk.datagen.logins import LOGIN_VARIABLES, LoginSummary, logins
+from fraudhawk.datagen.logins import LOGIN_VARIABLES, LoginSummary, declare_logins, logins
 
 __all__ = [
     "CATEGORIES",
@@ -27,6 +27,7 @@ __all__ = [
     "REGISTRATION_VARIABLES",
     "TRANSACTION_VARIABLES",
     "LoginSummary",
+    "declare_logins",
     "declare_transactions",
     "logins",
     "registrations",

@@ -130,8 +130,8 @@ def _targeted(world: World, accounts: Accounts, code: int, budget: int) -> int:
     rng = world.rng
     victim = int(rng.integers(len(accounts.countries)))
     network, kind = _attacker_network(world, _elsewhere(world, accounts.countries[victim]), 0.6)
-    at = int(rng.integers(world.begin + 86_400, world.end - HOUR))
-    ip = int(network.addresses(rng, 1)[0])
+    at = int(rng.integers(world.begin + min(86_400, (world.end - world.begin) // 4), world.end - HOUR))
+    ip = _address(world, network, kind, 0.3)
     agent, fingerprint = _attacker_agent(world, at), int(world.ids(1)[0])
     made = _failures(world, code, victim, at, network, [ip], kind, agent, fingerprint, 0.3)
     return made + _success(world, code, victim, at, network, ip, kind, agent, fingerprint, None)
@@ -182,7 +182,7 @@ def _hijack(world: World, accounts: Accounts, code: int, budget: int) -> int:
     while agent == int(accounts.rows["agent"][stolen]):
         agent = _attacker_agent(world, at)
     session = int(accounts.rows["session"][stolen])
-    ip = int(network.addresses(rng, 1)[0])
+    ip = _address(world, network, kind, 0.3)
     return _success(world, code, victim, at, network, ip, kind, agent, int(world.ids(1)[0]), session)
 
 
@@ -200,8 +200,24 @@ def _travel(world: World, accounts: Accounts, code: int, budget: int) -> int:
     far = sorted(c for c in world.pools.isps if c in BY_CODE and BY_CODE[c].continent != continent)
     network, kind = _attacker_network(world, far[int(rng.integers(len(far)))], 0.7)
     agent = int(accounts.rows["agent"][seen]) if rng.random() < 0.3 else _attacker_agent(world, at)
-    ip = int(network.addresses(rng, 1)[0])
+    ip = _address(world, network, kind, 0.3)
     return _success(world, code, victim, at, network, ip, kind, agent, int(world.ids(1)[0]), None)
+
+
+def _address(world: World, network: Network, kind: int, v6: float) -> int:
+    """An attacker's address in `network`: over IPv6 now and then where a residential ISP offers it."""
+    blocks = world.pools.v6.get((network.country, network.name))
+    if kind == RESIDENTIAL and blocks is not None and world.rng.random() < v6:
+        return int(world.v6_ids(blocks.subnets(world.rng, 1))[0])
+    return int(network.addresses(world.rng, 1)[0])
+
+
+def _like(world: World, network: Network, address: int, count: int) -> np.ndarray:
+    """New addresses of `network` of the same IP version as `address` (rows hold IPv6 as negatives)."""
+    blocks = world.pools.v6.get((network.country, network.name))
+    if address < 0 and blocks is not None:
+        return world.v6_ids(blocks.subnets(world.rng, count))
+    return network.addresses(world.rng, count)
 
 
 def _failures(
@@ -273,7 +289,7 @@ def _return(
     if count == 0:
         return 0
     same = rng.random(count) < 0.75
-    ips = np.where(same, ip, network.addresses(rng, count))
+    ips = np.where(same, ip, _like(world, network, ip, count))
     sessions = world.ids(count)
     if session is not None:
         sessions = np.where((times - at < SESSION_HOURS * HOUR) & (rng.random(count) < 0.7), session, sessions)

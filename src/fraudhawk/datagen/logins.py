@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +32,15 @@ LOGIN_VARIABLES = {
     "credentials_valid": ("BOOLEAN", "ARE_CREDENTIALS_VALID"),
 }
 # Logins per customer per day: lognormal, so most log in every few days and a few many times a day
-# (about 1.7 a day on average, with typos: 10,000 customers over 60 days make about a million).
+# (about 1.6 a day on average, typos included: 10,000 customers over 60 days make about a million).
 _RATE_MU, _RATE_SIGMA, _RATE_CAP = -0.16, 1.1, 40.0
 _FAMILY_SHARE = 0.06  # accounts two people log in to
 
 
 @dataclass(frozen=True)
 class LoginSummary:
+    """What a run wrote: counts for a benchmark's report, and where the ground truth is."""
+
     events: int
     users: int
     attacks: dict[str, int]  # attack events (attempts and successes) by kind
@@ -98,6 +101,26 @@ def logins(
         attacked_accounts=len(attacked),
         labelled=int(labelled.sum()),
         truth=truth,
+    )
+
+
+def declare_logins(client: Any, event_type: str = "login") -> None:
+    """Create what `logins` data needs (its variables, the fraud label, the customer entity type and
+    an event type storing events) through any AFD client: boto3's or fraudhawk's."""
+    for name, (data_type, variable_type) in LOGIN_VARIABLES.items():
+        default = "false" if data_type == "BOOLEAN" else "unknown"
+        client.create_variable(
+            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
+        )
+    client.put_label(name="fraud")
+    client.put_label(name="legit")
+    client.put_entity_type(name="customer")
+    client.put_event_type(
+        name=event_type,
+        eventVariables=list(LOGIN_VARIABLES),
+        labels=["fraud", "legit"],
+        entityTypes=["customer"],
+        eventIngestion="ENABLED",
     )
 
 
@@ -163,7 +186,7 @@ def _write(
                 _iso(rows["time"][part]),
                 [names[u] for u in rows["user"][part].tolist()],
                 ["customer"] * (part.stop - part.start),
-                networks.text(rows["ip"][part]),
+                world.address_text(rows["ip"][part]),
                 [world.agents[a] for a in rows["agent"][part].tolist()],
             ]
             if fingerprint:

@@ -12,6 +12,7 @@ each owner by its address space, which is roughly how many people sit behind it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ import numpy as np
 from fraudhawk.features.enrich.geo import country_and_network, country_network_and_block
 
 SAMPLES = 250_000
+V6_SAMPLES = 120_000
+# The first 16 bits of IPv6 space the registries hand out: the /12s of APNIC, ARIN, LACNIC, RIPE and
+# AFRINIC, and 2001::/16 and 2003::/16 (early allocations, Deutsche Telekom). Elsewhere a random
+# address is almost never allocated.
+_V6_REGIONS = (0x2400, 0x2600, 0x2800, 0x2A00, 0x2C00)
+_V6_SIXTEENS = (0x2001, 0x2003)
 _SEED = 20240101  # fixed: the pools are the same whatever seed a simulation runs with
 _FIRST, _LAST = 1 << 24, 224 << 24  # 1.0.0.0 up to the multicast range
 HOSTING = re.compile(
@@ -74,13 +81,17 @@ class Network:
     def near(self, rng: np.random.Generator, address: int, mask: int) -> int:
         """Another address of the block holding `address`, inside its /mask when the block is wider
         (a DHCP lease renewed on the same street cabinet)."""
-        block = int(np.searchsorted(self.starts, address, side="right")) - 1
-        start, size = int(self.starts[block]), int(self.sizes[block])
+        return int(self.around(rng, np.array([address], dtype=np.int64), mask)[0])
+
+    def around(self, rng: np.random.Generator, addresses: np.ndarray, mask: int) -> np.ndarray:
+        """For each of `addresses` (of this network), another one of its block and /mask."""
+        block = np.searchsorted(self.starts, addresses, side="right") - 1
+        starts, sizes = self.starts[block], self.sizes[block]
         span = 1 << (32 - mask)
-        low = max(start, address & ~(span - 1))
-        high = min(start + size, low + span)
-        chosen = np.array([int(rng.integers(low, high))])
-        return int(_no_edge_octet(chosen, np.array([start]), np.array([size]))[0])
+        low = np.maximum(starts, addresses & ~(span - 1))
+        high = np.minimum(starts + sizes, low + span)
+        chosen = low + (rng.random(len(addresses)) * (high - low)).astype(np.int64)
+        return _no_edge_octet(chosen, starts, sizes)
 
 
 def _no_edge_octet(addresses: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -92,12 +103,35 @@ def _no_edge_octet(addresses: np.ndarray, starts: np.ndarray, sizes: np.ndarray)
 
 
 @dataclass(frozen=True)
+class Network6:
+    """An owner's known IPv6 blocks in one country, counted in /64 subnets (what one home or one
+    phone's connection gets): `starts` are the upper 64 bits of each block's first address."""
+
+    country: str
+    name: str
+    starts: tuple[int, ...]
+    sizes: tuple[int, ...]
+
+    def subnets(self, rng: np.random.Generator, count: int) -> list[int]:
+        """Upper 64 bits of `count` /64s spread over the blocks by their size."""
+        weights = np.array(self.sizes, dtype=float)
+        blocks = rng.choice(len(self.sizes), size=count, p=weights / weights.sum()).tolist()
+        fractions = rng.random(count).tolist()
+        return [self.starts[b] + int(f * self.sizes[b]) for b, f in zip(blocks, fractions, strict=True)]
+
+
+def text6(upper: int, lower: int) -> str:
+    return str(ipaddress.IPv6Address((upper << 64) | lower))
+
+
+@dataclass(frozen=True)
 class Pools:
     isps: dict[str, tuple[Network, ...]]  # country -> residential ISPs, largest first
     carriers: dict[str, tuple[Network, ...]]  # country -> mobile carriers (ISPs when none is named so)
     offices: dict[str, tuple[Network, ...]]  # country -> every other non-hosting network
     hosting: tuple[Network, ...]  # datacenters and clouds of every country
     by_name: dict[tuple[str, str], Network]
+    v6: dict[tuple[str, str], Network6]  # (country, name) -> the same owner's IPv6 blocks, where known
 
 
 _built: dict[int, Pools] = {}
@@ -142,10 +176,30 @@ def _build() -> Pools:
         starts = np.array(sorted(blocks[key]), dtype=np.int64)
         sizes = np.array([blocks[key][int(s)] for s in starts], dtype=np.int64)
         networks.append(Network(key[0], key[1], starts, sizes, hits[key]))
-    return _classify(networks)
+    return _classify(networks, _build6())
 
 
-def _classify(networks: list[Network]) -> Pools:
+def _build6() -> dict[tuple[str, str], Network6]:
+    rng = np.random.default_rng(_SEED + 6)
+    regions = np.array(_V6_REGIONS)[rng.integers(len(_V6_REGIONS), size=V6_SAMPLES)] + rng.integers(16, size=V6_SAMPLES)
+    sixteens = np.array(_V6_SIXTEENS)[rng.integers(len(_V6_SIXTEENS), size=V6_SAMPLES)]
+    first = np.where(rng.random(V6_SAMPLES) < 0.8, regions, sixteens)
+    rest = rng.integers(0, 1 << 48, size=V6_SAMPLES)
+    uppers = sorted({(f << 48) | r for f, r in zip(first.tolist(), rest.tolist(), strict=True)})
+    blocks: dict[tuple[str, str], dict[int, int]] = {}
+    for upper in uppers:
+        country, name, block = country_network_and_block(text6(upper, 0), 6)
+        if country is None or name is None or block is None or not 16 <= int(block.rsplit("/", 1)[1]) <= 64:
+            continue
+        size = 1 << (64 - int(block.rsplit("/", 1)[1]))
+        blocks.setdefault((country, name), {})[upper & ~(size - 1)] = size
+    return {
+        key: Network6(key[0], key[1], tuple(sorted(found)), tuple(found[s] for s in sorted(found)))
+        for key, found in sorted(blocks.items())
+    }
+
+
+def _classify(networks: list[Network], v6: dict[tuple[str, str], Network6]) -> Pools:
     by_size = sorted(networks, key=lambda n: (-n.hits, n.country, n.name))
     hosting = tuple(n for n in by_size if HOSTING.search(n.name))
     isps: dict[str, list[Network]] = {}
@@ -168,9 +222,10 @@ def _classify(networks: list[Network]) -> Pools:
         offices={c: tuple(found) for c, found in offices.items()},
         hosting=hosting,
         by_name={(n.country, n.name): n for n in networks},
+        v6=v6,
     )
 
 
 def resolve(address: str) -> tuple[str | None, str | None]:
     """Where enrichment places an address (what the simulation's choices are checked against)."""
-    return country_and_network(address, 4)
+    return country_and_network(address, 6 if ":" in address else 4)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fraudhawk.datagen import agents
-from fraudhawk.datagen.networks import Network, Pools
+from fraudhawk.datagen.networks import Network, Network6, Pools, text, text6
 from fraudhawk.datagen.places import BY_CODE, COUNTRIES, DESTINATIONS
 
 DAY = 86_400
@@ -27,6 +27,7 @@ _AT_HOME, _AT_WORK, _ABROAD = 0, 1, 2
 # How likely each kind of device is picked in each place, before a person's own preferences:
 # rows home, work, abroad; columns desktop, phone, tablet, work laptop.
 _PLACE_DEVICE = np.array([[1.0, 1.0, 1.0, 0.3], [0.15, 0.5, 0.05, 3.0], [0.02, 3.0, 0.5, 0.6]])
+_DEVICE_SALT = 0x2545F4914F6CDD1D
 _VPN_COUNTRIES = ("NL", "US", "DE", "GB", "SE", "CH", "SG", "FR", "CA", "JP")
 
 
@@ -72,6 +73,7 @@ class World:
         self._anchors: dict[tuple[str, str, str], np.ndarray] = {}
         self._vpn_exits: dict[tuple[str, str], np.ndarray] = {}
         self.rows = Rows()
+        self.v6: list[str] = []  # IPv6 addresses: rows hold -1 - their index here
         self.home_countries = [c for c in COUNTRIES if c.users > 0 and len(pools.isps.get(c.code, ())) >= 2]
         self.vpns = [n for n in pools.hosting if n.country in _VPN_COUNTRIES]
 
@@ -88,6 +90,21 @@ class World:
         if found is None:
             found = self._network_ids[key] = len(self.networks)
             self.networks.append(network)
+        return found
+
+    def v6_ids(self, uppers: list[int], lowers: list[int] | None = None) -> np.ndarray:
+        """Row values for IPv6 addresses in the given /64s, with the given interface ids (random
+        ones by default)."""
+        if lowers is None:
+            lowers = self.rng.integers(0, np.iinfo(np.int64).max, size=len(uppers)).tolist()
+        first = len(self.v6)
+        self.v6.extend(text6(upper, lower) for upper, lower in zip(uppers, lowers, strict=True))
+        return -1 - np.arange(first, first + len(uppers), dtype=np.int64)
+
+    def address_text(self, ips: np.ndarray) -> list[str]:
+        found = text(np.maximum(ips, 0))
+        for index in np.flatnonzero(ips < 0).tolist():
+            found[index] = self.v6[-1 - int(ips[index])]
         return found
 
     def ids(self, count: int) -> np.ndarray:
@@ -121,6 +138,8 @@ class Home:
     isp: Network
     since: np.ndarray  # times from which each address holds
     addresses: np.ndarray
+    subnet6: int | None  # upper 64 bits of the home's IPv6 /64, for dual-stack homes
+    day_ids: np.ndarray  # a random interface id per day
 
     def at(self, times: np.ndarray) -> np.ndarray:
         return self.addresses[np.searchsorted(self.since, times, side="right") - 1]
@@ -145,7 +164,10 @@ def home(world: World, country: str, city: str) -> Home:
         else:
             address = isp.near(rng, int(anchors[rng.integers(len(anchors))]), 16)
         addresses.append(address)
-    return Home(isp, since.astype(np.int64), np.array(addresses, dtype=np.int64))
+    isp6 = world.pools.v6.get((country, isp.name))
+    subnet6 = isp6.subnets(rng, 1)[0] if isp6 is not None and rng.random() < 0.7 else None
+    day_ids = world.ids(world.days + 1)
+    return Home(isp, since.astype(np.int64), np.array(addresses, dtype=np.int64), subnet6, day_ids)
 
 
 @dataclass
@@ -262,6 +284,10 @@ def trips(world: World, country: str) -> Trips:
 class Person:
     home: Home
     carrier: Network
+    carrier_gateways: np.ndarray  # addresses in the /16s the carrier serves the person's city from
+    carrier_locality: float  # share of mobile logins through those
+    carrier6: Network6 | None  # the carrier's IPv6 blocks, when it and the phone use IPv6
+    v6_share: float  # of logins over IPv6 where both ends have it (browsers prefer it, not always)
     devices: list[Device]
     office: Network | None
     office_addresses: np.ndarray
@@ -287,6 +313,10 @@ def person(world: World, country: str, city: str, shared_home: Home | None = Non
     return Person(
         home=place,
         carrier=carrier,
+        carrier_gateways=world.anchors(country, city, carrier),
+        carrier_locality=float(rng.uniform(0.5, 0.95)),
+        carrier6=world.pools.v6.get((country, carrier.name)) if rng.random() < 0.8 else None,
+        v6_share=float(rng.uniform(0.4, 0.95)),
         devices=devices(world, office is not None),
         office=office,
         office_addresses=office_addresses,
@@ -323,7 +353,7 @@ def logins(world: World, user: int, who: Person, count: int, offset_hours: float
     place = _places(world, who, times, offset_hours, trip)
     chosen = _devices_used(world, who, times, place)
     network_kind = _network_kinds(world, who, place, np.array([d.kind for d in who.devices])[chosen])
-    address, network = _addresses(world, who, times, network_kind, trip, away)
+    address, network = _addresses(world, who, times, network_kind, trip, away, chosen)
     agent, fingerprint = _agents(world, who, times, chosen)
     session = _sessions(world, times, chosen, who.session_reuse)
     world.rows.add(
@@ -391,7 +421,13 @@ def _network_kinds(world: World, who: Person, place: np.ndarray, kind: np.ndarra
 
 
 def _addresses(
-    world: World, who: Person, times: np.ndarray, network_kind: np.ndarray, trip: np.ndarray, away: Trips
+    world: World,
+    who: Person,
+    times: np.ndarray,
+    network_kind: np.ndarray,
+    trip: np.ndarray,
+    away: Trips,
+    chosen: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The address of each login and the network (id) it was drawn from."""
     address = np.zeros(len(times), dtype=np.int64)
@@ -399,7 +435,16 @@ def _addresses(
     at_home = network_kind == HOME
     address[at_home] = who.home.at(times[at_home])
     network[at_home] = world.network_id(who.home.isp)
-    _fill(world, address, network, (network_kind == MOBILE) | (network_kind == ROAMING), who.carrier)
+    mobile = (network_kind == MOBILE) | (network_kind == ROAMING)
+    if mobile.any():
+        # a carrier's gateways near the person's city give out most of their addresses; elsewhere
+        # in the country (or roaming) any of its gateways might
+        count = int(mobile.sum())
+        local = who.carrier_gateways[world.rng.integers(len(who.carrier_gateways), size=count)]
+        anywhere = who.carrier.addresses(world.rng, count)
+        nearby = world.rng.random(count) < who.carrier_locality
+        address[mobile] = who.carrier.around(world.rng, np.where(nearby, local, anywhere), 16)
+        network[mobile] = world.network_id(who.carrier)
     if who.office is not None:
         _fill(world, address, network, network_kind == OFFICE, who.office, who.office_addresses)
     if who.vpn is not None:
@@ -409,6 +454,17 @@ def _addresses(
         hotel = away.hotel_networks[index]
         _fill(world, address, network, staying & (network_kind == HOTEL), hotel, away.hotels[index])
         _fill(world, address, network, staying & (network_kind == FOREIGN_MOBILE), away.carriers[index])
+    over_v6 = world.rng.random(len(times)) < who.v6_share
+    if who.home.subnet6 is not None:
+        # each device of the home picks a new temporary interface id every day (privacy extensions)
+        home6 = at_home & over_v6
+        day = (times[home6] - world.begin) // DAY
+        salt = chosen[home6].astype(np.int64) * _DEVICE_SALT  # wraps around: only needs to differ by device
+        lowers = (who.home.day_ids[np.clip(day, 0, len(who.home.day_ids) - 1)] ^ salt) & np.iinfo(np.int64).max
+        address[home6] = world.v6_ids([who.home.subnet6] * int(home6.sum()), lowers.tolist())
+    if who.carrier6 is not None:
+        mobile6 = mobile & over_v6
+        address[mobile6] = world.v6_ids(who.carrier6.subnets(world.rng, int(mobile6.sum())))
     return address, network
 
 
