@@ -223,8 +223,12 @@ def _cancel(afd: Any, model_id: str, version: str) -> None:
 
 @pytest.mark.parametrize(
     "label_schema",
-    [None, {"labelMapper": {"FRAUD": ["takeover"], "LEGIT": ["legit"]}, "unlabeledEventsTreatment": "LEGIT"}],
-    ids=["without labels", "with labels"],
+    [
+        None,
+        {"unlabeledEventsTreatment": "IGNORE"},
+        {"labelMapper": {"FRAUD": ["takeover"], "LEGIT": ["legit"]}, "unlabeledEventsTreatment": "LEGIT"},
+    ],
+    ids=["without labels", "without a label mapper", "with labels"],
 )
 def test_a_complete_request_is_accepted(lab: Lab, label_schema: dict[str, Any] | None) -> None:
     afd = lab.afd

@@ -124,7 +124,7 @@ def _check_schema(
     if model_type == ATI:
         events = list(spec.variables)
         login_variables(event_type, variables, _variable_types(conn, events), events)
-        if label_schema is None:
+        if label_schema is None or "labelMapper" not in label_schema:
             return  # labels are optional: they only mark known takeovers
     if label_schema is None or "labelMapper" not in label_schema:
         raise ValidationError("trainingDataSchema.labelSchema.labelMapper is required to train a supervised model")
