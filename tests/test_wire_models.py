@@ -711,8 +711,10 @@ REQUEST_ERRORS = {
         "ValidationException",
         ("startTime", "endTime"),
     ),
-    "account takeover model": Case(
-        lambda b, _: b.update(modelId="takeover_model", modelType=ATI), "ValidationException", (ATI,)
+    "account takeover model on a CSV": Case(
+        lambda b, _: b.update(modelId="takeover_model", modelType=ATI),
+        "ValidationException",
+        (ATI, "INGESTED_EVENTS", "stored events"),
     ),
 }
 

@@ -218,11 +218,17 @@ def import_events(
     "--model-type",
     default="ofi",
     show_default=True,
-    type=click.Choice(["ofi", "tfi"], case_sensitive=False),
-    help="ofi: Online Fraud Insights (event level); tfi: Transaction Fraud Insights (with each entity's history).",
+    type=click.Choice(["ofi", "tfi", "ati"], case_sensitive=False),
+    help="ofi: Online Fraud Insights (event level); tfi: Transaction Fraud Insights (with each entity's history); "
+    "ati: Account Takeover Insights (logins, stored events, labels optional).",
 )
 @click.option("--variables", default=None, help="Variables to use (comma-separated; default: all of the event type).")
-@click.option("--fraud-labels", default="fraud", show_default=True, help="Labels that mean fraud (comma-separated).")
+@click.option(
+    "--fraud-labels",
+    default="fraud",
+    show_default=True,
+    help="Labels that mean fraud (comma-separated; ati: labelled takeovers, used when the event type has them).",
+)
 @click.option("--legit-labels", default="legit", show_default=True, help="Labels that mean legit (comma-separated).")
 @click.option(
     "--unlabeled",

@@ -91,14 +91,18 @@ def describe(result: dict[str, Any], metadata: dict[str, Any], explain: bool) ->
             if not explanations:
                 continue
             click.echo(f"why {evaluation['outputVariableName']} = {evaluation['evaluationScore']}:")
-            items = [
-                (", ".join(g["eventVariableNames"]), g["logOddsImpact"])
-                for g in explanations["aggregatedVariablesImpactExplanations"]
-            ]
-            items += [(v["eventVariableName"], v["logOddsImpact"]) for v in explanations["variableImpactExplanations"]]
-            for name, impact in sorted(items, key=lambda item: -abs(item[1]))[:10]:
+            groups = explanations["aggregatedVariablesImpactExplanations"]
+            items = [(", ".join(g["eventVariableNames"]), g["logOddsImpact"], g.get("description")) for g in groups]
+            # Account Takeover Insights (its groups come with words): a raw variable's impact is the sum
+            # of its aggregates', so listing both would say everything twice
+            if not any(g.get("description") for g in groups):
+                raw = explanations["variableImpactExplanations"]
+                items += [(v["eventVariableName"], v["logOddsImpact"], None) for v in raw]
+            for name, impact, words in sorted(items, key=lambda item: -abs(item[1]))[:10]:
                 direction = "raises" if impact > 0 else "lowers"
                 click.echo(f"  {name:40} {direction} risk ({impact:+.3f} log-odds)")
+                if words:
+                    click.echo(f"      {words}")
 
 
 def print_json(result: dict[str, Any], metadata: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,18 @@ import click
 
 from fraudhawk.client import Client
 
+ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
 _SHORT = {
     "ofi": "ONLINE_FRAUD_INSIGHTS",
     "tfi": "TRANSACTION_FRAUD_INSIGHTS",
+    "ati": ATI,
 }
+#: AFD's reading of the Anomaly Separation Index
+ASI_HIGH = 0.9
+ASI_GOOD = 0.75
+#: the challenge rates of the summary table, as AWS's ATI notebook bins them (1% to 6%)
+CR_BINS = (1, 2, 3, 4, 5, 6)
+ATODR_ENTITIES = 50
 _ROLE = "arn:aws:iam::123456789012:role/fraudhawk-cli"
 
 
@@ -44,13 +54,20 @@ def run_training(
 ) -> dict[str, Any]:
     """Start the training, show its progress, and return the finished version's details."""
     kind = _SHORT.get(model_type.lower(), model_type)
+    if kind == ATI and data is not None:
+        raise click.UsageError(
+            "Account Takeover Insights trains on stored events: import the logins first (fraudhawk import), "
+            "then train without --data"
+        )
     _ensure_model(client, model_id, kind, event_type)
     spec = client.get_event_types(name=event_type)["eventTypes"][0]
     names = variables or list(spec["eventVariables"])
-    schema = {
+    schema: dict[str, Any] = {
         "modelVariables": names,
         "labelSchema": {"labelMapper": {"FRAUD": fraud, "LEGIT": legit}, "unlabeledEventsTreatment": unlabeled},
     }
+    if kind == ATI:
+        _ati_labels(schema, spec, fraud, legit)
     request: dict[str, Any] = {"modelId": model_id, "modelType": kind, "trainingDataSchema": schema}
     if data is not None:
         request["trainingDataSource"] = "EXTERNAL_EVENTS"
@@ -66,6 +83,7 @@ def run_training(
     version = client.create_model_version(**request)["modelVersionNumber"]
     click.echo(f"training {model_id} {version} on {len(names)} variable(s)")
     started = time.monotonic()
+    live = sys.stdout.isatty()  # a terminal: one line rewritten in place; a pipe or a log: a line per step
     shown = ""
     while True:
         current = client.get_model_version(modelId=model_id, modelType=kind, modelVersionNumber=version)
@@ -73,17 +91,121 @@ def run_training(
             break
         progress = client.training_progress(model_id, version) or ""
         line = f"  {time.monotonic() - started:6.0f}s  {progress}"
-        if line != shown:
+        if live and line != shown:
             click.echo(f"\r{line:70}", nl=False)
             shown = line
+        elif not live and progress and progress != shown:
+            click.echo(line)
+            shown = progress
         time.sleep(0.5)
-    click.echo("")
+    if live:
+        click.echo("")
     detail: dict[str, Any] = client.describe_model_versions(
         modelId=model_id, modelType=kind, modelVersionNumber=version
     )["modelVersionDetails"][0]
     detail["elapsedSeconds"] = time.monotonic() - started
     detail["details"] = client.training_details(model_id, version)
     return detail
+
+
+def _ati_labels(schema: dict[str, Any], spec: dict[str, Any], fraud: list[str], legit: list[str]) -> None:
+    """Labels are optional for Account Takeover Insights: the mapper is kept only when the event type
+    has both a fraud and a legit label among those given (its FRAUD labels mark known takeovers)."""
+    known = set(spec.get("labels") or [])
+    fraud_known = [label for label in fraud if label in known]
+    legit_known = [label for label in legit if label in known]
+    if fraud_known and legit_known:
+        schema["labelSchema"]["labelMapper"] = {"FRAUD": fraud_known, "LEGIT": legit_known}
+        return
+    del schema["labelSchema"]
+    click.echo(
+        f"training without labels: event type {spec['name']} does not have both a fraud label "
+        f"({', '.join(fraud) or 'none given'}) and a legit label ({', '.join(legit) or 'none given'}); "
+        "labelled takeovers would give the ATO discovery rate"
+    )
+
+
+def asi_meaning(asi: float) -> str:
+    """AFD's words for an Anomaly Separation Index."""
+    if asi >= ASI_HIGH:
+        return "high"
+    if asi >= ASI_GOOD:
+        return "good"
+    return "poor"
+
+
+def cr_table(points: list[dict[str, float]]) -> list[dict[str, float]]:
+    """One point per challenge-rate bin of 1% to 6%, as AWS's ATI notebook picks them: the smallest
+    threshold whose challenge rate falls in the bin ((k-1)% < cr <= k%)."""
+    chosen: dict[int, dict[str, float]] = {}
+    for point in points:
+        cr = point["cr"]
+        if cr <= 0:
+            continue
+        percent = math.ceil(round(cr * 100, 9))  # 0.03 * 100 is 3.0000000000000004
+        if percent in CR_BINS and (percent not in chosen or point["threshold"] < chosen[percent]["threshold"]):
+            chosen[percent] = point
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _group_name(names: list[str]) -> str:
+    # the entity's own activity (how often and when it logs in) is reported under ENTITY_ID
+    return "+".join("the entity's activity" if name == "ENTITY_ID" else name for name in names)
+
+
+def describe_ati(detail: dict[str, Any]) -> None:
+    """The analyst's summary of an Account Takeover Insights version: ASI and the challenge rates."""
+    v2 = detail["trainingResultV2"]
+    ati = v2["trainingMetricsV2"]["ati"]
+    asi = ati["modelPerformance"]["asi"]
+    click.echo(
+        f"  ASI {asi:.3f}: {asi_meaning(asi)} (AFD: >= {ASI_HIGH} high, {ASI_GOOD}-{ASI_HIGH} good, < {ASI_GOOD} poor)"
+    )
+    click.echo(
+        "  the Anomaly Separation Index says how well scores separate anomalous logins from users' usual ones "
+        "(0.5: not at all, 1.0: fully)"
+    )
+    extra = detail.get("details") or {}
+    summary = extra.get("summary") or {}
+    if summary:
+        entities = f" of {summary['entities']:,} entities" if "entities" in summary else ""
+        click.echo(
+            f"  {summary['events']:,} login events{entities}, validated on the newest "
+            f"{summary['validationEvents']:,} successful logins"
+        )
+        if summary.get("labelledTakeovers"):
+            click.echo(
+                f"  {summary['labelledTakeovers']:,} labelled takeover events "
+                f"({summary.get('takeoverEntities', 0):,} entities)"
+            )
+    points = ati["metricDataPoints"]
+    with_atodr = any("atodr" in point for point in points)
+    if not with_atodr and "atoEntities" in extra:
+        click.echo(
+            f"  no ATO discovery rate: it needs at least {ATODR_ENTITIES} entities with a labelled takeover, "
+            f"the data has {extra['atoEntities']:,}"
+        )
+    rows = cr_table(points)
+    if rows:
+        header = "  challenge rate  score >=  anomalies caught"
+        click.echo(header + ("  takeovers caught" if with_atodr else ""))
+        for point in rows:
+            line = f"  {point['cr']:13.2%}  {point['threshold']:8.0f}  {point['adr']:16.1%}"
+            if with_atodr:
+                line += f"  {point['atodr']:16.1%}" if "atodr" in point else f"  {'-':>16}"
+            click.echo(line)
+    top = v2.get("variableImportanceMetrics", {}).get("logOddsMetrics", [])[:8]
+    if top:
+        click.echo(
+            "  most important variables: "
+            + ", ".join(f"{v['variableName']} ({v['variableImportance']:.2f})" for v in top)
+        )
+    groups = v2.get("aggregatedVariablesImportanceMetrics", {}).get("logOddsMetrics", [])[:8]
+    if groups:
+        click.echo(
+            "  most important aggregates (by the variables they come from): "
+            + ", ".join(f"{_group_name(g['variableNames'])} ({g['aggregatedVariablesImportance']:.2f})" for g in groups)
+        )
 
 
 def describe(detail: dict[str, Any]) -> None:
@@ -98,6 +220,9 @@ def describe(detail: dict[str, Any]) -> None:
         f"{detail['modelId']} {detail['modelVersionNumber']}: {detail['status']} in {detail['elapsedSeconds']:.0f}s"
     )
     if detail["status"] != "TRAINING_COMPLETE":
+        return
+    if detail["modelType"] == ATI:
+        describe_ati(detail)
         return
     v2 = detail["trainingResultV2"]["trainingMetricsV2"]
     performance = next(iter(v2.values()))["modelPerformance"]

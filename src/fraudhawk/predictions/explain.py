@@ -3,6 +3,10 @@
 They come from LightGBM's exact tree contributions (TreeSHAP) on the input row recorded with the
 prediction, summed per raw variable the way training sums importance, so an explanation agrees
 with the model's variable importance and is the same every time it is read.
+
+For Account Takeover Insights each aggregated group also carries `description`, the login features
+behind it in plain words ("new to this entity: IP address and country"). It is not a member of AFD's
+shape: boto3 and the other SDKs skip it, the raw JSON and the CLI show it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from fraudhawk.features.history.login_spec import LOGIN_PREFIX
+from fraudhawk.predictions import login_reasons
 from fraudhawk.scoring.model import ScoringModel
+from fraudhawk.training import ati_sources
 
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
 STARS = (0.05, 0.2, 0.5, 1.0, 2.0)
@@ -31,7 +38,12 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
     """predictionExplanations for one recorded input row."""
     contributions = np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True, num_threads=1))[0][:-1]
     plan = model.plan
-    per_variable, per_group = plan.by_source(dict(zip(plan.feature_names, contributions.tolist(), strict=True)))
+    by_feature = dict(zip(plan.feature_names, contributions.tolist(), strict=True))
+    login = ati_sources.is_login(plan)
+    if login:
+        per_variable, per_group = ati_sources.by_source(plan, by_feature)
+    else:
+        per_variable, per_group = plan.by_source(by_feature)
     variables = [
         {"eventVariableName": name, "relativeImpact": relative_impact(value), "logOddsImpact": _finite(value)}
         for name, value in sorted(per_variable.items(), key=lambda item: -abs(item[1]))
@@ -40,4 +52,22 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
         {"eventVariableNames": list(names), "relativeImpact": relative_impact(value), "logOddsImpact": _finite(value)}
         for names, value in sorted(per_group.items(), key=lambda item: -abs(item[1]))
     ]
+    if login:
+        _describe(plan.feature_names, plan.groups, vector, groups)
     return {"variableImpactExplanations": variables, "aggregatedVariablesImpactExplanations": groups}
+
+
+def _describe(
+    names: list[str], sources: dict[str, list[str]], vector: np.ndarray, groups: list[dict[str, Any]]
+) -> None:
+    """Add each login group's plain words, from the feature values recorded with the prediction."""
+    values = dict(zip(names, np.asarray(vector, dtype=np.float64).ravel().tolist(), strict=True))
+    for group in groups:
+        members = [
+            name
+            for name in names
+            if name.startswith(LOGIN_PREFIX) and tuple(sources.get(name, [])) == tuple(group["eventVariableNames"])
+        ]
+        text = login_reasons.describe(values, members) if members else None
+        if text:
+            group["description"] = text

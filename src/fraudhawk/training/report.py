@@ -1,4 +1,10 @@
-"""A training's outcome in AFD's shapes (trainingResult and trainingResultV2) and in the manifest."""
+"""A training's outcome in AFD's shapes (trainingResult and trainingResultV2) and in the manifest.
+
+Account Takeover Insights has no AUC and no fraud/legit rates, which is all AFD's v1 `trainingMetrics`
+can hold: its v1 result carries the data validation and variable importance only, and its metrics (ASI,
+challenge rate, anomaly and takeover discovery rates) are in v2's `trainingMetricsV2.ati`, where AFD
+puts them.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import math
 from typing import Any
 
 from fraudhawk.context import now_ms
+from fraudhawk.training import ati_sources
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Trained
 
+ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
 _METRIC_KEY = {"ONLINE_FRAUD_INSIGHTS": "ofi", "TRANSACTION_FRAUD_INSIGHTS": "tfi"}
+#: the members of AFD's ATIMetricDataPoint (atodr only when enough takeovers are labelled)
+_ATI_POINT = ("threshold", "cr", "adr", "atodr")
 
 
 def _finite(value: float) -> float:
@@ -20,7 +30,10 @@ def importance(trained: Trained) -> tuple[list[dict[str, Any]], list[dict[str, A
     """Log-odds importance of each raw variable (its own and enriched features), and of each group of
     engineered features (entity history, comparisons between variables, event time)."""
     types = {v.name: v.variable_type for v in trained.plan.variables}
-    per_variable, per_group = trained.plan.by_source(trained.importance)
+    if ati_sources.is_login(trained.plan):
+        per_variable, per_group = ati_sources.by_source(trained.plan, trained.importance)
+    else:
+        per_variable, per_group = trained.plan.by_source(trained.importance)
     for name in trained.plan.variables:
         if name.name not in trained.plan.excluded:
             per_variable.setdefault(name.name, 0.0)
@@ -35,7 +48,37 @@ def importance(trained: Trained) -> tuple[list[dict[str, Any]], list[dict[str, A
     return variables, groups
 
 
+def _ati_points(points: list[dict[str, Any]]) -> list[dict[str, float]]:
+    return [{key: _finite(float(point[key])) for key in _ATI_POINT if key in point} for point in points]
+
+
+def _ati_success(trained: Trained) -> dict[str, Any]:
+    performance = trained.performance
+    validation = trained.messages.to_wire()
+    variables, groups = importance(trained)
+    v1 = {"dataValidationMetrics": validation, "variableImportanceMetrics": {"logOddsMetrics": variables}}
+    v2 = {
+        "dataValidationMetrics": validation,
+        "trainingMetricsV2": {
+            "ati": {
+                "metricDataPoints": _ati_points(performance["points"]),
+                "modelPerformance": {"asi": _finite(float(performance["asi"]))},
+            }
+        },
+        "variableImportanceMetrics": {"logOddsMetrics": variables},
+        "aggregatedVariablesImportanceMetrics": {"logOddsMetrics": groups},
+    }
+    extra = {
+        "atoEntities": performance.get("atoEntities", 0),
+        "scoreDistributions": performance.get("distributions", {}),
+        "summary": trained.summary,
+    }
+    return {"v1": v1, "v2": v2, "extra": extra}
+
+
 def success(model_type: str, trained: Trained) -> dict[str, Any]:
+    if model_type == ATI:
+        return _ati_success(trained)
     performance = trained.performance
     validation = trained.messages.to_wire()
     auc = _finite(performance["auc"])

@@ -26,13 +26,15 @@ from fraudhawk.jobs import JobTable, request_cancel
 from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.model import load_version_model
 from fraudhawk.storage import schema
+from fraudhawk.training.ati_checks import login_variables
 from fraudhawk.training.models import load_model
 
 TRAINING = "TRAINING_IN_PROGRESS"
 COMPLETE = "TRAINING_COMPLETE"
 ACTIVE = "ACTIVE"
 DELETABLE = (COMPLETE, "ERROR", "TRAINING_CANCELLED")
-SUPPORTED = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS")
+ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
+SUPPORTED = ("ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS", ATI)
 _versions = schema.model_versions
 # A version in training is a job (run by `jobs`): cancelled, it ends TRAINING_CANCELLED; failed, ERROR.
 JOBS = JobTable(
@@ -72,8 +74,14 @@ def _check_window(detail: dict[str, Any]) -> None:
         raise ValidationError("ingestedEventsDetail.ingestedEventsTimeWindow: startTime must be before endTime")
 
 
-def _check_source(ctx: Context, source: str, req: dict[str, Any]) -> None:
+def _check_source(ctx: Context, model_type: str, source: str, req: dict[str, Any]) -> None:
     external, ingested = req.get("externalEventsDetail"), req.get("ingestedEventsDetail")
+    if model_type == ATI and source != "INGESTED_EVENTS":
+        # the login profile is built from every stored login of each entity, also those before the window
+        raise ValidationError(
+            f"modelType {ATI} trains on stored events: use trainingDataSource INGESTED_EVENTS with "
+            "ingestedEventsDetail (import the logins with CreateBatchImportJob or send them with SendEvent first)"
+        )
     if source == "EXTERNAL_EVENTS":
         if external is None or ingested is not None:
             raise ValidationError(
@@ -89,7 +97,15 @@ def _check_source(ctx: Context, source: str, req: dict[str, Any]) -> None:
         _check_window(ingested)
 
 
-def _check_schema(conn: Connection, event_type: str, source: str, training_schema: dict[str, Any]) -> None:
+def _variable_types(conn: Connection, names: list[str]) -> dict[str, str | None]:
+    table = schema.variables
+    rows = conn.execute(select(table.c.name, table.c.variable_type).where(table.c.name.in_(names)))
+    return {row.name: row.variable_type for row in rows}
+
+
+def _check_schema(
+    conn: Connection, model_type: str, event_type: str, source: str, training_schema: dict[str, Any]
+) -> None:
     spec = load_spec(conn, event_type)
     variables = training_schema["modelVariables"]
     if not variables:
@@ -105,6 +121,11 @@ def _check_schema(conn: Connection, event_type: str, source: str, training_schem
             f"trainingDataSchema.modelVariables: {', '.join(foreign)} are not variables of event type {event_type}"
         )
     label_schema = training_schema.get("labelSchema")
+    if model_type == ATI:
+        events = list(spec.variables)
+        login_variables(event_type, variables, _variable_types(conn, events), events)
+        if label_schema is None or "labelMapper" not in label_schema:
+            return  # labels are optional: they only mark known takeovers
     if label_schema is None or "labelMapper" not in label_schema:
         raise ValidationError("trainingDataSchema.labelSchema.labelMapper is required to train a supervised model")
     mapper: dict[str, list[str]] = label_schema["labelMapper"]
@@ -160,14 +181,11 @@ def create_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         model = load_model(conn, req["modelId"], req["modelType"])
     if model.model_type not in SUPPORTED:
-        raise ValidationError(
-            f"modelType {model.model_type}: this server trains {' and '.join(SUPPORTED)} models; "
-            "Account Takeover Insights training is not part of this release"
-        )
-    _check_source(ctx, source, req)
+        raise ValidationError(f"modelType {model.model_type}: this server trains {', '.join(SUPPORTED)} models")
+    _check_source(ctx, model.model_type, source, req)
     with ctx.db.write() as conn:
         model = load_model(conn, req["modelId"], req["modelType"], lock=True)
-        _check_schema(conn, model.event_type, source, req["trainingDataSchema"])
+        _check_schema(conn, model.model_type, model.event_type, source, req["trainingDataSchema"])
         top = conn.execute(select(func.max(_versions.c.major)).where(_versions.c.model_id == model.model_id)).scalar()
         result = _insert_version(ctx, conn, model, (top or 0) + 1, 0, source, req)
     ctx.wake_training()
@@ -184,7 +202,7 @@ def update_model_version(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             )
         ).scalar()
     if source is not None:
-        _check_source(ctx, source, req)  # may read S3: outside the write transaction
+        _check_source(ctx, req["modelType"], source, req)  # may read S3: outside the write transaction
     with ctx.db.write() as conn:
         model = load_model(conn, req["modelId"], req["modelType"], lock=True)
         rows = conn.execute(
