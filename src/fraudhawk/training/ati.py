@@ -38,6 +38,7 @@ from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 from fraudhawk.features.plan import FeaturePlan, VariableInfo
 from fraudhawk.scoring.calibration import CHALLENGE_ANCHORS, Calibration
 from fraudhawk.training import metrics
+from fraudhawk.training.ati_checks import check_login_data
 from fraudhawk.training.dataset import LABEL, TrainingData
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Cancelled, Progress, Request, Trained, TrainingFailed
@@ -58,6 +59,7 @@ MAX_FIT_LOGINS = 300_000  # real logins fitted on (each with its negative): more
 MAX_HOLDOUT_LOGINS = 300_000
 TAKEOVER_WEIGHT = 5.0
 PAST_SHARE = 0.4  # negatives with a past of their own (see `_past`)
+PAST_VISIT_SHARE = 0.3  # negatives on a second login of the same visit
 PAST_MIN_SETTLED = 5
 PAST_MAX_DAYS = 21
 MIN_ATO_ENTITIES = 50  # AFD reports the ATO discovery rate only with this many labelled entities
@@ -65,12 +67,15 @@ IMPORTANCE_ROWS = 2_000
 MAX_ROUNDS = 600
 PATIENCE = 30
 #: how a negative is made: (share, variables taken from the donor login)
+#: Weighted by how often an attacker can do it: another device and network is the rule; copying the
+#: owner's browser (its user agent) is easy, the owner's network or session harder, the owner's very
+#: device (its fingerprint) rare: a network change alone is mostly the owner travelling.
 MODES: tuple[tuple[float, frozenset[str]], ...] = (
-    (0.4, frozenset({"ip", "agent", "fingerprint", "session"})),  # someone else entirely
-    (0.2, frozenset({"ip", "session"})),  # the owner's device on another network
-    (0.2, frozenset({"agent", "fingerprint", "session"})),  # another device on the owner's network
-    (0.1, frozenset({"ip", "fingerprint", "session"})),  # the owner's browser copied, from elsewhere
+    (0.5, frozenset({"ip", "agent", "fingerprint", "session"})),  # someone else entirely
+    (0.15, frozenset({"ip", "fingerprint", "session"})),  # the owner's browser copied, from elsewhere
+    (0.15, frozenset({"agent", "fingerprint", "session"})),  # another device on the owner's network
     (0.1, frozenset({"ip", "agent", "fingerprint"})),  # the owner's session, from another device and network
+    (0.1, frozenset({"ip", "session"})),  # the owner's device on another network
 )
 
 
@@ -165,9 +170,12 @@ def _past(
     rng: np.random.Generator, login: LoginSpec, mode: np.ndarray, event_ms: np.ndarray, settled: np.ndarray
 ) -> pl.DataFrame:
     """For a share of negatives, a past: the donor's network and device already used by "the
-    attacker" once to a few times, one to three weeks ago at most and at least a day ago (settled).
-    Without it every negative is a stranger, and a model learns that any value seen before is the
-    owner's: an attacker who got in once would be trusted on every later visit."""
+    attacker" once to a few times, one to three weeks ago at most and at least a day ago (settled);
+    and for a share, a login of the same visit earlier in the day (the last successful login was the
+    attacker's own, from where they are). Without it every negative is a stranger arriving from the
+    owner's last place, and a model learns that any value seen before is the owner's, and that a
+    login from where the last one came from is: an attacker who got in once would be trusted on
+    every later attempt."""
     m = len(mode)
     chosen = (rng.random(m) < PAST_SHARE) & (settled >= PAST_MIN_SETTLED)
     uses = rng.choice([1, 2, 3], size=m, p=[0.5, 0.3, 0.2])
@@ -178,12 +186,15 @@ def _past(
     masks = np.array(
         [sum(1 << j for j, role in enumerate(roles) if role in taken and role != "session") for _, taken in MODES]
     )
+    visited = rng.random(m) < PAST_VISIT_SHARE
+    visit = event_ms - np.exp(rng.uniform(np.log(5 * 60_000), np.log(DAY_MS - HOUR_MS), m)).astype(np.int64)
     return pl.DataFrame(
         {
             "past_uses": np.where(chosen, uses, 0),
             "past_first": first,
             "past_last": last,
             "past_mask": np.where(chosen, masks[mode], 0),
+            "past_visit": pl.Series(np.where(visited, visit, 0)).replace(0, None),
         }
     )
 
@@ -233,7 +244,7 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
     if request.window is not None:
         in_window = pl.col(layout.EVENT_MS).is_between(*request.window, closed="both")
     window = everything.filter(in_window)
-    _check_minimums(window, messages)
+    check_login_data(window, messages)
     if login is None or messages.has_errors:
         raise TrainingFailed(messages)
     spec = hist.HistorySpec(login=login)
@@ -393,13 +404,3 @@ def _importance(
     rows = np.vstack([p for p in picked if len(p)])
     contributions = np.asarray(booster.predict(rows, pred_contrib=True))[:, :-1]
     return dict(zip(names, np.abs(contributions).mean(axis=0).astype(float).tolist(), strict=True))
-
-
-def _check_minimums(frame: pl.DataFrame, messages: Messages) -> None:
-    entities = frame.group_by(layout.ENTITY_ID).agg(pl.len().alias("n")).filter(pl.col("n") >= 2).height
-    if entities < 1500:
-        messages.file_error("Too few entities", f"{entities} entities have 2 events or more; at least 1,500 are needed")
-    if frame.height:
-        days = (int(frame[layout.EVENT_MS].max()) - int(frame[layout.EVENT_MS].min())) / 86_400_000  # type: ignore[arg-type]
-        if days < 30:
-            messages.file_error("Too short", f"the events cover {days:.1f} days; at least 30 are needed")

@@ -33,9 +33,9 @@ from fraudhawk.features.history.login_spec import (
 from fraudhawk.features.history.login_values import agent_parts, ip_parts, km_between
 from fraudhawk.features.history.spec import NO_ENTITY
 
-#: a probe's own past: how many settled uses, the first and last of them (ms), and of which dimensions
-#: (bit j: dimension j)
-PAST = ("past_uses", "past_first", "past_last", "past_mask")
+#: a probe's own past: how many settled uses, the first and last of them (ms), of which dimensions
+#: (bit j: dimension j), and a visit shortly before (ms, unsettled; null for none)
+PAST = ("past_uses", "past_first", "past_last", "past_mask", "past_visit")
 
 
 def _entity(frame: pl.DataFrame) -> pl.Series:
@@ -134,8 +134,9 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
     )
     total = settled["n_cum"].fill_null(0).to_numpy()
     # A probe may come with a past (`PAST` columns): its values of the dimensions in `past_mask`
-    # already used `past_uses` times, first at `past_first` and last at `past_last`, all settled; as
-    # an attacker who got in days ago and comes back would have. Those logins count as the entity's.
+    # already used `past_uses` times, first at `past_first` and last at `past_last`, all settled, as
+    # an attacker who got in days ago and comes back would have (those logins count as the entity's);
+    # and a visit at `past_visit`, within the day, from the same place (the last successful login).
     past = PAST[0] in q.columns
     past_uses = q["past_uses"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
     past_mask = q["past_mask"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
@@ -190,6 +191,15 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         )
         .sort("q")
     )
+    if past:
+        # a probe's own visit shortly before (unsettled): the last successful login, from its own place
+        newer = pl.col("past_visit").is_not_null() & (
+            pl.col("last_ms").is_null() | (pl.col("past_visit") > pl.col("last_ms"))
+        )
+        last = last.with_columns(
+            pl.when(newer).then(pl.col(f"d{COUNTRY}")).otherwise(pl.col("last_c")).alias("last_c"),
+            pl.when(newer).then(pl.col("past_visit")).otherwise(pl.col("last_ms")).alias("last_ms"),
+        )
     pairs = last.select(pl.col(f"d{COUNTRY}").alias("a"), pl.col("last_c").alias("b"))
     distinct_pairs = pairs.drop_nulls().unique()
     km_table = distinct_pairs.with_columns(
