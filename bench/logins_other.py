@@ -1,7 +1,11 @@
 """A second, independent generator of login events, for judging Account Takeover Insights on
 traffic it was not built for.
 
-    .venv/bin/python bench/logins_other.py --users 10000 --days 120 --seed 7 --out /tmp/logins.csv
+    .venv/bin/python bench/logins_other.py --users 10000 --days 135 --seed 7 --out /tmp/logins.csv
+
+(10,000 users over 135 days make about a million rows; users average 0.75 logins a day.) Benchmarks
+import `generate` and declare the five variables from `VARIABLES`: the column names on purpose do not
+say what they hold, so the model must find them by variable type.
 
 Writes an AFD events CSV (EVENT_ID, EVENT_TIMESTAMP, ENTITY_ID, ENTITY_TYPE, ip, useragent, fp,
 session_id, are_credentials_valid, EVENT_LABEL, LABEL_TIMESTAMP) in time order, and beside it
@@ -927,7 +931,10 @@ def _attacks(
 
     parts = [_blank(0)]
     kinds = [np.zeros(0, dtype=np.int64)]
-    for i, count in enumerate(rng.multinomial(total, KIND_SHARE).tolist()):
+    counts = rng.multinomial(total, KIND_SHARE)
+    if not len(eligible):  # nobody has a history yet: only the untargeted attack is possible
+        counts = np.array([total, 0, 0, 0, 0])
+    for i, count in enumerate(counts.tolist()):
         if count:
             parts.append(ATTACKS[i](scene, count))
             kinds.append(np.full(count, i))
