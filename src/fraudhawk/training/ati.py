@@ -182,7 +182,7 @@ def _past(
     span = np.exp(rng.uniform(np.log(DAY_MS + HOUR_MS), np.log(PAST_MAX_DAYS * DAY_MS), m)).astype(np.int64)
     first = event_ms - span
     last = np.where(uses > 1, first + (rng.random(m) * (span - DAY_MS)).astype(np.int64), first)
-    roles = [source for name, source in DIMENSIONS if name in login.dimensions()]
+    roles = [source for _, source in DIMENSIONS]
     masks = np.array(
         [sum(1 << j for j, role in enumerate(roles) if role in taken and role != "session") for _, taken in MODES]
     )

@@ -41,6 +41,7 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("fingerprint", "fingerprint"),
     ("session", "session"),
 )
+ASN, COUNTRY, SESSION = 2, 3, 10  # places among the dimensions
 #: plain words for each dimension (explanations)
 WORDS = {
     "ip": "IP address",
@@ -73,23 +74,19 @@ class LoginSpec:
         return [name for name in (self.ip, self.agent, self.credentials, self.fingerprint, self.session) if name]
 
     def dimensions(self) -> list[str]:
-        """The dimensions this spec follows (fingerprint and session only when declared)."""
-        present = {"ip": True, "agent": True, "fingerprint": bool(self.fingerprint), "session": bool(self.session)}
-        return [name for name, source in DIMENSIONS if present[source]]
+        """Every dimension, in their fixed order (one without its variable is always missing)."""
+        return [name for name, _ in DIMENSIONS]
 
-    def source_variable(self, dimension: str) -> str:
+    def source_variable(self, dimension: str) -> str | None:
         source = dict(DIMENSIONS)[dimension]
-        variable = {"ip": self.ip, "agent": self.agent, "fingerprint": self.fingerprint, "session": self.session}[
-            source
-        ]
-        assert variable is not None
-        return variable
+        return {"ip": self.ip, "agent": self.agent, "fingerprint": self.fingerprint, "session": self.session}[source]
 
     def feature_names(self) -> list[str]:
         p = LOGIN_PREFIX
         names = [f"{p}settled", *(f"{p}fail_{w}" for w, _ in FAIL_WINDOWS), f"{p}travel_km", f"{p}travel_kmh"]
         for d in self.dimensions():
             names += [f"{p}{d}.uses", f"{p}{d}.share", f"{p}{d}.since_d", f"{p}{d}.age_d", f"{p}{d}.distinct"]
+        names += [f"{p}session.gap_s", f"{p}session.moved"]
         return names
 
     def groups(self) -> dict[str, list[str]]:
@@ -101,8 +98,11 @@ class LoginSpec:
         out[f"{p}travel_km"] = [self.ip]
         out[f"{p}travel_kmh"] = [self.ip]
         for d in self.dimensions():
+            variable = self.source_variable(d)
             for kind in ("uses", "share", "since_d", "age_d", "distinct"):
-                out[f"{p}{d}.{kind}"] = [self.source_variable(d)]
+                out[f"{p}{d}.{kind}"] = [variable] if variable else []
+        for kind in ("gap_s", "moved"):
+            out[f"{p}session.{kind}"] = [self.session, self.ip] if self.session else []
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -61,10 +61,8 @@ def dimension_values(spec: LoginSpec, texts: list[str | None]) -> tuple[list[str
     ip, agent = by_name[spec.ip], by_name[spec.agent]
     values: list[str | None] = list(ip_parts(ip)) if ip is not None else [None] * 4
     values += list(agent_parts(agent)) if agent is not None else [None] * 5
-    if spec.fingerprint:
-        values.append(by_name[spec.fingerprint])
-    if spec.session:
-        values.append(by_name[spec.session])
+    values.append(by_name[spec.fingerprint] if spec.fingerprint else None)
+    values.append(by_name[spec.session] if spec.session else None)
     return values, is_valid(by_name[spec.credentials])
 
 
