@@ -26,10 +26,6 @@ def age_days(event_ms: Any, moment_ms: Any) -> Any:
     return (event_ms - moment_ms) / DAY_MS
 
 
-def seconds_between(event_ms: Any, moment_ms: Any) -> Any:
-    return (event_ms - moment_ms) / 1000
-
-
 def hours_between(event_ms: Any, moment_ms: Any) -> Any:
     return (event_ms - moment_ms) / HOUR_MS
 

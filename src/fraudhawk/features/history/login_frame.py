@@ -19,17 +19,15 @@ import polars as pl
 
 from fraudhawk.eventdata import layout
 from fraudhawk.features.history import columns
-from fraudhawk.features.history.login_formulas import age_days, hours_between, seconds_between, share, speed
+from fraudhawk.features.history.login_formulas import age_days, hours_between, share, speed
 from fraudhawk.features.history.login_profile import LoginProfile
 from fraudhawk.features.history.login_spec import (
-    ASN,
     COUNTRY,
     FAIL_KEEP,
     FAIL_WINDOWS,
     LOGIN_CAP,
     LOGIN_PREFIX,
     MIN_TRAVEL_HOURS,
-    SESSION,
     SETTLE_MS,
     LoginSpec,
 )
@@ -265,32 +263,8 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         if past:
             distinct = distinct + (new_value & used)  # a value only its past used is one more
         out[f"{p}{name}.distinct"] = np.minimum(distinct, LOGIN_CAP).astype(np.float64)
-    _session(events, q, out)
     assert all(len(v) == n for v in out.values())
     return out
-
-
-def _session(events: pl.DataFrame, q: pl.DataFrame, out: dict[str, np.ndarray]) -> None:
-    """The session's last successful login before the event, if within the day: how long ago, and
-    whether from another network."""
-    d, asn = f"d{SESSION}", f"d{ASN}"
-    used = (
-        events.filter(pl.col("valid"))
-        .select("e", d, pl.col("seq").alias("at"), pl.col("ms").alias("s_ms"), pl.col(asn).alias("s_asn"))
-        .drop_nulls(d)
-    )
-    found = (
-        q.select("q", "e", "seq", "ms", d, asn)
-        .sort("seq")
-        .join_asof(used, left_on="seq", right_on="at", by=["e", d], allow_exact_matches=False, check_sortedness=False)
-        .sort("q")
-    )
-    ms = found["ms"].to_numpy()
-    last = found["s_ms"].fill_null(0).to_numpy()
-    within = found["s_ms"].is_not_null().to_numpy() & (last > ms - SETTLE_MS)
-    moved = (~found[asn].eq_missing(found["s_asn"])).cast(pl.Float64).to_numpy()
-    out[f"{LOGIN_PREFIX}session.gap_s"] = np.where(within, seconds_between(ms, last), np.nan)
-    out[f"{LOGIN_PREFIX}session.moved"] = np.where(within, moved, np.nan)
 
 
 def features(spec: LoginSpec, table: pl.DataFrame) -> dict[str, np.ndarray]:

@@ -13,8 +13,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudhawk.features.history.login_formulas import age_days, capped, seconds_between, share, speed_kmh
-from fraudhawk.features.history.login_spec import ASN, COUNTRY, FAIL_KEEP, FAIL_WINDOWS, LOGIN_CAP, SESSION, SETTLE_MS
+from fraudhawk.features.history.login_formulas import age_days, capped, share, speed_kmh
+from fraudhawk.features.history.login_spec import COUNTRY, FAIL_KEEP, FAIL_WINDOWS, LOGIN_CAP, SETTLE_MS
 from fraudhawk.features.history.login_values import km_between
 
 _NAN = float("nan")
@@ -71,20 +71,7 @@ class LoginProfile:
             else:
                 out += [0.0, share(0, total) if total else _NAN, _NAN, _NAN]
             out.append(distinct)
-        out += self._session(event_ms, cut, values)
         return out
-
-    def _session(self, event_ms: int, cut: int, values: list[str | None]) -> list[float]:
-        """Seconds since this session's last successful login within the day, and whether that
-        login came from another network (a session taken over from elsewhere)."""
-        session = values[SESSION]
-        if session is not None:
-            for ms, row in reversed(self.recent):
-                if ms <= cut:
-                    break
-                if ms <= event_ms and row[SESSION] == session:
-                    return [seconds_between(event_ms, ms), 0.0 if row[ASN] == values[ASN] else 1.0]
-        return [_NAN, _NAN]
 
     def advance(self, event_ms: int, values: list[str | None], valid: bool) -> None:
         if valid:

@@ -41,7 +41,7 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("fingerprint", "fingerprint"),
     ("session", "session"),
 )
-ASN, COUNTRY, SESSION = 2, 3, 10  # places among the dimensions
+COUNTRY = 3  # the country's place among the dimensions
 #: plain words for each dimension (explanations)
 WORDS = {
     "ip": "IP address",
@@ -86,7 +86,6 @@ class LoginSpec:
         names = [f"{p}settled", *(f"{p}fail_{w}" for w, _ in FAIL_WINDOWS), f"{p}travel_km", f"{p}travel_kmh"]
         for d in self.dimensions():
             names += [f"{p}{d}.uses", f"{p}{d}.share", f"{p}{d}.since_d", f"{p}{d}.age_d", f"{p}{d}.distinct"]
-        names += [f"{p}session.gap_s", f"{p}session.moved"]
         return names
 
     def groups(self) -> dict[str, list[str]]:
@@ -101,8 +100,6 @@ class LoginSpec:
             variable = self.source_variable(d)
             for kind in ("uses", "share", "since_d", "age_d", "distinct"):
                 out[f"{p}{d}.{kind}"] = [variable] if variable else []
-        for kind in ("gap_s", "moved"):
-            out[f"{p}session.{kind}"] = [self.session, self.ip] if self.session else []
         return out
 
     def to_json(self) -> dict[str, Any]:
