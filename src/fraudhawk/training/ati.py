@@ -108,7 +108,18 @@ def _plan(variables: list[VariableInfo], spec: hist.HistorySpec) -> FeaturePlan:
     excluded = {v.name: "not used by Account Takeover Insights" for v in variables if v.name not in used}
     plan = FeaturePlan(list(variables), excluded=excluded, aggregates_only=True)
     plan.fit(pl.DataFrame(), spec)
+    plan.feature_names = model_features(spec)
+    plan.groups = {name: plan.groups[name] for name in plan.feature_names}
     return plan
+
+
+def model_features(spec: hist.HistorySpec) -> list[str]:
+    """The login profile's features only. The entity's activity (time since its last event, its
+    rate, its usual hours) is the same for a login and its negatives, so the model could learn from
+    it only who the real logins are in ways attackers share: an owner abroad logs in at odd hours
+    from a new network, and so does an attacker; the negatives, made at the owner's own moments,
+    cannot show the attacker's."""
+    return [name for name in spec.feature_names() if name.startswith(LOGIN_PREFIX)]
 
 
 def _monotone(names: list[str]) -> list[int]:
@@ -268,7 +279,7 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
             f"Account Takeover Insights needs at least {MIN_LOGINS}",
         )
         raise TrainingFailed(messages)
-    names = spec.feature_names()
+    names = model_features(spec)
     return _Logins(
         everything,
         window.height,
