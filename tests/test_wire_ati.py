@@ -42,6 +42,7 @@ from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
 from fraudhawk.training import report
+from fraudhawk.training.ati import plan_for
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Trained
 from fraudhawk.training.versions import training_details
@@ -255,10 +256,7 @@ def login_plan() -> FeaturePlan:
     """The plan an ATI version is saved with: the login profile's aggregates only."""
     variables = [VariableInfo(name, data_type, kind) for name, (data_type, kind, _) in VARIABLES.items()]
     variables = [v for v in variables if v.name in MODEL_VARIABLES]
-    excluded = {v.name: "not used by Account Takeover Insights" for v in variables if v.name not in SPEC.inputs()}
-    plan = FeaturePlan(variables, excluded=excluded, aggregates_only=True)
-    plan.fit(pl.DataFrame(), hist.HistorySpec(login=SPEC))
-    return plan
+    return plan_for(variables, hist.HistorySpec(login=SPEC))
 
 
 def _share_at_least(scores: np.ndarray, threshold: float) -> float:
@@ -366,8 +364,8 @@ def test_v2_importance_lists_raw_variables_and_aggregates(finished: dict[str, An
     # the booster's target depends on l.settled (credentials) and l.ip.uses: those two lead
     assert {m["variableName"] for m in raw[:2]} == {"credentials_valid", "ip"}
     groups = v2["aggregatedVariablesImportanceMetrics"]["logOddsMetrics"]
-    # each login variable's aggregates, and the entity's activity (its login counts and rates)
-    expected = sorted([(n,) for n in MODEL_VARIABLES[:5]] + [("ENTITY_ID",)])
+    # each login variable's aggregates (the model reads nothing else)
+    expected = sorted((n,) for n in MODEL_VARIABLES[:5])
     assert sorted(tuple(g["variableNames"]) for g in groups) == expected
     # a raw variable's importance is that of everything computed from it: here its aggregates
     by_group = {g["variableNames"][0]: g["aggregatedVariablesImportance"] for g in groups}
@@ -592,13 +590,12 @@ def test_explain_adds_words_to_login_groups(tmp_path: Path) -> None:
     assert "description" not in groups[("fingerprint",)]
     # the raw view sums each variable's aggregates: the same log-odds, per variable
     raw = {v["eventVariableName"]: v["logOddsImpact"] for v in answer["variableImpactExplanations"]}
-    activity = groups.pop(("ENTITY_ID",))
-    assert "description" not in activity
+    assert ("ENTITY_ID",) not in groups  # the model reads the login profile only
     assert set(raw) == {names[0] for names in groups}
     for names, group in groups.items():
         assert raw[names[0]] == pytest.approx(group["logOddsImpact"], abs=2e-6)
     total = float(np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True))[0][:-1].sum())
-    assert sum(raw.values()) + activity["logOddsImpact"] == pytest.approx(total, abs=1e-5)
+    assert sum(raw.values()) == pytest.approx(total, abs=1e-5)
 
 
 # --- end to end on simulated logins -------------------------------------------------------------------
@@ -878,7 +875,7 @@ def test_prediction_explanations_carry_plain_words(simulated: Lab, simulated_mod
     assert words["stranger"][("ip_address",)].startswith("new to this entity: IP address")
     assert words["usual"][("fingerprint",)].startswith("device fingerprint used in ")
     assert words["usual"][("ip_address",)].startswith("IP address used in ")
-    assert words["usual"][("ENTITY_ID",)] is None
+    assert ("ENTITY_ID",) not in words["usual"]
 
     # `fraudhawk predict --explain` prints the words under each aggregate
     stranger = next(answer for answer in raw if answer["eventId"] == "stranger")

@@ -7,9 +7,11 @@
    event (an entity's first login has no history to compare with: it scores -1, "unknown risk").
 3. **Negative sampling**: beside each real login, a login that did not happen: the same entity at
    the same moment, with some of another login's variables (its network and device, the network
-   only, the device only, or the network and fingerprint with the owner's user agent kept). Half the donor logins are drawn uniformly, half uniformly over
-   networks (an attacker's network is not chosen by how many users it has). The model learns to tell
-   the real logins from these; labelled takeovers, when there are any, join the negatives.
+   only, the device only, or the network and fingerprint with the owner's user agent kept); some
+   with a past of their own (`_past`: an attacker back for another visit). Half the donor logins
+   are drawn uniformly, half uniformly over networks (an attacker's network is not chosen by how
+   many users it has). The model learns to tell the real logins from these, on the login profile's
+   features only (`model_features`); labelled takeovers, when there are any, join the negatives.
 4. Hold out the newest 15% of logins (with their own negatives): the anomaly separation index (ASI)
    is the AUC of their negatives against them, and scores are tied to the challenge rate on them
    (500 ~ 5% of logins, 900 ~ 0.1%).
@@ -101,7 +103,7 @@ def login_spec(variables: list[VariableInfo], messages: Messages) -> LoginSpec |
     )
 
 
-def _plan(variables: list[VariableInfo], spec: hist.HistorySpec) -> FeaturePlan:
+def plan_for(variables: list[VariableInfo], spec: hist.HistorySpec) -> FeaturePlan:
     login = spec.login
     assert login is not None
     used = set(login.inputs())
@@ -114,12 +116,15 @@ def _plan(variables: list[VariableInfo], spec: hist.HistorySpec) -> FeaturePlan:
 
 
 def model_features(spec: hist.HistorySpec) -> list[str]:
-    """The login profile's features only. The entity's activity (time since its last event, its
-    rate, its usual hours) is the same for a login and its negatives, so the model could learn from
-    it only who the real logins are in ways attackers share: an owner abroad logs in at odd hours
-    from a new network, and so does an attacker; the negatives, made at the owner's own moments,
-    cannot show the attacker's."""
-    return [name for name in spec.feature_names() if name.startswith(LOGIN_PREFIX)]
+    """The login profile's features of the dimensions the event type has. Not the entity's activity
+    (time since its last event, its rate, its usual hours): it is the same for a login and its
+    negatives, so the model could learn from it only who the real logins are in ways attackers
+    share: an owner abroad logs in at odd hours from a new network, and so does an attacker; the
+    negatives, made at the owner's own moments, cannot show the attacker's."""
+    login = spec.login
+    assert login is not None
+    groups = login.groups()
+    return [name for name in login.feature_names() if groups[name]]
 
 
 def _monotone(names: list[str]) -> list[int]:
@@ -402,7 +407,7 @@ def train(data: TrainingData, request: Request, progress: Progress, stop: Callab
         "rounds": booster.current_iteration(),
         "features": len(logins.names),
     }
-    plan = _plan(request.variables, spec)
+    plan = plan_for(request.variables, spec)
     return Trained(booster, plan, calibration, performance, importance, messages, summary, logins.states)
 
 

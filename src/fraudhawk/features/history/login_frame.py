@@ -12,6 +12,7 @@ formulas (`login_formulas`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,17 +100,58 @@ def events(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dict[str, np.ndarray]:
     """Login features for `queries` (e, ms, seq: asked just before the event at `seq`; d0..dk),
-    in the queries' order, from `events` (sorted by seq)."""
+    in the queries' order, from `events` (sorted by seq).
+
+    A query (a probe) may come with a past (`PAST` columns): its values of the dimensions in
+    `past_mask` already used `past_uses` times, first at `past_first` and last at `past_last`, all
+    settled, as an attacker who got in days ago and comes back would have (those logins count as the
+    entity's); and a visit at `past_visit`, within the day, from the same place (the last successful
+    login)."""
     k = len(spec.dimensions())
-    dims = [f"d{j}" for j in range(k)]
-    n = queries.height
     q = queries.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("q"), (pl.col("ms") - SETTLE_MS).alias("cut"))
     valid = events.filter(pl.col("valid"))
+    past = _Past.of(q)
     out: dict[str, np.ndarray] = {}
-    p = LOGIN_PREFIX
-    ms = q["ms"].to_numpy()
+    settled = _settled(valid, q, k)
+    total = settled["n_cum"].fill_null(0).to_numpy() + past.uses
+    out[f"{LOGIN_PREFIX}settled"] = np.minimum(total, LOGIN_CAP).astype(np.float64)
+    _failures(events, q, out)
+    _travel(valid, q, past, out)
+    for j, name in enumerate(spec.dimensions()):
+        distinct = settled[f"distinct{j}"].fill_null(0).to_numpy()
+        _dimension(j, name, valid, q, total, distinct, past, out)
+    assert all(len(v) == q.height for v in out.values())
+    return out
 
-    # the entity's settled successful logins and how many distinct values of each dimension they had
+
+@dataclass
+class _Past:
+    """The queries' own pasts (see `_answer`), zeros for queries without."""
+
+    given: bool
+    uses: np.ndarray
+    mask: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    @classmethod
+    def of(cls, q: pl.DataFrame) -> _Past:
+        if PAST[0] not in q.columns:
+            none = np.zeros(q.height, dtype=np.int64)
+            return cls(False, none, none, none, none)
+        return cls(
+            True,
+            q["past_uses"].fill_null(0).to_numpy(),
+            q["past_mask"].fill_null(0).to_numpy(),
+            q["past_first"].fill_null(0).to_numpy(),
+            q["past_last"].fill_null(0).to_numpy(),
+        )
+
+
+def _settled(valid: pl.DataFrame, q: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Per query: the entity's settled successful logins (`n_cum`) and how many distinct values of
+    each dimension they had (`distinct<j>`)."""
+    dims = [f"d{j}" for j in range(k)]
     firsts = [
         valid.select("e", "ms", "seq", d)
         .drop_nulls(d)
@@ -125,7 +167,7 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         pl.col("n").cum_sum().over("e").alias("n_cum"),
         *(pl.col(f"new{j}").cum_sum().over("e").alias(f"distinct{j}") for j in range(k)),
     )
-    settled = (
+    return (
         q.sort("cut")
         .join_asof(
             per_ms.select("e", pl.col("ms").alias("at"), "n_cum", *(f"distinct{j}" for j in range(k))),
@@ -136,18 +178,10 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         )
         .sort("q")
     )
-    total = settled["n_cum"].fill_null(0).to_numpy()
-    # A probe may come with a past (`PAST` columns): its values of the dimensions in `past_mask`
-    # already used `past_uses` times, first at `past_first` and last at `past_last`, all settled, as
-    # an attacker who got in days ago and comes back would have (those logins count as the entity's);
-    # and a visit at `past_visit`, within the day, from the same place (the last successful login).
-    past = PAST[0] in q.columns
-    past_uses = q["past_uses"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
-    past_mask = q["past_mask"].fill_null(0).to_numpy() if past else np.zeros(n, dtype=np.int64)
-    total = total + past_uses
-    out[f"{p}settled"] = np.minimum(total, LOGIN_CAP).astype(np.float64)
 
-    # failed attempts before the event, in windows
+
+def _failures(events: pl.DataFrame, q: pl.DataFrame, out: dict[str, np.ndarray]) -> None:
+    """Failed attempts before the event (time, then arrival), in windows."""
     failed = events.filter(~pl.col("valid")).select("e", "ms", "seq")
     failed = failed.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("e").alias("f_cum"))
     before = (
@@ -180,9 +214,11 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
             .fill_null(0)
             .to_numpy()
         )
-        out[f"{p}fail_{w}"] = np.minimum(before - upto, LOGIN_CAP).astype(np.float64)
+        out[f"{LOGIN_PREFIX}fail_{w}"] = np.minimum(before - upto, LOGIN_CAP).astype(np.float64)
 
-    # distance and speed from the last successful login
+
+def _travel(valid: pl.DataFrame, q: pl.DataFrame, past: _Past, out: dict[str, np.ndarray]) -> None:
+    """Distance and speed from the last successful login before the event."""
     last = (
         q.sort("seq")
         .join_asof(
@@ -195,7 +231,7 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
         )
         .sort("q")
     )
-    if past:
+    if past.given:
         # a probe's own visit shortly before (unsettled): the last successful login, from its own place
         newer = pl.col("past_visit").is_not_null() & (
             pl.col("last_ms").is_null() | (pl.col("past_visit") > pl.col("last_ms"))
@@ -211,60 +247,66 @@ def _answer(spec: LoginSpec, events: pl.DataFrame, queries: pl.DataFrame) -> dic
     )
     km = pairs.join(km_table, on=["a", "b"], how="left", maintain_order="left")["km"].fill_null(np.nan).to_numpy()
     last_ms = last["last_ms"].fill_null(0).to_numpy()
-    hours = np.maximum(hours_between(ms, last_ms), MIN_TRAVEL_HOURS)
+    hours = np.maximum(hours_between(q["ms"].to_numpy(), last_ms), MIN_TRAVEL_HOURS)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[f"{p}travel_km"] = km
-        out[f"{p}travel_kmh"] = np.where(np.isnan(km), np.nan, speed(km, hours))
+        out[f"{LOGIN_PREFIX}travel_km"] = km
+        out[f"{LOGIN_PREFIX}travel_kmh"] = np.where(np.isnan(km), np.nan, speed(km, hours))
 
-    # each dimension: the settled uses of the event's value
-    for j, d in enumerate(dims):
-        name = spec.dimensions()[j]
-        uses = (
-            valid.select("e", "ms", d)
-            .drop_nulls(d)
-            .group_by("e", d, "ms")
-            .agg(pl.len().alias("n"))
-            .sort("ms")
-            .with_columns(
-                pl.col("n").cum_sum().over("e", d).alias("uses"), pl.col("ms").min().over("e", d).alias("first")
-            )
+
+def _dimension(
+    j: int,
+    name: str,
+    valid: pl.DataFrame,
+    q: pl.DataFrame,
+    total: np.ndarray,
+    distinct: np.ndarray,
+    past: _Past,
+    out: dict[str, np.ndarray],
+) -> None:
+    """One dimension's features: the settled uses of the event's value."""
+    d = f"d{j}"
+    uses = (
+        valid.select("e", "ms", d)
+        .drop_nulls(d)
+        .group_by("e", d, "ms")
+        .agg(pl.len().alias("n"))
+        .sort("ms")
+        .with_columns(pl.col("n").cum_sum().over("e", d).alias("uses"), pl.col("ms").min().over("e", d).alias("first"))
+    )
+    found = (
+        q.select("q", "e", "cut", d)
+        .sort("cut")
+        .join_asof(
+            uses.select("e", d, pl.col("ms").alias("at"), "uses", "first"),
+            left_on="cut",
+            right_on="at",
+            by=["e", d],
+            check_sortedness=False,
         )
-        found = (
-            q.select("q", "e", "cut", d)
-            .sort("cut")
-            .join_asof(
-                uses.select("e", d, pl.col("ms").alias("at"), "uses", "first"),
-                left_on="cut",
-                right_on="at",
-                by=["e", d],
-                check_sortedness=False,
-            )
-            .sort("q")
-        )
-        missing = found[d].is_null().to_numpy()
-        count = found["uses"].fill_null(0).to_numpy()
-        at = found["at"].fill_null(0).to_numpy()
-        first_ms = found["first"].fill_null(0).to_numpy()
-        new_value = count == 0
-        if past:
-            lived = ((past_mask >> j) & 1).astype(bool) & (past_uses > 0) & ~missing
-            first_ms = np.where(lived & (count > 0), np.minimum(first_ms, q["past_first"].to_numpy()), first_ms)
-            first_ms = np.where(lived & (count == 0), q["past_first"].to_numpy(), first_ms)
-            at = np.where(lived & (count > 0), np.maximum(at, q["past_last"].to_numpy()), at)
-            at = np.where(lived & (count == 0), q["past_last"].to_numpy(), at)
-            count = count + np.where(lived, past_uses, 0)
-        used = count > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"{p}{name}.uses"] = np.where(missing, np.nan, np.minimum(count, LOGIN_CAP).astype(np.float64))
-            out[f"{p}{name}.share"] = np.where(missing | (total == 0), np.nan, share(count, np.maximum(total, 1)))
-            out[f"{p}{name}.since_d"] = np.where(used & ~missing, age_days(ms, at), np.nan)
-            out[f"{p}{name}.age_d"] = np.where(used & ~missing, age_days(ms, first_ms), np.nan)
-        distinct = settled[f"distinct{j}"].fill_null(0).to_numpy()
-        if past:
-            distinct = distinct + (new_value & used)  # a value only its past used is one more
-        out[f"{p}{name}.distinct"] = np.minimum(distinct, LOGIN_CAP).astype(np.float64)
-    assert all(len(v) == n for v in out.values())
-    return out
+        .sort("q")
+    )
+    ms = q["ms"].to_numpy()
+    missing = found[d].is_null().to_numpy()
+    count = found["uses"].fill_null(0).to_numpy()
+    at = found["at"].fill_null(0).to_numpy()
+    first_ms = found["first"].fill_null(0).to_numpy()
+    new_value = count == 0
+    if past.given:
+        lived = ((past.mask >> j) & 1).astype(bool) & (past.uses > 0) & ~missing
+        first_ms = np.where(lived & ~new_value, np.minimum(first_ms, past.first), first_ms)
+        first_ms = np.where(lived & new_value, past.first, first_ms)
+        at = np.where(lived & ~new_value, np.maximum(at, past.last), at)
+        at = np.where(lived & new_value, past.last, at)
+        count = count + np.where(lived, past.uses, 0)
+        distinct = distinct + (new_value & lived)  # a value only its past used is one more
+    used = count > 0
+    p = LOGIN_PREFIX
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[f"{p}{name}.uses"] = np.where(missing, np.nan, np.minimum(count, LOGIN_CAP).astype(np.float64))
+        out[f"{p}{name}.share"] = np.where(missing | (total == 0), np.nan, share(count, np.maximum(total, 1)))
+        out[f"{p}{name}.since_d"] = np.where(used & ~missing, age_days(ms, at), np.nan)
+        out[f"{p}{name}.age_d"] = np.where(used & ~missing, age_days(ms, first_ms), np.nan)
+    out[f"{p}{name}.distinct"] = np.minimum(distinct, LOGIN_CAP).astype(np.float64)
 
 
 def features(spec: LoginSpec, table: pl.DataFrame) -> dict[str, np.ndarray]:
