@@ -4,18 +4,31 @@ must mean what it says (familiarity settles, travel is measured, first logins st
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
+from sqlalchemy import select
 
+from fraudhawk import datagen
 from fraudhawk.eventdata import layout
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.features.history import EntityState, HistorySpec, compute, replay_frame
 from fraudhawk.features.history.login_frame import events, probe_features
 from fraudhawk.features.history.login_profile import LoginProfile
 from fraudhawk.features.history.login_spec import LoginSpec
 from fraudhawk.features.history.login_values import dimension_values, km_between
+from fraudhawk.scoring import artifacts
+from fraudhawk.scoring.model import ScoringModel
+from fraudhawk.settings import Settings
+from fraudhawk.storage import schema
+from fraudhawk.storage.database import Database
 
 LOGIN = LoginSpec("ip", "agent", "valid", "fp", "session")
 SPEC = HistorySpec(login=LOGIN)
@@ -171,3 +184,143 @@ def test_an_entitys_first_login_has_no_history() -> None:
         assert row["h.events_seen"] == 0.0
         assert row["l.settled"] == 0.0
         assert row["l.ip.share"] is None
+
+
+# --- through the store ------------------------------------------------------------------------------
+
+ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
+ROLE = "arn:aws:iam::123456789012:role/afd"
+
+
+def _wait_import(afd: Any, job: str) -> None:
+    deadline = time.monotonic() + 300
+    while (status := afd.get_batch_import_jobs(jobId=job)["batchImports"][0]["status"]).startswith("IN_PROGRESS"):
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.1)
+    assert status == "COMPLETE"
+
+
+def _wait_status(afd: Any, wanted: str, version: dict[str, str]) -> None:
+    deadline = time.monotonic() + 300
+    while (status := afd.get_model_version(**version)["status"]) != wanted:
+        if status == "ERROR":
+            detail = afd.describe_model_versions(**version)["modelVersionDetails"][0]
+            raise AssertionError(detail["trainingResult"]["dataValidationMetrics"])
+        assert status in ("TRAINING_IN_PROGRESS", "ACTIVATE_REQUESTED", "ACTIVATE_IN_PROGRESS"), status
+        assert time.monotonic() < deadline, f"still {status}"
+        time.sleep(0.2)
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.mark.timeout(900)
+def test_the_stored_profile_follows_every_stored_event(afd: Any, settings: Settings) -> None:
+    """Train on stored logins; then logins arrive as predictions with ingestion, as SendEvent and as
+    a batch import. Each entity's stored profile is then what training computes over all of them."""
+    files = settings.data_dir / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    source = files / "all.csv"
+    datagen.logins(source, users=1_600, days=36, seed=21)
+    with source.open() as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    cut = int(len(rows) * 0.9)
+    first, predicted, sent, last = rows[:cut], rows[cut : cut + 150], rows[cut + 150 : cut + 400], rows[cut + 400 :]
+    _write(files / "first.csv", header, first)
+    _write(files / "last.csv", header, last)
+    datagen.declare_logins(afd)
+    afd.create_batch_import_job(
+        jobId="first", inputPath=str(files / "first.csv"), outputPath=str(files), eventTypeName="login", iamRoleArn=ROLE
+    )
+    _wait_import(afd, "first")
+    afd.create_model(modelId="ati", modelType=ATI, eventTypeName="login")
+    afd.create_model_version(
+        modelId="ati",
+        modelType=ATI,
+        trainingDataSource="INGESTED_EVENTS",
+        trainingDataSchema={"modelVariables": list(datagen.LOGIN_VARIABLES)},
+        ingestedEventsDetail={
+            "ingestedEventsTimeWindow": {"startTime": "2023-01-01T00:00:00Z", "endTime": "2030-01-01T00:00:00Z"}
+        },
+    )
+    _deploy(afd)
+    index = {name: i for i, name in enumerate(header)}
+
+    def event(row: list[str]) -> dict[str, Any]:
+        return {
+            "eventId": row[index["EVENT_ID"]],
+            "eventTypeName": "login",
+            "eventTimestamp": row[index["EVENT_TIMESTAMP"]],
+            "eventVariables": {name: row[index[name]] for name in datagen.LOGIN_VARIABLES},
+            "entities": [{"entityType": "customer", "entityId": row[index["ENTITY_ID"]]}],
+        }
+
+    scores = []
+    for row in predicted:  # one at a time, as a live system would: each prediction stores its event
+        answer = afd.get_event_prediction(detectorId="logins", **event(row))
+        scores.append(answer["modelScores"][0]["scores"]["ati_insightscore"])
+    assert all(score == -1 or 0 <= score <= 1000 for score in scores)
+    for row in sent:
+        afd.send_event(**event(row))
+    afd.create_batch_import_job(
+        jobId="last", inputPath=str(files / "last.csv"), outputPath=str(files), eventTypeName="login", iamRoleArn=ROLE
+    )
+    _wait_import(afd, "last")
+    _check_states_and_scores(settings, source, [row[index["EVENT_ID"]] for row in predicted], scores)
+
+
+def _deploy(afd: Any) -> None:
+    """The trained version active, in the walk-through's kind of detector, published."""
+    version = {"modelId": "ati", "modelType": ATI, "modelVersionNumber": "1.0"}
+    _wait_status(afd, "TRAINING_COMPLETE", version)
+    afd.update_model_version_status(**version, status="ACTIVE")
+    _wait_status(afd, "ACTIVE", version)
+    afd.put_detector(detectorId="logins", eventTypeName="login")
+    afd.put_outcome(name="challenge")
+    afd.create_rule(
+        ruleId="challenge",
+        detectorId="logins",
+        expression="$ati_insightscore >= 500",
+        language="DETECTORPL",
+        outcomes=["challenge"],
+    )
+    afd.create_detector_version(
+        detectorId="logins",
+        rules=[{"detectorId": "logins", "ruleId": "challenge", "ruleVersion": "1"}],
+        modelVersions=[version],
+    )
+    afd.update_detector_version_status(detectorId="logins", detectorVersionId="1", status="ACTIVE")
+
+
+def _check_states_and_scores(settings: Settings, source: Path, predicted: list[str], scores: list[float]) -> None:
+    [folder] = (settings.data_dir / "models" / "ati" / "1.0").iterdir()
+    spec = HistorySpec.from_json(json.loads((folder / "manifest.json").read_text())["plan"]["history"])
+    assert spec.login == LoginSpec("ip_address", "user_agent", "credentials_valid", "fingerprint", "session_id")
+    everything = pl.read_csv(source, infer_schema=False)
+    everything = everything.with_columns(parse_series(everything[layout.EVENT_TIMESTAMP]).alias(layout.EVENT_MS))
+    _, expected = compute(spec, everything.sort(layout.EVENT_MS, maintain_order=True), with_states=True)
+    database = Database(settings.database_url)
+    with database.read() as conn:
+        stored = {
+            row.entity_id: EntityState.from_bytes(row.state)
+            for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
+        }
+    database.dispose()
+    assert set(stored) == set(expected)
+    different = [entity for entity in expected if stored[entity] != expected[entity]]
+    assert not different, different[:5]
+    # the scores of the predicted logins are those the model gives their history features
+    history, _ = compute(spec, everything.sort(layout.EVENT_MS, maintain_order=True))
+    positions = {e: i for i, e in enumerate(everything.sort(layout.EVENT_MS, maintain_order=True)[layout.EVENT_ID])}
+    digest = artifacts.sha256((folder / "manifest.json").read_bytes())
+    model = ScoringModel.from_artifact(artifacts.load(folder, digest), folder)
+    ordered = everything.sort(layout.EVENT_MS, maintain_order=True)
+    picked = [positions[event_id] for event_id in predicted]
+    expected_scores = np.round(model.scores(ordered[picked], history[picked]))
+    assert list(expected_scores) == scores
