@@ -268,11 +268,39 @@ def test_the_stored_profile_follows_every_stored_event(afd: Any, settings: Setti
     assert all(score == -1 or 0 <= score <= 1000 for score in scores)
     for row in sent:
         afd.send_event(**event(row))
+    batch = _batch_scores(afd, files)  # reviewed before they are stored: from the stored profiles
     afd.create_batch_import_job(
         jobId="last", inputPath=str(files / "last.csv"), outputPath=str(files), eventTypeName="login", iamRoleArn=ROLE
     )
     _wait_import(afd, "last")
-    _check_states_and_scores(settings, source, [row[index["EVENT_ID"]] for row in predicted], scores)
+    _check_states_and_scores(
+        settings, source, [row[index["EVENT_ID"]] for row in predicted] + list(batch), scores + list(batch.values())
+    )
+
+
+def _batch_scores(afd: Any, files: Path) -> dict[str, float]:
+    """A batch prediction job's score of each login of last.csv."""
+    afd.create_batch_prediction_job(
+        jobId="review",
+        inputPath=str(files / "last.csv"),
+        outputPath=str(files / "scored"),
+        eventTypeName="login",
+        detectorName="logins",
+        iamRoleArn=ROLE,
+    )
+    deadline = time.monotonic() + 300
+    while (job := afd.get_batch_prediction_jobs(jobId="review")["batchPredictions"][0])["status"] not in (
+        "COMPLETE",
+        "FAILED",
+        "CANCELED",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert job["status"] == "COMPLETE", job
+    [output] = (files / "scored").glob("review_*_output.csv")
+    scored = pl.read_csv(output, infer_schema=False)
+    found = scored["MODEL_SCORES"].str.extract(r"'ati': (-?[0-9.]+)").cast(pl.Float64)
+    return dict(zip(scored[layout.EVENT_ID].to_list(), found.to_list(), strict=True))
 
 
 def _deploy(afd: Any) -> None:
