@@ -8,10 +8,10 @@
 3. **Negative sampling**: beside each real login, a login that did not happen: the same entity at
    the same moment, with some of another login's variables (its network and device, the network
    only, the device only, or the network and fingerprint with the owner's user agent kept); some
-   with a past of their own (`_past`: an attacker back for another visit). Half the donor logins
-   are drawn uniformly, half uniformly over networks (an attacker's network is not chosen by how
-   many users it has). The model learns to tell the real logins from these, on the login profile's
-   features only (`model_features`); labelled takeovers, when there are any, join the negatives.
+   with a past of their own (`_past`: an attacker back for another visit). Donor logins are drawn
+   uniformly, by network or from the login's own country (`_donors`). The model learns to tell the
+   real logins from these, on the login profile's features only (`model_features`); labelled
+   takeovers, when there are any, join the negatives.
 4. Hold out the newest 15% of logins (with their own negatives): the anomaly separation index (ASI)
    is the AUC of their negatives against them, and scores are tied to the challenge rate on them
    (500 ~ 5% of logins, 900 ~ 0.1%).
@@ -34,7 +34,7 @@ import polars as pl
 from fraudhawk.eventdata import layout
 from fraudhawk.features import history as hist
 from fraudhawk.features.history import login_frame
-from fraudhawk.features.history.login_spec import DIMENSIONS, LOGIN_PREFIX, LoginSpec
+from fraudhawk.features.history.login_spec import COUNTRY, DIMENSIONS, LOGIN_PREFIX, LoginSpec
 from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 from fraudhawk.features.plan import FeaturePlan, VariableInfo
 from fraudhawk.scoring.calibration import CHALLENGE_ANCHORS, Calibration
@@ -59,6 +59,7 @@ MIN_LOGINS = 100
 MAX_FIT_LOGINS = 300_000  # real logins fitted on (each with its negative): more adds time, not accuracy
 MAX_HOLDOUT_LOGINS = 300_000
 TAKEOVER_WEIGHT = 5.0
+DONOR_WAYS = (0.4, 0.35, 0.25)  # uniformly, by network, from the same country (see `_donors`)
 PAST_SHARE = 0.4  # negatives with a past of their own (see `_past`)
 PAST_VISIT_SHARE = 0.3  # negatives on a second login of the same visit
 PAST_MIN_SETTLED = 5
@@ -162,18 +163,28 @@ def _params(seed: int, names: list[str]) -> dict[str, Any]:
     }
 
 
-def _donors(rng: np.random.Generator, entities: np.ndarray, networks: np.ndarray) -> np.ndarray:
-    """For each login of a part, another login of the part to take variables from: half uniformly,
-    half uniformly over networks; never one of the same entity (where the part has another)."""
+def _within(rng: np.random.Generator, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each of `wanted` (codes into `keys`' distinct values), a random position whose key has it."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(int(keys.max(initial=0)) + 2))
+    size = bounds[wanted + 1] - bounds[wanted]
+    picked: np.ndarray = order[bounds[wanted] + (rng.random(len(wanted)) * size).astype(np.int64)]
+    return picked
+
+
+def _donors(rng: np.random.Generator, entities: np.ndarray, networks: np.ndarray, countries: np.ndarray) -> np.ndarray:
+    """For each login of a part, another login of the part to take variables from: uniformly (the
+    attacker is anyone), uniformly over networks (an attacker's network is not chosen by how many
+    users it has) or from the login's own country (attackers go through proxies in the victim's
+    country to pass geographic checks); never one of the same entity (where the part has another)."""
     m = len(entities)
     uniform = rng.integers(0, m, m)
-    codes, inverse = np.unique(networks, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(codes) + 1))
-    network = rng.integers(0, len(codes), m)
-    size = bounds[network + 1] - bounds[network]
-    by_network = order[bounds[network] + (rng.random(m) * size).astype(np.int64)]
-    picked = np.where(rng.random(m) < 0.5, uniform, by_network)
+    _, network_codes = np.unique(networks, return_inverse=True)
+    by_network = _within(rng, network_codes, rng.integers(0, int(network_codes.max(initial=0)) + 1, m))
+    _, country_codes = np.unique(countries, return_inverse=True)
+    same_country = _within(rng, country_codes, country_codes)
+    way = rng.choice(3, size=m, p=DONOR_WAYS)
+    picked = np.select([way == 0, way == 1], [uniform, by_network], same_country)
     for _ in range(4):  # a donor of the same entity is drawn again (uniformly)
         same = entities[picked] == entities
         if not same.any():
@@ -216,11 +227,16 @@ def _past(
 
 
 def _negatives(
-    rng: np.random.Generator, frame: pl.DataFrame, login: LoginSpec, rows: np.ndarray, networks: np.ndarray
+    rng: np.random.Generator,
+    frame: pl.DataFrame,
+    login: LoginSpec,
+    rows: np.ndarray,
+    networks: np.ndarray,
+    countries: np.ndarray,
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """The variables of one negative per login of `rows` (positions in `frame`), and how each was made."""
     entities = frame[layout.ENTITY_ID].cast(pl.String).fill_null("").to_numpy()[rows]
-    donors = rows[_donors(rng, entities, networks)]
+    donors = rows[_donors(rng, entities, networks, countries)]
     shares = np.array([share for share, _ in MODES])
     mode = rng.choice(len(MODES), size=len(rows), p=shares / shares.sum())
     roles = {"ip": login.ip, "agent": login.agent, "fingerprint": login.fingerprint, "session": login.session}
@@ -247,6 +263,7 @@ class _Logins:
     table: pl.DataFrame  # every event as the login look-ups read it (`login_frame.events`)
     matrix: np.ndarray  # every event's features
     networks: np.ndarray  # every event's network (ASN), "" when unknown
+    countries: np.ndarray  # every event's country, "" when unknown
     rows: np.ndarray
     takeover: np.ndarray  # per login of `rows`: labelled a takeover
     ato_entities: int
@@ -293,6 +310,7 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
         table,
         features.select(names).to_numpy().astype(np.float64),
         dimensions["d2"].fill_null("").to_numpy(),
+        dimensions[f"d{COUNTRY}"].fill_null("").to_numpy(),
         rows,
         flags["takeover"].to_numpy()[rows],
         int(everything.filter(flags["takeover"])[layout.ENTITY_ID].n_unique()),
@@ -305,7 +323,7 @@ def _with_negatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The chosen logins' features, one negative's features per login, and which are labelled takeovers."""
     at = logins.rows[chosen]
-    negatives, mode = _negatives(rng, logins.everything, logins.login, at, logins.networks[at])
+    negatives, mode = _negatives(rng, logins.everything, logins.login, at, logins.networks[at], logins.countries[at])
     real = logins.matrix[at]
     settled = real[:, logins.names.index(f"{LOGIN_PREFIX}settled")]
     event_ms = logins.everything[layout.EVENT_MS].to_numpy()[at]
