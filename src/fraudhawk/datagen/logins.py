@@ -177,6 +177,7 @@ def _write(
     header += ["fingerprint"] * fingerprint + ["session_id"] * session
     header += ["credentials_valid", "EVENT_LABEL", "LABEL_TIMESTAMP"]
     names = [f"customer_{u:06d}" for u in range(int(rows["user"].max()) + 1)]
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
