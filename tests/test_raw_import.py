@@ -109,3 +109,25 @@ def test_suggested_types_from_values() -> None:
         "score": ("FLOAT", "NUMERIC"),
         "colour": ("STRING", "CATEGORICAL"),
     }
+
+
+def test_login_variables_are_typed_for_account_takeover_insights() -> None:
+    sample = pl.DataFrame(
+        {
+            "ip": ["1.2.3.4", "5.6.7.8"],
+            "user_agent": ["Mozilla/5.0", "curl/8.0"],
+            "device_fingerprint": ["a1", "b2"],
+            "session_id": ["s1", "s2"],
+            "login_successful": ["True", "False"],
+            "success_rate": ["0.5", "0.7"],  # a number, not whether credentials were valid
+        }
+    )
+    found = {s.variable: (s.data_type, s.variable_type) for s in suggest(sample, list(sample.columns))}
+    assert found == {
+        "ip": ("STRING", "IP_ADDRESS"),
+        "user_agent": ("STRING", "USERAGENT"),
+        "device_fingerprint": ("STRING", "FINGERPRINT"),
+        "session_id": ("STRING", "SESSION_ID"),
+        "login_successful": ("BOOLEAN", "ARE_CREDENTIALS_VALID"),
+        "success_rate": ("FLOAT", "NUMERIC"),
+    }

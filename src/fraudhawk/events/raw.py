@@ -28,6 +28,9 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
 # name fragments -> variable type, checked in order; the first that the column's name contains wins
 _BY_NAME: list[tuple[tuple[str, ...], str]] = [
+    (("credentials", "credential", "successful", "success"), "ARE_CREDENTIALS_VALID"),
+    (("fingerprint", "device_id", "deviceid", "fp"), "FINGERPRINT"),
+    (("session_id", "sessionid", "session"), "SESSION_ID"),
     (("email",), "EMAIL_ADDRESS"),
     (("ip_address", "ipaddress", "ip_addr", "client_ip", "ip"), "IP_ADDRESS"),
     (("phone",), "PHONE_NUMBER"),
@@ -42,6 +45,8 @@ _BY_NAME: list[tuple[tuple[str, ...], str]] = [
     (("country",), "BILLING_COUNTRY"),
 ]
 _NUMERIC_TYPES = {"PRICE"}
+_BOOLEAN_TYPES = {"ARE_CREDENTIALS_VALID"}  # named so only when the values are true/false
+_BOOLEAN_VALUES = ["true", "false", "1", "0", "yes", "no", "t", "f"]
 # Types a name suggests only for text: a numeric "city_pop" is a number, not a city.
 _TEXT_TYPES = {"BILLING_CITY", "BILLING_STATE", "BILLING_COUNTRY", "BILLING_ADDRESS_L1", "CURRENCY_CODE"}
 
@@ -97,13 +102,20 @@ def suggest(sample: pl.DataFrame, columns: list[str]) -> list[Suggestion]:
             variable_type = "EMAIL_ADDRESS"
         if variable_type is None and len(values) and values.str.contains(_IPV4).mean() > 0.9:  # type: ignore[operator]
             variable_type = "IP_ADDRESS"
-        if (variable_type in _NUMERIC_TYPES and not numeric) or (variable_type in _TEXT_TYPES and numeric):
+        boolean = len(values) > 0 and bool(values.str.to_lowercase().is_in(_BOOLEAN_VALUES).all())
+        if (
+            (variable_type in _NUMERIC_TYPES and not numeric)
+            or (variable_type in _TEXT_TYPES and numeric)
+            or (variable_type in _BOOLEAN_TYPES and not boolean)
+        ):
             variable_type = None
         if variable_type is None:
             variable_type = "NUMERIC" if numeric else "CATEGORICAL"
         data_type = "FLOAT" if variable_type in ("NUMERIC", "PRICE") else "STRING"
         if variable_type == "CARD_BIN":
             data_type = "STRING"
+        if variable_type in _BOOLEAN_TYPES:
+            data_type = "BOOLEAN"
         suggestions.append(Suggestion(column, name, data_type, variable_type))
     return suggestions
 
