@@ -83,6 +83,22 @@ def test_vectorised_features_and_states_equal_one_event_at_a_time() -> None:
         assert all(EntityState.from_bytes(states[e].to_bytes()) == states[e] for e in states)
 
 
+def test_a_copy_advances_alone() -> None:
+    """The hot path advances a copy of the cached profile: neither may change the other."""
+    frame = _frame(3000, 6, entities=5)
+    _, states = compute(SPEC, frame.head(2000), with_states=True)
+    later = frame.slice(2000)
+    for entity, state in states.items():
+        before = state.to_bytes()
+        copy = state.copy()
+        replay_frame(SPEC, later.filter(pl.col(layout.ENTITY_ID) == entity), {entity: copy})
+        assert state.to_bytes() == before
+        original = EntityState.from_bytes(before)
+        replay_frame(SPEC, later.filter(pl.col(layout.ENTITY_ID) == entity), {entity: state})
+        assert state == copy  # the original, advanced the same way after its copy, agrees
+        assert original != state
+
+
 def test_a_state_carries_on_after_training() -> None:
     """Training's final states, advanced one event at a time, give what the whole history gives."""
     frame = _frame(5000, 3)

@@ -30,6 +30,10 @@ class LoginProfile:
     failed_ms: list[int] = field(default_factory=list)  # the last LOGIN_CAP failures within FAIL_KEEP
     last_valid_ms: int | None = None
     last_valid_country: str | None = None
+    # `copy` shares the settled tables (the hot path copies a profile for every event, and they
+    # can be large): a profile whose tables are shared copies them before it changes them, and an
+    # entry is replaced, never changed in place
+    _shared: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def empty(cls, dimensions: int) -> LoginProfile:
@@ -85,6 +89,9 @@ class LoginProfile:
         if keep or len(self.failed_ms) > LOGIN_CAP:
             del self.failed_ms[: max(keep, len(self.failed_ms) - LOGIN_CAP)]
         ripe = bisect.bisect_right(self.recent, event_ms - SETTLE_MS, key=_first)
+        if ripe and self._shared:
+            self.settled = [dict(table) for table in self.settled]
+            self._shared = False
         for ms, row in self.recent[:ripe]:
             settle(self.settled, ms, row)
         self.settled_n += ripe
@@ -99,13 +106,16 @@ class LoginProfile:
         return cls(settled, settled_n, recent, failed_ms, last_ms, last_country)
 
     def copy(self) -> LoginProfile:
+        """An independent copy (sharing the settled tables until either side settles a login)."""
+        self._shared = True
         return LoginProfile(
-            [{value: entry.copy() for value, entry in table.items()} for table in self.settled],
+            list(self.settled),
             self.settled_n,
             [[ms, row.copy()] for ms, row in self.recent],
             self.failed_ms.copy(),
             self.last_valid_ms,
             self.last_valid_country,
+            _shared=True,
         )
 
 
@@ -115,12 +125,8 @@ def settle(settled: list[dict[str, list[int]]], ms: int, values: list[str | None
         if value is None:
             continue
         entry = table.get(value)
-        if entry is None:
-            table[value] = [1, ms, ms]
-        else:
-            entry[0] += 1
-            entry[1] = min(entry[1], ms)
-            entry[2] = max(entry[2], ms)
+        # a new list, not the old one changed: a copy of the profile may share it
+        table[value] = [1, ms, ms] if entry is None else [entry[0] + 1, min(entry[1], ms), max(entry[2], ms)]
 
 
 def _first(item: list[Any]) -> int:
