@@ -24,11 +24,15 @@ from fraudhawk.features.history.login_frame import events, probe_features
 from fraudhawk.features.history.login_profile import LoginProfile
 from fraudhawk.features.history.login_spec import LoginSpec
 from fraudhawk.features.history.login_values import dimension_values, km_between
+from fraudhawk.features.plan import VariableInfo
 from fraudhawk.scoring import artifacts
 from fraudhawk.scoring.model import ScoringModel
 from fraudhawk.settings import Settings
 from fraudhawk.storage import schema
 from fraudhawk.storage.database import Database
+from fraudhawk.training import ati
+from fraudhawk.training.dataset import LABEL, TrainingData
+from fraudhawk.training.trainer import Request
 
 LOGIN = LoginSpec("ip", "agent", "valid", "fp", "session")
 SPEC = HistorySpec(login=LOGIN)
@@ -368,3 +372,19 @@ def _check_states_and_scores(settings: Settings, source: Path, predicted: list[s
     picked = [positions[event_id] for event_id in predicted]
     expected_scores = np.round(model.scores(ordered[picked], history[picked]))
     assert list(expected_scores) == scores
+
+
+def test_training_is_deterministic_given_the_data(tmp_path: Path) -> None:
+    source = tmp_path / "logins.csv"
+    datagen.logins(source, users=1_600, days=31, seed=8)
+    raw = pl.read_csv(source, infer_schema=False)
+    frame = raw.with_columns(
+        parse_series(raw[layout.EVENT_TIMESTAMP]).alias(layout.EVENT_MS), raw["EVENT_LABEL"].alias(LABEL)
+    )
+    variables = [VariableInfo(name, kind[0], kind[1]) for name, kind in datagen.LOGIN_VARIABLES.items()]
+    request = Request(ATI, variables, {"FRAUD": ["fraud"]})
+    first, second = (ati.train(TrainingData(frame), request, lambda _: None, lambda: False) for _ in range(2))
+    assert first.booster.model_to_string() == second.booster.model_to_string()
+    assert first.calibration == second.calibration
+    assert first.performance == second.performance
+    assert 0.9 < first.performance["asi"] <= 1.0
