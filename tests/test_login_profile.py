@@ -286,6 +286,15 @@ def test_the_stored_profile_follows_every_stored_event(afd: Any, settings: Setti
         answer = afd.get_event_prediction(detectorId="logins", **event(row))
         scores.append(answer["modelScores"][0]["scores"]["ati_insightscore"])
     assert all(score == -1 or 0 <= score <= 1000 for score in scores)
+    newcomer = event(predicted[0]) | {
+        "eventId": "newcomer",
+        "entities": [{"entityType": "customer", "entityId": "new"}],
+    }
+    first_login = afd.get_event_prediction(detectorId="logins", **newcomer)
+    assert first_login["modelScores"][0]["scores"] == {"ati_insightscore": -1.0}  # unknown risk
+    assert first_login["ruleResults"] == []  # -1 is below the challenge threshold
+    again = afd.get_event_prediction(detectorId="logins", **(newcomer | {"eventId": "newcomer-2"}))
+    assert again["modelScores"][0]["scores"]["ati_insightscore"] >= 0  # now it has a history
     for row in sent:
         afd.send_event(**event(row))
     batch = _batch_scores(afd, files)  # reviewed before they are stored: from the stored profiles
@@ -360,6 +369,7 @@ def _check_states_and_scores(settings: Settings, source: Path, predicted: list[s
             for row in conn.execute(select(schema.entity_states.c.entity_id, schema.entity_states.c.state))
         }
     database.dispose()
+    assert stored.pop("new").n == 2  # the newcomer's two logins are in no file
     assert set(stored) == set(expected)
     different = [entity for entity in expected if stored[entity] != expected[entity]]
     assert not different, different[:5]

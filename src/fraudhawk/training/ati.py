@@ -68,8 +68,7 @@ MIN_ATO_ENTITIES = 50  # AFD reports the ATO discovery rate only with this many 
 IMPORTANCE_ROWS = 2_000
 MAX_ROUNDS = 600
 PATIENCE = 30
-#: how a negative is made: (share, variables taken from the donor login)
-#: Weighted by how often an attacker can do it: another device and network is the rule; copying the
+#: How a negative is made: (share, variables taken from the donor login), weighted by how often an attacker can do it: another device and network is the rule; copying the
 #: owner's browser (its user agent) is easy, the owner's network harder, the owner's very device (its
 #: fingerprint) rare: a network change alone is mostly the owner travelling. The session stays the
 #: login's own: whether a login starts a session or continues one says nothing about who it is, but
@@ -210,9 +209,7 @@ def _past(
     first = event_ms - span
     last = np.where(uses > 1, first + (rng.random(m) * (span - DAY_MS)).astype(np.int64), first)
     roles = [source for _, source in DIMENSIONS]
-    masks = np.array(
-        [sum(1 << j for j, role in enumerate(roles) if role in taken and role != "session") for _, taken in MODES]
-    )
+    masks = np.array([sum(1 << j for j, role in enumerate(roles) if role in taken) for _, taken in MODES])
     visited = rng.random(m) < PAST_VISIT_SHARE
     visit = event_ms - np.exp(rng.uniform(np.log(5 * 60_000), np.log(DAY_MS - HOUR_MS), m)).astype(np.int64)
     return pl.DataFrame(
