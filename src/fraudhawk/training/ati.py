@@ -68,11 +68,11 @@ MIN_ATO_ENTITIES = 50  # AFD reports the ATO discovery rate only with this many 
 IMPORTANCE_ROWS = 2_000
 MAX_ROUNDS = 600
 PATIENCE = 30
-#: How a negative is made: (share, variables taken from the donor login), weighted by how often an attacker can do it: another device and network is the rule; copying the
-#: owner's browser (its user agent) is easy, the owner's network harder, the owner's very device (its
-#: fingerprint) rare: a network change alone is mostly the owner travelling. The session stays the
-#: login's own: whether a login starts a session or continues one says nothing about who it is, but
-#: a session continued from another network does (a negative made from a continuing login shows it).
+#: How a negative is made: (share, variables taken from the donor login), weighted by how often an
+#: attacker can do it: another device and network is the rule; copying the owner's browser (its user
+#: agent) is easy, the owner's network harder, the owner's very device (its fingerprint) rare: a
+#: network change alone is mostly the owner travelling. The session stays the login's own: session
+#: features made a continuing session look like the owner's, and hijacks with it (measured).
 MODES: tuple[tuple[float, frozenset[str]], ...] = (
     (0.65, frozenset({"ip", "agent", "fingerprint"})),  # someone else entirely
     (0.15, frozenset({"ip", "fingerprint"})),  # the owner's browser copied, from elsewhere
