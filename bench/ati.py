@@ -19,7 +19,9 @@ investigation team would leave them), through the version's labelMapper, as AFD'
 Real-time throughput on the first data set: `fraudhawk serve` with the walk-through's detector (deny
 >= 950, challenge 855-950, approve below), wrk at saturation with the test period's logins (fresh
 event ids), alternated with a Transaction Fraud Insights detector (3 rules on its score) on
-`datagen.transactions` data, ATI, TFI, ATI, TFI, with the same server settings and wrk parameters.
+`datagen.transactions` data (or, with --tfi-sparkov, on Sparkov as bench/predictions.py: the
+generated transactions are so easily told apart that their model is a single tree), ATI, TFI, ATI,
+TFI, with the same server settings and wrk parameters.
 
 Simulated files are cached (default ~/.cache/fraudhawk-bench) and reused; stores are temporary.
 Goals are judged on the worst data set; the training goal (60 s for 1M logins) on the training
@@ -54,6 +56,7 @@ from predictions import serve, wrk
 from run import machine, speed_probe
 from tfi_sparkov import _progress, _run
 
+SPARKOV = Path(__file__).resolve().parents[2] / "shared" / "data" / "sparkov"
 ATI, TFI = "ACCOUNT_TAKEOVER_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS"
 ROLE = "arn:aws:iam::123456789012:role/bench"
 LOGIN, MODEL, DETECTOR = "login", "login_ati", "login_detector"
@@ -379,9 +382,32 @@ def _bodies(frame: pl.DataFrame, variables: list[str], event_type: str, detector
     return out
 
 
-def tfi_store(data_dir: Path, cache: Path, cards: int, days: int) -> tuple[Path, dict[str, Any]]:
-    """A TFI detector on `datagen.transactions` (first 75% stored and trained on); returns the test
-    file (the last 25%) and the training result."""
+@dataclass
+class Reference:
+    """A TFI detector, deployed, to measure ATI's real-time throughput against."""
+
+    name: str
+    data_dir: Path
+    event_type: str
+    variables: list[str]
+    events: pl.DataFrame  # later events than those stored, in time order, to send
+    trained: dict[str, Any]
+
+
+def _tfi(data_dir: Path, model_id: str, event_type: str) -> dict[str, Any]:
+    """Train TFI on the stored events and deploy it with three rules on its score, as ATI's."""
+    trained = _run(train_job, str(data_dir), model_id, TFI, event_type, ["fraud", "legit"])
+    if trained["detail"]["status"] != "TRAINING_COMPLETE":
+        raise SystemExit(f"TFI training ended {trained['detail']['status']}")
+    auc = trained["detail"]["trainingResultV2"]["trainingMetricsV2"]["tfi"]["modelPerformance"]["auc"]
+    trained["auc"], trained["trees"] = auc, trees(data_dir, model_id)
+    print(f"  TFI: trained in {trained['seconds']:.0f}s: {trained['trees']} trees, validation AUC {auc:.4f}")
+    deploy(data_dir, model_id, TFI, event_type, TFI_DETECTOR, ["block", "review", "approve"])
+    return trained
+
+
+def generated_reference(data_dir: Path, cache: Path, cards: int, days: int) -> Reference:
+    """TFI on `datagen.transactions`: the first 75% stored and trained on, the rest sent."""
     from fraudhawk import datagen
 
     source = cache / f"transactions-s7-c{cards}-d{days}.csv"
@@ -393,14 +419,28 @@ def tfi_store(data_dir: Path, cache: Path, cards: int, days: int) -> tuple[Path,
     stored, _ = split(source, train, test)
     job = _run(import_job, str(data_dir), str(train), TXN, "card", datagen.TRANSACTION_VARIABLES, ["fraud", "legit"])
     print(f"  TFI: imported {job['job']['processedRecordsCount']:,} of {stored:,} transactions")
-    trained = _run(train_job, str(data_dir), TFI_MODEL, TFI, TXN, ["fraud", "legit"])
-    if trained["detail"]["status"] != "TRAINING_COMPLETE":
-        raise SystemExit(f"TFI training ended {trained['detail']['status']}")
-    auc = trained["detail"]["trainingResultV2"]["trainingMetricsV2"]["tfi"]["modelPerformance"]["auc"]
-    trained["auc"], trained["trees"] = auc, trees(data_dir, TFI_MODEL)
-    print(f"  TFI: trained in {trained['seconds']:.0f}s: {trained['trees']} trees, validation AUC {auc:.4f}")
-    deploy(data_dir, TFI_MODEL, TFI, TXN, TFI_DETECTOR, ["block", "review", "approve"])
-    return test, trained
+    trained = _tfi(data_dir, TFI_MODEL, TXN)
+    events = pl.read_csv(test, infer_schema=False)
+    name = f"datagen.transactions, {cards:,} cards x {days} days"
+    return Reference(name, data_dir, TXN, list(datagen.TRANSACTION_VARIABLES), events, trained)
+
+
+def sparkov_reference(data_dir: Path, folder: Path) -> Reference:
+    """TFI on Sparkov's fraudTrain, fraudTest sent: bench/predictions.py's model and data."""
+    from import_events import convert
+    from import_events import import_job as import_sparkov
+
+    afd_file = data_dir / "files" / "fraudTrain_afd.csv.gz"
+    rows, variables = convert(folder / "fraudTrain.csv.xz", afd_file)
+    job = _run(import_sparkov, str(data_dir), str(afd_file), variables)["job"]
+    print(f"  TFI: imported {job['processedRecordsCount']:,} of {rows:,} fraudTrain events")
+    afd_file.unlink()
+    trained = _tfi(data_dir, "cc_tfi", "cc_txn")
+    test = data_dir / "fraudTest_afd.csv.gz"
+    convert(folder / "fraudTest.csv.xz", test)
+    events = pl.read_csv(test, infer_schema=False)
+    names = [name for name in events.columns if name == name.lower()]
+    return Reference("Sparkov fraudTrain / fraudTest", data_dir, "cc_txn", names, events, trained)
 
 
 def throughput(data: DataSet, ati_dir: Path, ati_test: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -408,12 +448,12 @@ def throughput(data: DataSet, ati_dir: Path, ati_test: Path, work: Path, args: a
     throughout (the one not measured idles) and are warmed first on the test period's first 10%
     (entity states loaded, code paths hot), as a server in service is; each round then sends the
     next part of the test period, in time order, with fresh event ids."""
-    from fraudhawk import datagen
-
-    tfi_dir = work / "tfi"
-    cards, days = (2_000, 120) if not args.quick else (500, 60)
-    tfi_test, trained = tfi_store(tfi_dir, args.cache, cards, days)
-    tfi_frame = pl.read_csv(tfi_test, infer_schema=False)
+    if args.tfi_sparkov is not None:
+        reference = sparkov_reference(work / "tfi", args.tfi_sparkov)
+    else:
+        cards, days = (2_000, 120) if not args.quick else (500, 60)
+        reference = generated_reference(work / "tfi", args.cache, cards, days)
+    tfi_frame, trained = reference.events, reference.trained
     ati_rows = pl.scan_csv(ati_test, infer_schema=False).select(pl.len()).collect().item()
     run = uuid.uuid4().hex[:6]
 
@@ -425,11 +465,11 @@ def throughput(data: DataSet, ati_dir: Path, ati_test: Path, work: Path, args: a
     loads = {
         "ATI": [ati_bodies(data, ati_test, part, f"a{run}{i}") for i, part in enumerate(parts(ati_rows))],
         "TFI": [
-            _bodies(tfi_frame[part], list(datagen.TRANSACTION_VARIABLES), TXN, TFI_DETECTOR, f"t{run}{i}")
+            _bodies(tfi_frame[part], reference.variables, reference.event_type, TFI_DETECTOR, f"t{run}{i}")
             for i, part in enumerate(parts(tfi_frame.height))
         ],
     }
-    servers = {"ATI": serve(ati_dir, args.workers), "TFI": serve(tfi_dir, args.workers)}
+    servers = {"ATI": serve(ati_dir, args.workers), "TFI": serve(reference.data_dir, args.workers)}
     rounds: dict[str, list[dict[str, Any]]] = {"ATI": [], "TFI": []}
     try:
         for kind, (_, port) in servers.items():
@@ -454,12 +494,11 @@ def throughput(data: DataSet, ati_dir: Path, ati_test: Path, work: Path, args: a
         "ati_rate": ati_rate,
         "tfi_rate": tfi_rate,
         "ratio": ati_rate / tfi_rate if tfi_rate else float("nan"),
+        "tfi_reference": reference.name,
         "tfi_training_seconds": trained["seconds"],
         "tfi_auc": trained["auc"],
         "tfi_trees": trained["trees"],
         "ati_trees": trees(ati_dir, MODEL),
-        "tfi_cards": cards,
-        "tfi_days": days,
         "workers": args.workers,
         "seconds": args.seconds,
     }
@@ -585,7 +624,8 @@ def show_summary(s: dict[str, Any], count: int) -> None:
         print(
             f"  real-time, wrk -t2 -c16 {rated['seconds']}s x 2 rounds each, server processes {workers}: "
             f"ATI {rated['ati_rate']:,.0f} predictions/s, TFI {rated['tfi_rate']:,.0f}/s "
-            f"(ATI at {rated['ratio']:.0%} of TFI; models of {rated['ati_trees']} and {rated['tfi_trees']} trees)"
+            f"(ATI at {rated['ratio']:.0%} of TFI; models of {rated['ati_trees']} and {rated['tfi_trees']} trees; "
+            f"TFI on {rated['tfi_reference']})"
         )
     print("goals (judged on the worst data set):")
     wording = {
@@ -606,6 +646,14 @@ def main() -> None:
     parser.add_argument("--only", type=int, nargs="*", help="run only these data sets (0-based positions)")
     parser.add_argument("--seconds", type=int, default=20, help="wrk duration per round")
     parser.add_argument("--workers", type=int, default=None, help="server processes (default: `fraudhawk serve`'s)")
+    parser.add_argument(
+        "--tfi-sparkov",
+        type=Path,
+        nargs="?",
+        const=SPARKOV,
+        help=f"measure ATI against TFI on Sparkov (a folder with fraudTrain/fraudTest.csv.xz; default {SPARKOV}) "
+        "instead of datagen.transactions",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
