@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ofi_samples.py $(if $(SAMPLES),--samples $(SAMPLES))
 	$(BIN)/python bench/compiled_model.py
 	$(BIN)/python bench/predictions.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
+	$(BIN)/python bench/ati.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS))
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
