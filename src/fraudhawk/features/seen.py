@@ -26,7 +26,7 @@ def value_key(text: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-def _to_le(values: array) -> bytes:  # type: ignore[type-arg]
+def to_le(values: array) -> bytes:  # type: ignore[type-arg]
     if _LITTLE:
         return values.tobytes()
     swapped = array(values.typecode, values)
@@ -34,7 +34,7 @@ def _to_le(values: array) -> bytes:  # type: ignore[type-arg]
     return swapped.tobytes()
 
 
-def _from_le(typecode: str, data: bytes) -> array:  # type: ignore[type-arg]
+def from_le(typecode: str, data: bytes) -> array:  # type: ignore[type-arg]
     values = array(typecode)
     values.frombytes(data)
     if not _LITTLE:
@@ -98,7 +98,7 @@ class Seen:
         return f"Seen({len(self)} values, {sum(self.counts)} uses)"
 
     def encode(self) -> list[bytes]:
-        return [_to_le(self.keys), _to_le(self.counts)]
+        return [to_le(self.keys), to_le(self.counts)]
 
     @classmethod
     def decode(cls, data: object) -> Seen:
@@ -113,4 +113,4 @@ class Seen:
             return cls(array("Q", keys), array("Q", counts))
         assert isinstance(keys, bytes)
         assert isinstance(counts, bytes)
-        return cls(_from_le("Q", keys), _from_le("Q", counts))
+        return cls(from_le("Q", keys), from_le("Q", counts))

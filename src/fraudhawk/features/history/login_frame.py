@@ -32,8 +32,10 @@ from fraudhawk.features.history.login_spec import (
     SETTLE_MS,
     LoginSpec,
 )
+from fraudhawk.features.history.login_table import ValueTable
 from fraudhawk.features.history.login_values import agent_parts, ip_parts, km_between
 from fraudhawk.features.history.spec import NO_ENTITY
+from fraudhawk.features.seen import value_key
 
 #: a probe's own past: how many settled uses, the first and last of them (ms), of which dimensions
 #: (bit j: dimension j), and a visit shortly before (ms, unsettled; null for none)
@@ -347,14 +349,7 @@ def final_profiles(spec: LoginSpec, table: pl.DataFrame) -> dict[str, LoginProfi
     for e, n in ripe.group_by("e").agg(pl.len()).iter_rows():
         profiles[e].settled_n = n
     for j in range(k):
-        d = f"d{j}"
-        stats = (
-            ripe.drop_nulls(d)
-            .group_by("e", d)
-            .agg(pl.len().alias("n"), pl.col("ms").min().alias("first"), pl.col("ms").max().alias("last"))
-        )
-        for e, value, uses, first, last in stats.iter_rows():
-            profiles[e].settled[j][value] = [uses, first, last]
+        _settled_tables(ripe, f"d{j}", j, profiles)
     dims = [f"d{j}" for j in range(k)]
     for row in valid.filter(pl.col("ms") > pl.col("end") - SETTLE_MS).select("e", "ms", *dims).iter_rows():
         profiles[row[0]].recent.append([row[1], list(row[2:])])
@@ -371,3 +366,26 @@ def final_profiles(spec: LoginSpec, table: pl.DataFrame) -> dict[str, LoginProfi
         profiles[e].last_valid_ms = last_ms
         profiles[e].last_valid_country = country
     return profiles
+
+
+def _settled_tables(ripe: pl.DataFrame, d: str, j: int, profiles: dict[str, LoginProfile]) -> None:
+    """Each entity's table of dimension `j` from its settled successful logins (by value key, as
+    `ValueTable.add` counts them)."""
+    values = ripe[d].drop_nulls().unique()
+    keys = pl.DataFrame({d: values, "key": pl.Series([value_key(v) for v in values.to_list()], dtype=pl.UInt64)})
+    stats = (
+        ripe.select("e", "ms", d)
+        .drop_nulls(d)
+        .join(keys, on=d, how="left")
+        .group_by("e", "key")
+        .agg(pl.len().alias("n"), pl.col("ms").min().alias("first"), pl.col("ms").max().alias("last"))
+        .sort("e", "key")
+    )
+    entities = stats["e"].to_list()
+    key_list, uses, first, last = (stats[c].to_list() for c in ("key", "n", "first", "last"))
+    begin = 0
+    for end in range(1, len(entities) + 1):
+        if end == len(entities) or entities[end] != entities[begin]:
+            table = ValueTable.of_sorted(key_list[begin:end], uses[begin:end], first[begin:end], last[begin:end])
+            profiles[entities[begin]].settled[j] = table
+            begin = end

@@ -3,8 +3,9 @@ answers the login features of its next event and then advances by it (real-time 
 SendEvent, imports, batch prediction; and the reference the vectorised engine is tested against).
 
 What it keeps: per dimension, each value's successful uses that have settled (older than
-`SETTLE_MS` when the profile last advanced): how many, first and last; the successful logins not yet
-settled, with their values; the recent failed attempts; where and when the last successful login was.
+`SETTLE_MS` when the profile last advanced): how many, first and last (`ValueTable`); the successful
+logins not yet settled, with their values; the recent failed attempts; where and when the last
+successful login was.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from fraudhawk.features.history.login_formulas import age_days, capped, share, speed_kmh
 from fraudhawk.features.history.login_spec import COUNTRY, FAIL_KEEP, FAIL_WINDOWS, LOGIN_CAP, SETTLE_MS
+from fraudhawk.features.history.login_table import ValueTable
 from fraudhawk.features.history.login_values import km_between
 
 _NAN = float("nan")
@@ -22,22 +24,18 @@ _NAN = float("nan")
 
 @dataclass
 class LoginProfile:
-    # per dimension: value -> [uses, first ms, last ms] of its settled successful logins
-    settled: list[dict[str, list[int]]] = field(default_factory=list)
+    # per dimension: each value's settled successful logins (uses, first ms, last ms)
+    settled: list[ValueTable] = field(default_factory=list)
     settled_n: int = 0
     # successful logins not settled yet, in time order: [ms, values of every dimension]
     recent: list[list[Any]] = field(default_factory=list)
     failed_ms: list[int] = field(default_factory=list)  # the last LOGIN_CAP failures within FAIL_KEEP
     last_valid_ms: int | None = None
     last_valid_country: str | None = None
-    # `copy` shares the settled tables (the hot path copies a profile for every event, and they
-    # can be large): a profile whose tables are shared copies them before it changes them, and an
-    # entry is replaced, never changed in place
-    _shared: bool = field(default=False, compare=False, repr=False)
 
     @classmethod
     def empty(cls, dimensions: int) -> LoginProfile:
-        return cls(settled=[{} for _ in range(dimensions)])
+        return cls(settled=[ValueTable() for _ in range(dimensions)])
 
     def features(self, event_ms: int, values: list[str | None]) -> list[Any]:
         cut = event_ms - SETTLE_MS
@@ -58,7 +56,7 @@ class LoginProfile:
             out += [km, speed_kmh(km, event_ms, then)]
         for d, table in enumerate(self.settled):
             value = values[d]
-            extra = {v[d] for _, v in ripe if v[d] is not None and v[d] not in table}
+            extra = {v[d] for _, v in ripe if v[d] is not None and table.get(v[d]) is None}
             distinct = capped(len(table) + len(extra))
             if value is None:
                 out += [_NAN, _NAN, _NAN, _NAN, distinct]
@@ -89,44 +87,37 @@ class LoginProfile:
         if keep or len(self.failed_ms) > LOGIN_CAP:
             del self.failed_ms[: max(keep, len(self.failed_ms) - LOGIN_CAP)]
         ripe = bisect.bisect_right(self.recent, event_ms - SETTLE_MS, key=_first)
-        if ripe and self._shared:
-            self.settled = [dict(table) for table in self.settled]
-            self._shared = False
         for ms, row in self.recent[:ripe]:
             settle(self.settled, ms, row)
         self.settled_n += ripe
         del self.recent[:ripe]
 
     def to_wire(self) -> list[Any]:
-        return [self.settled, self.settled_n, self.recent, self.failed_ms, self.last_valid_ms, self.last_valid_country]
+        settled = [table.encode() for table in self.settled]
+        return [settled, self.settled_n, self.recent, self.failed_ms, self.last_valid_ms, self.last_valid_country]
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> LoginProfile:
         settled, settled_n, recent, failed_ms, last_ms, last_country = data
-        return cls(settled, settled_n, recent, failed_ms, last_ms, last_country)
+        tables = [ValueTable.decode(table) for table in settled]
+        return cls(tables, settled_n, recent, failed_ms, last_ms, last_country)
 
     def copy(self) -> LoginProfile:
-        """An independent copy (sharing the settled tables until either side settles a login)."""
-        self._shared = True
         return LoginProfile(
-            list(self.settled),
+            [table.copy() for table in self.settled],
             self.settled_n,
             [[ms, row.copy()] for ms, row in self.recent],
             self.failed_ms.copy(),
             self.last_valid_ms,
             self.last_valid_country,
-            _shared=True,
         )
 
 
-def settle(settled: list[dict[str, list[int]]], ms: int, values: list[str | None]) -> None:
+def settle(settled: list[ValueTable], ms: int, values: list[str | None]) -> None:
     """Count one successful login at `ms` among the settled uses of its values."""
     for table, value in zip(settled, values, strict=False):
-        if value is None:
-            continue
-        entry = table.get(value)
-        # a new list, not the old one changed: a copy of the profile may share it
-        table[value] = [1, ms, ms] if entry is None else [entry[0] + 1, min(entry[1], ms), max(entry[2], ms)]
+        if value is not None:
+            table.add(value, ms)
 
 
 def _first(item: list[Any]) -> int:
