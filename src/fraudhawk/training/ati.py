@@ -74,8 +74,8 @@ PATIENCE = 30
 #: network change alone is mostly the owner travelling. The session stays the login's own: session
 #: features made a continuing session look like the owner's, and hijacks with it (measured).
 MODES: tuple[tuple[float, frozenset[str]], ...] = (
-    (0.65, frozenset({"ip", "agent", "fingerprint"})),  # someone else entirely
-    (0.15, frozenset({"ip", "fingerprint"})),  # the owner's browser copied, from elsewhere
+    (0.55, frozenset({"ip", "agent", "fingerprint"})),  # someone else entirely
+    (0.25, frozenset({"ip", "fingerprint"})),  # the owner's browser copied, from elsewhere
     (0.15, frozenset({"agent", "fingerprint"})),  # another device on the owner's network
     (0.05, frozenset({"ip"})),  # the owner's device on another network
 )
