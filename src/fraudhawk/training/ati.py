@@ -280,9 +280,11 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
         raise TrainingFailed(messages)
     spec = hist.HistorySpec(login=login)
     step("building each entity's login profile")
-    features, states = hist.compute(spec, everything, with_states=True, tick=lambda: step("building login profiles"))
-    fraud_values = [str(v) for v in request.label_mapper.get("FRAUD", [])]
     table = login_frame.events(login, everything)
+    features, states = hist.compute(
+        spec, everything, with_states=True, tick=lambda: step("building login profiles"), login_table=table
+    )
+    fraud_values = [str(v) for v in request.label_mapper.get("FRAUD", [])]
     dimensions = table.sort("row")  # back in `everything`'s order
     flags = everything.select(
         in_window.alias("window"),

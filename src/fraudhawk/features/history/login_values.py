@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from fraudhawk.features.enrich import useragent
 from fraudhawk.features.enrich.geo import country_and_network
-from fraudhawk.features.enrich.ip import derive as ip_derive
+from fraudhawk.features.enrich.ip import is_private
 from fraudhawk.features.history.login_spec import LoginSpec
 
 _FALSE = frozenset({"false", "0", "no", "f"})
@@ -29,20 +29,24 @@ def is_valid(text: str | None) -> bool:
 
 @lru_cache(maxsize=262_144)
 def ip_parts(text: str) -> IpParts:
-    """The address (canonical form), its /24 (IPv4) or /48 (IPv6), its network's name and country."""
+    """The address (canonical form), its /24 (IPv4) or /48 (IPv6), its network's name and country
+    (none for a private address). A million logins hold hundreds of thousands of addresses: the
+    subnet is cut from the address's number (`ip_network` costs several times the rest)."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
         return text, None, None, None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 48
-    subnet = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    private = ip_derive(str(address))[1] == 1.0
-    if private:
-        return str(address), subnet, None, None
-    country, network = country_and_network(str(address), address.version)
-    return str(address), subnet, network, country
+    canonical = str(address)
+    if isinstance(address, ipaddress.IPv4Address):
+        subnet = f"{ipaddress.IPv4Address(int(address) >> 8 << 8)}/24"
+    else:
+        subnet = f"{ipaddress.IPv6Address(int(address) >> 80 << 80)}/48"
+    if is_private(address):
+        return canonical, subnet, None, None
+    country, network = country_and_network(canonical, address.version)
+    return canonical, subnet, network, country
 
 
 @lru_cache(maxsize=65_536)

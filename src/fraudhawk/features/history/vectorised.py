@@ -38,13 +38,15 @@ def compute(
     states: Mapping[str, EntityState] | None = None,
     with_states: bool = False,
     tick: Tick | None = None,
+    login_table: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, EntityState]]:
     """History features of every row of `frame` (ENTITY_ID, EVENT_MS and the spec's variables as
     text), in its order: each entity starts from its state in `states` (none: a new entity) and takes
     the frame's events in time order, ties in frame order (so give them in arrival order).
 
     With `with_states` (training: no starting states), also each entity's state after its last event,
-    what `EntityState.advance` would have built one event at a time. `states` is not changed."""
+    what `EntityState.advance` would have built one event at a time. `states` is not changed.
+    `login_table`: `login_frame.events` of `frame`, when the caller has it already."""
     if with_states and states:
         raise ValueError("final states are built only from no starting state")
     beat = tick or (lambda: None)
@@ -54,7 +56,7 @@ def compute(
     starting = states or {}
     slow = needs_replay(spec, frame, starting)
     if not slow:
-        features, final = _vectorised(spec, frame, starting, with_states)
+        features, final = _vectorised(spec, frame, starting, with_states, login_table)
         beat()
         return features, final
     indexed = frame.with_row_index(_ROW)
@@ -122,7 +124,11 @@ def _finite(state: EntityState) -> bool:
 
 
 def _vectorised(
-    spec: HistorySpec, frame: pl.DataFrame, states: Mapping[str, EntityState], with_states: bool
+    spec: HistorySpec,
+    frame: pl.DataFrame,
+    states: Mapping[str, EntityState],
+    with_states: bool,
+    login_table: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, EntityState]]:
     timeline = Timeline(spec, frame, states)
     out: dict[str, np.ndarray] = {}
@@ -134,7 +140,9 @@ def _vectorised(
     restore = np.empty(frame.height, dtype=np.int64)
     restore[timeline.work["row"].to_numpy()] = timeline.index
     columns_out = {name: np.asarray(values, dtype=np.float64)[restore] for name, values in out.items()}
-    logins = login_frame.events(spec.login, frame) if spec.login is not None else None
+    logins = login_table
+    if logins is None and spec.login is not None:
+        logins = login_frame.events(spec.login, frame)
     if spec.login is not None and logins is not None:
         columns_out.update(login_frame.features(spec.login, logins))
     features = pl.DataFrame({name: columns_out[name] for name in spec.feature_names()}).fill_nan(None)
