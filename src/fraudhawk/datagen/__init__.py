@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudhawk.datagen.declare import declare
 from fraudhawk.datagen.logins import LOGIN_VARIABLES, LoginSummary, declare_logins, logins
 
 __all__ = [
@@ -204,18 +205,4 @@ def registrations(
 def declare_transactions(client: Any, event_type: str = "txn") -> None:
     """Create what `transactions` data needs (its variables, the fraud and legit labels, the card entity
     type and an event type storing events) through any AFD client: boto3's or fraudhawk's."""
-    for name, (data_type, variable_type) in TRANSACTION_VARIABLES.items():
-        default = "0" if data_type in ("FLOAT", "INTEGER") else "unknown"
-        client.create_variable(
-            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-        )
-    client.put_label(name="fraud")
-    client.put_label(name="legit")
-    client.put_entity_type(name="card")
-    client.put_event_type(
-        name=event_type,
-        eventVariables=list(TRANSACTION_VARIABLES),
-        labels=["fraud", "legit"],
-        entityTypes=["card"],
-        eventIngestion="ENABLED",
-    )
+    declare(client, TRANSACTION_VARIABLES, "card", event_type)

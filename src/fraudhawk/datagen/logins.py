@@ -22,6 +22,7 @@ import numpy as np
 
 from fraudhawk.datagen import networks, people
 from fraudhawk.datagen.attacks import KINDS, Accounts, generate
+from fraudhawk.datagen.declare import declare
 from fraudhawk.datagen.people import DAY, NETWORK_KINDS, Rows, World
 
 LOGIN_VARIABLES = {
@@ -105,23 +106,9 @@ def logins(
 
 
 def declare_logins(client: Any, event_type: str = "login") -> None:
-    """Create what `logins` data needs (its variables, the fraud label, the customer entity type and
-    an event type storing events) through any AFD client: boto3's or fraudhawk's."""
-    for name, (data_type, variable_type) in LOGIN_VARIABLES.items():
-        default = "false" if data_type == "BOOLEAN" else "unknown"
-        client.create_variable(
-            name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
-        )
-    client.put_label(name="fraud")
-    client.put_label(name="legit")
-    client.put_entity_type(name="customer")
-    client.put_event_type(
-        name=event_type,
-        eventVariables=list(LOGIN_VARIABLES),
-        labels=["fraud", "legit"],
-        entityTypes=["customer"],
-        eventIngestion="ENABLED",
-    )
+    """Create what `logins` data needs (its variables, the fraud and legit labels, the customer entity
+    type and an event type storing events) through any AFD client: boto3's or fraudhawk's."""
+    declare(client, LOGIN_VARIABLES, "customer", event_type)
 
 
 def _customers(world: World, users: int) -> list[str]:

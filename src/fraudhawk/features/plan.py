@@ -251,10 +251,21 @@ class FeaturePlan:
     def by_source(self, values: Mapping[str, float]) -> tuple[dict[str, float], dict[tuple[str, ...], float]]:
         """Per-feature values (importance, contributions) summed per raw variable for features that
         come from one declared variable, and per group of variables for engineered ones (entity
-        history, comparisons between variables, event time)."""
+        history, comparisons between variables, event time). A plan of aggregates only (Account
+        Takeover Insights) counts each feature for its group and for its raw variables both."""
         declared = {v.name for v in self.variables}
         per_variable: dict[str, float] = defaultdict(float)
         per_group: dict[tuple[str, ...], float] = defaultdict(float)
+        if self.aggregates_only:
+            # every feature is an aggregate: each counts for its group and, shared equally, for the raw
+            # variables it is computed from (else every raw variable would show nothing)
+            for feature, value in values.items():
+                sources = tuple(self.groups.get(feature, [])) or (layout.ENTITY_ID,)
+                per_group[sources] += value
+                named = [source for source in sources if source in declared]
+                for source in named:
+                    per_variable[source] += value / len(named)
+            return dict(per_variable), dict(per_group)
         for feature, value in values.items():
             sources = tuple(self.groups.get(feature, []))
             if feature.startswith(HISTORY_PREFIX) or len(sources) != 1 or sources[0] not in declared:

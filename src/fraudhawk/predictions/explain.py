@@ -19,7 +19,6 @@ import numpy as np
 from fraudhawk.features.history.login_spec import LOGIN_PREFIX
 from fraudhawk.predictions import login_reasons
 from fraudhawk.scoring.model import ScoringModel
-from fraudhawk.training import ati_sources
 
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
 STARS = (0.05, 0.2, 0.5, 1.0, 2.0)
@@ -39,11 +38,7 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
     contributions = np.asarray(model.booster.predict(vector.reshape(1, -1), pred_contrib=True, num_threads=1))[0][:-1]
     plan = model.plan
     by_feature = dict(zip(plan.feature_names, contributions.tolist(), strict=True))
-    login = ati_sources.is_login(plan)
-    if login:
-        per_variable, per_group = ati_sources.by_source(plan, by_feature)
-    else:
-        per_variable, per_group = plan.by_source(by_feature)
+    per_variable, per_group = plan.by_source(by_feature)
     variables = [
         {"eventVariableName": name, "relativeImpact": relative_impact(value), "logOddsImpact": _finite(value)}
         for name, value in sorted(per_variable.items(), key=lambda item: -abs(item[1]))
@@ -52,7 +47,7 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
         {"eventVariableNames": list(names), "relativeImpact": relative_impact(value), "logOddsImpact": _finite(value)}
         for names, value in sorted(per_group.items(), key=lambda item: -abs(item[1]))
     ]
-    if login:
+    if plan.aggregates_only:  # the login profile (Account Takeover Insights): its reasons in words
         _describe(plan.feature_names, plan.groups, vector, groups)
     return {"variableImpactExplanations": variables, "aggregatedVariablesImpactExplanations": groups}
 

@@ -42,7 +42,7 @@ from fraudhawk.training import metrics
 from fraudhawk.training.ati_checks import check_login_data
 from fraudhawk.training.dataset import LABEL, TrainingData
 from fraudhawk.training.messages import Messages
-from fraudhawk.training.trainer import Cancelled, Progress, Request, Trained, TrainingFailed
+from fraudhawk.training.trainer import Progress, Request, Trained, TrainingFailed, stepper
 from fraudhawk.training.validation import HOLDOUT
 
 MODEL_TYPE = "ACCOUNT_TAKEOVER_INSIGHTS"
@@ -368,12 +368,7 @@ def _fit(names: list[str], part: tuple[np.ndarray, np.ndarray, np.ndarray], seed
 
 def train(data: TrainingData, request: Request, progress: Progress, stop: Callable[[], bool]) -> Trained:
     messages = Messages()
-
-    def step(text: str) -> None:
-        if stop():
-            raise Cancelled()
-        progress(text)
-
+    step = stepper(progress, stop)
     step("checking the data")
     logins = _logins(data, request, messages, step)
     rng = np.random.default_rng(request.seed)

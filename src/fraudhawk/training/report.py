@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 from fraudhawk.context import now_ms
-from fraudhawk.training import ati_sources
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.trainer import Trained
 
@@ -30,10 +29,7 @@ def importance(trained: Trained) -> tuple[list[dict[str, Any]], list[dict[str, A
     """Log-odds importance of each raw variable (its own and enriched features), and of each group of
     engineered features (entity history, comparisons between variables, event time)."""
     types = {v.name: v.variable_type for v in trained.plan.variables}
-    if ati_sources.is_login(trained.plan):
-        per_variable, per_group = ati_sources.by_source(trained.plan, trained.importance)
-    else:
-        per_variable, per_group = trained.plan.by_source(trained.importance)
+    per_variable, per_group = trained.plan.by_source(trained.importance)
     for name in trained.plan.variables:
         if name.name not in trained.plan.excluded:
             per_variable.setdefault(name.name, 0.0)

@@ -87,6 +87,18 @@ class Trained:
 Progress = Callable[[str], None]
 
 
+def stepper(progress: Progress, stop: Callable[[], bool]) -> Progress:
+    """`progress` that first ends the training (Cancelled) when `stop` says so: each new step of a
+    training is where a cancel is seen."""
+
+    def step(text: str) -> None:
+        if stop():
+            raise Cancelled()
+        progress(text)
+
+    return step
+
+
 def _history_spec(plan: FeaturePlan, data: Labelled) -> hist.HistorySpec:
     used = plan.used
     amounts = [v.name for v in used if v.variable_type == "PRICE"]
@@ -183,12 +195,7 @@ def _sample(target: np.ndarray, end: int, seed: int) -> np.ndarray:
 
 def train(data: TrainingData, request: Request, progress: Progress, stop: Callable[[], bool]) -> Trained:
     messages = Messages()
-
-    def step(text: str) -> None:
-        if stop():
-            raise Cancelled()
-        progress(text)
-
+    step = stepper(progress, stop)
     step("checking the data")
     prepared = _prepare(data, request, messages, step)
     rows, plan, matrix = prepared.labelled.frame, prepared.plan, prepared.matrix
