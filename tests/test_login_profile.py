@@ -20,7 +20,7 @@ from fraudhawk import datagen
 from fraudhawk.eventdata import layout
 from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.features.history import EntityState, HistorySpec, compute, replay_frame
-from fraudhawk.features.history.login_frame import events, probe_features
+from fraudhawk.features.history.login_frame import dimension_frame, events, probe_features
 from fraudhawk.features.history.login_profile import LoginProfile
 from fraudhawk.features.history.login_spec import LoginSpec
 from fraudhawk.features.history.login_values import dimension_values, km_between
@@ -121,7 +121,7 @@ def test_probes_are_asked_just_before_the_event_and_count_nowhere() -> None:
     rng = np.random.default_rng(5)
     at = np.sort(rng.choice(frame.height, size=200, replace=False))
     probes = frame[rng.integers(0, frame.height, 200).tolist()].select("ip", "agent", "valid", "fp", "session")
-    answered = probe_features(LOGIN, table, at, probes)
+    answered = probe_features(LOGIN, table, at, dimension_frame(LOGIN, probes))
     names = LOGIN.feature_names()
     states: dict[str, EntityState] = {}
     rows = frame.with_row_index("__i")

@@ -224,29 +224,18 @@ def _past(
     )
 
 
-def _negatives(
-    rng: np.random.Generator,
-    frame: pl.DataFrame,
-    login: LoginSpec,
-    rows: np.ndarray,
-    networks: np.ndarray,
-    countries: np.ndarray,
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """The variables of one negative per login of `rows` (positions in `frame`), and how each was made."""
-    entities = frame[layout.ENTITY_ID].cast(pl.String).fill_null("").to_numpy()[rows]
-    donors = rows[_donors(rng, entities, networks, countries)]
+def _negatives(rng: np.random.Generator, logins: _Logins, rows: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """The dimension values of one negative per login of `rows` (positions in `everything`), taken
+    from the login or its donor as each was made (read from the events' own values, not parsed
+    again), and how each was made."""
+    entities = logins.everything[layout.ENTITY_ID].cast(pl.String).fill_null("").to_numpy()[rows]
+    donors = rows[_donors(rng, entities, logins.networks[rows], logins.countries[rows])]
     shares = np.array([share for share, _ in MODES])
     mode = rng.choice(len(MODES), size=len(rows), p=shares / shares.sum())
-    roles = {"ip": login.ip, "agent": login.agent, "fingerprint": login.fingerprint, "session": login.session}
     columns: dict[str, pl.Series] = {}
-    for role, name in roles.items():
-        if name is None:
-            continue
-        text = frame[name].cast(pl.String)
+    for j, (_, role) in enumerate(DIMENSIONS):
         from_donor = np.array([role in taken for _, taken in MODES])[mode]
-        own, other = text.gather(rows), text.gather(donors)
-        columns[name] = pl.select(pl.when(pl.Series(from_donor)).then(other).otherwise(own)).to_series()
-    columns[login.credentials] = frame[login.credentials].cast(pl.String).gather(rows)
+        columns[f"d{j}"] = logins.dimensions[f"d{j}"].gather(np.where(from_donor, donors, rows))
     return pl.DataFrame(columns), mode
 
 
@@ -259,6 +248,7 @@ class _Logins:
     login: LoginSpec
     names: list[str]
     table: pl.DataFrame  # every event as the login look-ups read it (`login_frame.events`)
+    dimensions: pl.DataFrame  # every event's dimension values, in `everything`'s order
     matrix: np.ndarray  # every event's features
     networks: np.ndarray  # every event's network (ASN), "" when unknown
     countries: np.ndarray  # every event's country, "" when unknown
@@ -308,6 +298,7 @@ def _logins(data: TrainingData, request: Request, messages: Messages, step: Prog
         login,
         names,
         table,
+        dimensions,
         features.select(names).to_numpy().astype(np.float64),
         dimensions["d2"].fill_null("").to_numpy(),
         dimensions[f"d{COUNTRY}"].fill_null("").to_numpy(),
@@ -323,7 +314,7 @@ def _with_negatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The chosen logins' features, one negative's features per login, and which are labelled takeovers."""
     at = logins.rows[chosen]
-    negatives, mode = _negatives(rng, logins.everything, logins.login, at, logins.networks[at], logins.countries[at])
+    negatives, mode = _negatives(rng, logins, at)
     real = logins.matrix[at]
     settled = real[:, logins.names.index(f"{LOGIN_PREFIX}settled")]
     event_ms = logins.everything[layout.EVENT_MS].to_numpy()[at]

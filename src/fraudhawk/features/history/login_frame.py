@@ -51,7 +51,7 @@ def _entity(frame: pl.DataFrame) -> pl.Series:
     return pl.select(pl.when(entity.is_null()).then(pl.lit(NO_ENTITY) + row).otherwise(entity).alias("e")).to_series()
 
 
-def _mapped(text: pl.Series, parts: Any, width: int, names: list[str]) -> pl.DataFrame:
+def _mapped(text: pl.Series, parts: Any, names: list[str]) -> pl.DataFrame:
     """Each distinct text through `parts` (the one-event engine's function), joined back per row."""
     distinct = text.drop_nulls().unique()
     results = [parts(value) for value in distinct.to_list()]
@@ -67,8 +67,8 @@ def dimension_frame(spec: LoginSpec, frame: pl.DataFrame) -> pl.DataFrame:
     ip = columns.categories(frame, spec.ip)
     agent = columns.categories(frame, spec.agent)
     parts = [
-        _mapped(ip, ip_parts, 4, ["d0", "d1", "d2", "d3"]),
-        _mapped(agent, agent_parts, 5, ["d4", "d5", "d6", "d7", "d8"]),
+        _mapped(ip, ip_parts, ["d0", "d1", "d2", "d3"]),
+        _mapped(agent, agent_parts, ["d4", "d5", "d6", "d7", "d8"]),
     ]
     missing = pl.Series([None] * frame.height, dtype=pl.String)
     others = {
@@ -321,18 +321,18 @@ def features(spec: LoginSpec, table: pl.DataFrame) -> dict[str, np.ndarray]:
 
 
 def probe_features(
-    spec: LoginSpec, table: pl.DataFrame, at: np.ndarray, probes: pl.DataFrame, past: pl.DataFrame | None = None
+    spec: LoginSpec, table: pl.DataFrame, at: np.ndarray, dims: pl.DataFrame, past: pl.DataFrame | None = None
 ) -> dict[str, np.ndarray]:
-    """Login features of logins that did not happen: probe i has the variables of `probes` row i
-    and is asked of the entity of the frame's row `at[i]`, just before that event (its history, not
-    counting any probe). `table` is `events` of the frame. `past` (columns `PAST`), if given, gives
-    probes a past of their own (see `_answer`)."""
+    """Login features of logins that did not happen: probe i has the dimension values of `dims` row
+    i (d0..dk, as `dimension_frame` reads them) and is asked of the entity of the frame's row
+    `at[i]`, just before that event (its history, not counting any probe). `table` is `events` of the
+    frame. `past` (columns `PAST`), if given, gives probes a past of their own (see `_answer`)."""
     position = np.empty(table.height, dtype=np.int64)
     position[table["row"].to_numpy()] = np.arange(table.height)
     picked = table[position[at].tolist()].select("e", "ms", "seq")
-    dims = dimension_frame(spec, probes)
+    names = [f"d{j}" for j in range(len(spec.dimensions()))]
     queries = pl.concat(
-        [picked, dims.drop("valid"), *([past.select(PAST)] if past is not None else [])], how="horizontal"
+        [picked, dims.select(names), *([past.select(PAST)] if past is not None else [])], how="horizontal"
     )
     return _answer(spec, table, queries)
 
