@@ -9,7 +9,7 @@ DATA_DIR ?= ./fraudhawk-data
 # server processes for the prediction benchmark (BENCH_WORKERS=N); unset, `fraudhawk serve`'s default
 BENCH_WORKERS ?=
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup run test browser lint typecheck pytest bench clean
 
 setup: $(STAMP)
 
@@ -32,10 +32,14 @@ typecheck: $(STAMP)
 
 # each test file on one worker process, one worker per core: about 30% shorter on 2 cores (the files'
 # servers use free ports and their own directories, so files may run side by side)
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest -n auto --dist loadfile
 
-test: lint typecheck pytest
+# the console's end-to-end tests drive Debian's chromium (Playwright cannot download a browser here)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: browser lint typecheck pytest
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -91,3 +91,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     module that uses it."""
     with trained_lab(tmp_path_factory.mktemp("predictions")) as trained:
         yield trained
+
+
+from tests.browser import browser, console, console_settings, playwright  # noqa: E402  (fixtures)
+
+__all__ = ["browser", "console", "console_settings", "playwright"]

@@ -19,8 +19,9 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from fraudhawk.api import auth
-from fraudhawk.api.server import check_listen_address, is_loopback
+from fraudhawk.api.server import check_listen_address
 from fraudhawk.errors import ConfigurationError, FraudhawkError
+from fraudhawk.hosts import is_loopback
 from fraudhawk.settings import Settings
 from tests.helpers import RunningServer, boto_client
 

@@ -1,8 +1,8 @@
-"""The ASGI application: AFD's API at `POST /`, plus a health check.
+"""The ASGI application: AFD's API at `POST /`, the web console on every other path, a health check.
 
 `POST /` is served by a plain ASGI handler: every prediction goes through it, and a framework's
 request and response objects would cost more than parsing the few headers AWS JSON needs. Starlette
-serves the rest (the health check, and the start-up and shutdown of the service).
+serves the rest (the console, the health check, and the start-up and shutdown of the service).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from fraudhawk import __version__
+from fraudhawk import __version__, hosts
 from fraudhawk.api import auth, protocol
+from fraudhawk.console.app import create_console
 from fraudhawk.errors import FraudhawkError, InternalError
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.service.operations import WouldBlock
@@ -106,7 +107,7 @@ class AfdApp:
                     region=settings.region,
                 )
             else:
-                protocol.check_loopback_host(headers)
+                hosts.check_loopback_host(headers)
                 body = await self.read_body(headers, receive)
             protocol.check_content_type(headers)
             operation = protocol.operation_of(headers)
@@ -293,8 +294,9 @@ def create_app(settings: Settings, service: Service | None = None) -> AfdApp:
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "fraudhawk", "version": __version__})
 
+    console = create_console(settings, lambda: state["service"])
     fallback = Starlette(
-        routes=[Route("/", health, methods=["GET"]), Route("/health", health, methods=["GET"])],
+        routes=[Route("/health", health, methods=["GET"]), Mount("/", app=console)],
         lifespan=lifespan,
     )
     return AfdApp(settings, fallback, state)

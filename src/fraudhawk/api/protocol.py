@@ -6,7 +6,6 @@ Errors leave the server only through `error_response`, as `{"__type": ..., "mess
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import msgspec
 
 from fraudhawk.errors import (
-    AccessDeniedError,
     FraudhawkError,
     SerializationError,
     UnknownOperationError,
@@ -86,30 +84,6 @@ def parse_body(body: bytes) -> Any:
         raise SerializationError(f"The request body is not valid JSON: {error}") from None
     except RecursionError:
         raise SerializationError("The request body is not valid JSON: it is nested too deeply") from None
-
-
-def check_loopback_host(headers: Mapping[str, str]) -> None:
-    """Without access keys, answer only requests addressed to a loopback name.
-
-    The server already listens on loopback only; this also stops a web page from reaching it through
-    a DNS name rebound to 127.0.0.1 (its requests carry the page's host name).
-    """
-    host = headers.get("host", "")
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost" or _is_loopback_ip(name):
-        return
-    raise AccessDeniedError(
-        f"Host {host!r} is not a loopback address: without access keys this server answers only requests to "
-        "localhost or 127.0.0.1"
-    )
-
-
-def _is_loopback_ip(name: str) -> bool:
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def json_body(payload: dict[str, Any]) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from typing import Any
@@ -12,18 +11,10 @@ import uvicorn
 from fraudhawk.api import connections
 from fraudhawk.api.app import create_app
 from fraudhawk.errors import ConfigurationError
+from fraudhawk.hosts import is_loopback
 from fraudhawk.settings import BY_NAME, Settings
 
 log = logging.getLogger("fraudhawk")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_listen_address(settings: Settings, host: str) -> str:
