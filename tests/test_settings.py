@@ -71,9 +71,14 @@ def test_arguments_win_and_defaults_fill_in(tmp_path: Path) -> None:
     settings = Settings.load(data_dir=tmp_path / "arg", environ=environ, allowed_roots=(tmp_path / "extra",))
     assert settings.data_dir == tmp_path / "arg"
     assert settings.database_url == f"sqlite:///{tmp_path / 'arg' / 'fraudhawk.db'}"
-    assert settings.s3_root is None  # an empty variable is an unset one
-    assert settings.allowed_roots == (tmp_path / "extra", tmp_path / "arg" / "files")
+    # an empty variable is an unset one: s3:// URLs are files in the data directory
+    assert settings.s3_root == tmp_path / "arg" / "s3"
+    assert settings.allowed_roots == (tmp_path / "extra", tmp_path / "arg" / "s3", tmp_path / "arg" / "files")
     assert Settings.load(environ=settings.environment()) == settings
+    remote = Settings.load(data_dir=tmp_path / "arg", environ={"FRAUDHAWK_S3_ROOT": "remote"})
+    assert remote.s3_root is None  # a real S3-compatible store
+    assert remote.allowed_roots == (tmp_path / "arg" / "files",)
+    assert Settings.load(environ=remote.environment()) == remote
     defaults = {setting.name: setting.default for setting in TABLE if setting.default is not None}
     for name in ("account_id", "region", "max_body_bytes", "external_model_url", "prediction_retention_days"):
         assert getattr(settings, name) == defaults[name]

@@ -104,6 +104,12 @@ PATHS = Kind(
     _paths,
     lambda roots: os.pathsep.join(str(root) for root in roots),
 )
+REMOTE_S3 = "remote"  # the S3 root's value that sends s3:// URLs to a real S3-compatible store
+S3_ROOT = Kind(
+    f"directory, or `{REMOTE_S3}`",
+    lambda text, _: REMOTE_S3 if text == REMOTE_S3 else Path(text),
+    lambda value: REMOTE_S3 if value is None else str(value),
+)
 ACCESS_KEYS = Kind(
     "`KEYID:secret` pairs, `,`-separated",
     parse_access_keys,
@@ -187,10 +193,12 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "s3_root",
         "FRAUDHAWK_S3_ROOT",
-        PATH,
+        S3_ROOT,
         None,
-        "serve `s3://bucket/key` from `DIR/bucket/key` instead of a real S3-compatible store",
-        shown_default="none",
+        "`s3://bucket/key` is the file `DIR/bucket/key` (the console's Files page uploads there); "
+        f"`{REMOTE_S3}` reads and writes a real S3-compatible store with boto3 (AWS_ENDPOINT_URL, the usual "
+        "credentials)",
+        shown_default="`DATA_DIR/s3`",
         option="--s3-root",
     ),
     Setting(
@@ -270,7 +278,7 @@ class Settings:
     region: str = _default("region")
     access_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = _default("max_body_bytes")
-    s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key
+    s3_root: Path | None = None  # s3://bucket/key is read from s3_root/bucket/key; None: a real S3 store
     allowed_roots: tuple[Path, ...] = ()  # where plain and file:// paths may point
     # Where external models are invoked: SageMaker runtime's path shape under a base the operator
     # configures, so requests name an endpoint but can never choose the host they reach.
@@ -288,7 +296,7 @@ class Settings:
         env: dict[str, str] = {}
         for setting in TABLE:
             value = getattr(self, setting.name)
-            env[setting.variable] = "" if value is None else setting.kind.render(value)
+            env[setting.variable] = setting.kind.render(value) if value is not None or setting.name == "s3_root" else ""
         return env
 
     @classmethod
@@ -315,7 +323,11 @@ class Settings:
         if key_file.is_file():
             from_file = parse_access_keys(key_file.read_text(encoding="utf-8"), str(key_file))
             values["access_keys"] = {**from_file, **values["access_keys"]}
-        bucket_root = values["s3_root"]
+        # without a setting, s3:// URLs are files in the data directory: a first run needs no S3 store
+        bucket_root = directory / "s3" if values["s3_root"] is None else values["s3_root"]
+        if bucket_root == REMOTE_S3:
+            bucket_root = None
+        values["s3_root"] = bucket_root
         roots = [Path(root) for root in allowed_roots] + list(values["allowed_roots"])
         if bucket_root is not None:
             roots.append(bucket_root)

@@ -1,8 +1,8 @@
 """Where job inputs are read from and reports written to.
 
-`s3://bucket/key` is a file under the server's S3 root when one is configured (`--s3-root`), and an
-object in a real S3-compatible store otherwise (boto3, honouring AWS_ENDPOINT_URL and the usual
-credentials). Plain paths and file:// URLs must resolve inside an allowed root: a request never names
+`s3://bucket/key` is a file under the server's S3 root (`DATA_DIR/s3` unless `--s3-root` says
+otherwise), or, with `--s3-root remote`, an object in a real S3-compatible store (boto3, honouring
+AWS_ENDPOINT_URL and the usual credentials). Plain paths and file:// URLs must resolve inside an allowed root: a request never names
 an arbitrary file on the server.
 """
 
@@ -65,7 +65,10 @@ def check_readable(location: Location, field: str) -> None:
         except OSError as error:
             raise ValidationError(f"{field} {location.text!r} cannot be read: {error.strerror}") from None
         if not readable:
-            raise ValidationError(f"{field} {location.text!r} does not exist or cannot be read")
+            raise ValidationError(
+                f"{field} {location.text!r} does not exist or cannot be read: it was looked for at {location.local}"
+                + (" (upload it there, or on the console's Files page)" if location.text.startswith("s3://") else "")
+            )
         return
     try:
         _s3().head_object(Bucket=location.bucket, Key=location.key)
