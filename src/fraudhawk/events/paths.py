@@ -2,8 +2,8 @@
 
 `s3://bucket/key` is a file under the server's S3 root (`DATA_DIR/s3` unless `--s3-root` says
 otherwise), or, with `--s3-root remote`, an object in a real S3-compatible store (boto3, honouring
-AWS_ENDPOINT_URL and the usual credentials). Plain paths and file:// URLs must resolve inside an allowed root: a request never names
-an arbitrary file on the server.
+AWS_ENDPOINT_URL and the usual credentials). Plain paths and file:// URLs must resolve inside an
+allowed root: a request never names an arbitrary file on the server.
 """
 
 from __future__ import annotations
