@@ -173,13 +173,17 @@ def test_oversized_body(settings: Settings) -> None:
 
 
 def test_health_and_index(server: RunningServer) -> None:
-    for path in ("/", "/health"):
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        conn.request("GET", path)
-        response = conn.getresponse()
-        assert response.status == 200
-        assert json.loads(response.read())["status"] == "ok"
-        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/health")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read())["status"] == "ok"
+    conn.request("GET", "/")  # the console's home
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type") == "text/html; charset=utf-8"
+    assert b"fraudhawk console" in response.read()
+    conn.close()
 
 
 def test_unknown_path_is_not_a_server_error(server: RunningServer) -> None:
