@@ -84,8 +84,12 @@ def test_event_type_from_an_uploaded_csv_header(console: ConsoleSession, tmp_pat
     assert (variables["merchant"]["dataType"], variables["merchant"]["variableType"]) == ("STRING", "FREE_FORM_TEXT")
     assert (variables["amt"]["dataType"], variables["amt"]["variableType"]) == ("FLOAT", "PRICE")
     assert variables["amt"]["defaultValue"] == "0.0"
+    _list_toggle_and_refused_delete(console)
 
-    # the list shows it; ingestion can be turned off from its page
+
+def _list_toggle_and_refused_delete(console: ConsoleSession) -> None:
+    """The list shows the event type; ingestion can be turned off on its page; deleting it while a detector
+    uses it is refused with the service's message."""
     page = console.go("/event-types")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="payment"))
     expect(row).to_contain_text("card")
@@ -125,7 +129,7 @@ def test_event_type_from_a_server_file_refuses_bad_rows_and_saves_nothing(
     page.get_by_role("button", name="Create event type").click()
     expect(page.get_by_role("alert")).to_contain_text("Not saved")
     expect(_field_error(page, "Variable name for column phone_number")).to_contain_text("lowercase letters")
-    expect(_field_error(page, "Variable type for column billing_state")).to_contain_text("needs dataType")
+    expect(_field_error(page, "Variable type for column billing_state")).to_contain_text("NUMERIC variable holds")
     expect(page.get_by_label("Variable name for column phone_number")).to_have_value("Phone Number")  # kept
     console.shot("schema-event-type-new-refused")
     assert console.afd.get_event_types()["eventTypes"] == []

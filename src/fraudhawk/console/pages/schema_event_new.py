@@ -10,6 +10,7 @@ submit created is deleted again: nothing is left half-made.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +172,17 @@ async def _read(request: Request, form: Form, data: FormData) -> Header | None:
     return None
 
 
+def _short(sample: str, most: int = 40) -> str:
+    return sample if len(sample) <= most else sample[: most - 1] + "…"
+
+
 def _suggested(
     form: Form, header: Header, existing: dict[str, dict[str, Any]], entity_types: set[str], labels: set[str]
 ) -> list[Row]:
     """The rows for a freshly read file; its labels and entity type are filled into the form (labels
     that exist are ticked, the others offered as new ones)."""
     rows = [
-        Row(index, c.column, c.sample[:80], c.variable, c.data_type, c.variable_type, existing=existing.get(c.variable))
+        Row(index, c.column, _short(c.sample), c.variable, c.data_type, c.variable_type, existing=existing.get(c.variable))
         for index, c in enumerate(header.columns)
     ]
     form.lists["labels"] = sorted(set(form.all("labels")) | (set(header.labels) & labels))
@@ -187,6 +192,19 @@ def _suggested(
         first = header.entity_types[0]
         form.values["entity_type" if first in entity_types else "new_entity_type"] = first
     return rows
+
+
+def _file_name(form: Form, data: FormData) -> str:
+    upload = data.get("csv_file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        return upload.filename
+    return form["s3_file"].rsplit("/", 1)[-1]
+
+
+def _name_from(file_name: str) -> str:
+    """An event type name suggested by the file's name (payments.csv.gz -> payments)."""
+    stem = file_name.lower().removesuffix(".gz").removesuffix(".csv")
+    return re.sub(r"[^0-9a-z_-]+", "_", stem).strip("_-")[:64]
 
 
 async def create(request: Request) -> Response:
@@ -199,6 +217,8 @@ async def create(request: Request) -> Response:
         if header is None:
             return await _page(request, form, _rows(form, variables))
         labels = {label["name"] for label in await call_all(request, "GetLabels", "labels")}
+        if not form["name"].strip():
+            form.values["name"] = _name_from(_file_name(form, data))
         rows = _suggested(form, header, variables, entity_types, labels)
         return await _page(request, form, rows, header)
     rows = _rows(form, variables)

@@ -42,10 +42,9 @@ def problems(form: Form, name: str | None, data_type: str, variable_type: str, d
     if data_type not in DATA_TYPES:
         form.fail(prefix + "data_type", f"Choose one of {', '.join(DATA_TYPES)}.")
         return
-    if variable_type:
-        problem = variable_type_problem(variable_type, data_type)
-        if problem:
-            form.fail(prefix + "variable_type", problem[0].upper() + problem[1:] + ".")
+    if variable_type and variable_type_problem(variable_type, data_type):
+        allowed = " or ".join(sorted(VARIABLE_TYPES.get(variable_type, ())))
+        form.fail(prefix + "variable_type", f"A {variable_type} variable holds {allowed} values, not {data_type}.")
     problem = value_problem(data_type, default)
     if problem:
         form.fail(prefix + "default_value", f"The default value is not a {data_type}: {problem}")
