@@ -96,6 +96,13 @@ def _list_toggle_and_refused_delete(console: ConsoleSession) -> None:
     expect(row).to_contain_text("enabled")
     console.shot("schema-event-types")
     page.get_by_role("link", name="payment").click()
+    # existing variables and labels can be added later
+    console.afd.create_variable(name="currency", dataType="STRING", dataSource="EVENT", defaultValue="USD")
+    page.reload()
+    page.get_by_label("currency").check()
+    page.get_by_role("button", name="Add to payment").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved event type payment")
+    assert console.afd.get_event_types(name="payment")["eventTypes"][0]["eventVariables"][-1] == "currency"
     page.get_by_role("button", name="Turn ingestion off").click()
     expect(page.get_by_role("status")).to_contain_text("Event ingestion is off")
     assert console.afd.get_event_types(name="payment")["eventTypes"][0]["eventIngestion"] == "DISABLED"
@@ -342,4 +349,4 @@ def test_schema_pages_fit_a_phone(console: ConsoleSession) -> None:
     for path in ("/event-types", "/event-types/signup", "/event-types/new", "/variables", "/lists", "/external-models"):
         page = console.go(path)
         assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"], path
-    console.shot("schema-event-types-narrow")
+        console.shot(f"schema-narrow-{path.strip('/')}")

@@ -182,8 +182,8 @@ def _suggested(
     """The rows for a freshly read file; its labels and entity type are filled into the form (labels
     that exist are ticked, the others offered as new ones)."""
     rows = [
-        Row(index, c.column, _short(c.sample), c.variable, c.data_type, c.variable_type, existing=existing.get(c.variable))
-        for index, c in enumerate(header.columns)
+        Row(i, c.column, _short(c.sample), c.variable, c.data_type, c.variable_type, existing=existing.get(c.variable))
+        for i, c in enumerate(header.columns)
     ]
     form.lists["labels"] = sorted(set(form.all("labels")) | (set(header.labels) & labels))
     typed = names_in(form["new_labels"])
@@ -286,7 +286,8 @@ async def _plan(
         params = {"name": row.name, "dataType": row.data_type, "dataSource": "EVENT", "defaultValue": default}
         if row.variable_type:
             params["variableType"] = row.variable_type
-        described(params, f"Column {row.column}" if row.column else "")
+        if row.column != row.name:  # say where a renamed variable comes from (AFD keeps 1..128 characters)
+            described(params, f"Column {row.column}"[:128])
         plan.variables.append(row.name)
         plan.new_variables.append((row, params))
     if not plan.variables:

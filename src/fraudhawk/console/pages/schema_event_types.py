@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from fraudhawk.console.pages import schema_event_new
-from fraudhawk.console.web import call, call_all, not_found, redirect, render
+from fraudhawk.console.web import call, call_all, not_found, read_form, redirect, render
 from fraudhawk.errors import FraudhawkError, ResourceNotFoundError
 
 BATCH = 100  # BatchGetVariable's most names per call
@@ -48,6 +48,21 @@ async def _detail(request: Request, name: str, problem: str | None = None) -> Re
     event_type = await event_type_named(request, name)
     if event_type is None:
         return not_found(request, f"The event type {name} does not exist.")
+    has = set(event_type.get("eventVariables", []))
+    variables = await call_all(request, "GetVariables", "variables")
+    addable = {
+        "variables": sorted(v["name"] for v in variables if v.get("dataSource") == "EVENT" and v["name"] not in has),
+        "labels": sorted(
+            label["name"]
+            for label in await call_all(request, "GetLabels", "labels")
+            if label["name"] not in event_type.get("labels", [])
+        ),
+        "entity_types": sorted(
+            e["name"]
+            for e in await call_all(request, "GetEntityTypes", "entityTypes")
+            if e["name"] not in event_type.get("entityTypes", [])
+        ),
+    }
     models = [m for m in await call_all(request, "GetModels", "models") if m.get("eventTypeName") == name]
     detectors = [d for d in await call_all(request, "GetDetectors", "detectors") if d.get("eventTypeName") == name]
     return render(
@@ -60,6 +75,7 @@ async def _detail(request: Request, name: str, problem: str | None = None) -> Re
         variables=await variables_named(request, list(event_type.get("eventVariables", []))),
         models=models,
         detectors=detectors,
+        addable=addable,
         problem=problem,
     )
 
@@ -105,6 +121,26 @@ async def switch(request: Request) -> Response:
     return redirect(f"/event-types/{name}", done=done)
 
 
+async def add(request: Request) -> Response:
+    """Add existing variables, labels and entity types (AFD lets an event type grow, not shrink, once it
+    has events)."""
+    name = request.path_params["name"]
+    event_type = await event_type_named(request, name)
+    if event_type is None:
+        return not_found(request, f"The event type {name} does not exist.")
+    form, _ = await read_form(request)
+    params = _kept(event_type)
+    for member, field in (("eventVariables", "variables"), ("labels", "labels"), ("entityTypes", "entity_types")):
+        params[member] = list(dict.fromkeys([*params[member], *form.all(field)]))
+    if params == _kept(event_type):
+        return await _detail(request, name, problem="Tick the variables, labels or entity types to add.")
+    try:
+        await call(request, "PutEventType", params)
+    except FraudhawkError as error:
+        return await _detail(request, name, problem=error.message)
+    return redirect(f"/event-types/{name}", done=f"Saved event type {name}.")
+
+
 async def remove(request: Request) -> Response:
     name = request.path_params["name"]
     try:
@@ -121,5 +157,6 @@ routes: list[BaseRoute] = [
     *schema_event_new.routes,
     Route("/event-types/{name}", detail, methods=["GET"]),
     Route("/event-types/{name}/delete", remove, methods=["POST"]),
+    Route("/event-types/{name}/add", add, methods=["POST"]),
     Route("/event-types/{name}/{what:str}", switch, methods=["POST"]),
 ]
