@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from fraudhawk import datagen
+from fraudhawk.events.columns import MAX_HEADER_BYTES, HeaderError, read_header
 from tests.browser import NARROW, ConsoleSession
 
 ROLE = "arn:aws:iam::123456789012:role/fraud-endpoint"
@@ -350,3 +352,42 @@ def test_schema_pages_fit_a_phone(console: ConsoleSession) -> None:
         page = console.go(path)
         assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"], path
         console.shot(f"schema-narrow-{path.strip('/')}")
+
+
+def test_read_header_refuses_what_is_not_a_csv_header(tmp_path: Path) -> None:
+    cases = {
+        "empty.csv": b"",
+        "twice.csv": b"amt,amt,ip\n1,2,3\n",
+        "one-line.csv": b"a" * (MAX_HEADER_BYTES + 10),
+    }
+    messages = {}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with (tmp_path / name).open("rb") as stream, pytest.raises(HeaderError) as refused:
+            read_header(stream)
+        messages[name] = str(refused.value)
+    assert "empty" in messages["empty.csv"]
+    assert "more than once: amt" in messages["twice.csv"]
+    assert "longer than" in messages["one-line.csv"]
+    # reserved columns in any case, and a header with no rows yet
+    (tmp_path / "header.csv").write_bytes(b"event_id,EVENT_TIMESTAMP,email\n")
+    with (tmp_path / "header.csv").open("rb") as stream:
+        header = read_header(stream)
+    assert header.reserved == ["event_id", "EVENT_TIMESTAMP"]
+    assert [c.variable for c in header.columns] == ["email"]
+    assert header.rows == 0
+
+
+def test_an_upload_that_is_not_csv_is_refused_next_to_the_field(console: ConsoleSession, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a csv")
+    page = console.go("/event-types/new")
+    page.get_by_label("Upload a CSV file").set_input_files(str(notes))
+    page.get_by_role("button", name="Read columns").click()
+    expect(_field_error(page, "Upload a CSV file")).to_contain_text("Choose a .csv or .csv.gz file")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    page.get_by_label("Upload a CSV file").set_input_files(str(empty))
+    page.get_by_role("button", name="Read columns").click()
+    expect(_field_error(page, "Upload a CSV file")).to_contain_text("The file is empty")
+    assert console.afd.get_event_types()["eventTypes"] == []
