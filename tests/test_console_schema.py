@@ -390,4 +390,7 @@ def test_an_upload_that_is_not_csv_is_refused_next_to_the_field(console: Console
     page.get_by_label("Upload a CSV file").set_input_files(str(empty))
     page.get_by_role("button", name="Read columns").click()
     expect(_field_error(page, "Upload a CSV file")).to_contain_text("The file is empty")
+    page.get_by_label("Or its S3 URI").fill("s3://events/missing.csv")
+    page.get_by_role("button", name="Read columns").click()
+    expect(_field_error(page, "Or its S3 URI")).to_contain_text("does not exist or cannot be read")
     assert console.afd.get_event_types()["eventTypes"] == []

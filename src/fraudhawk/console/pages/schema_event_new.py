@@ -151,14 +151,16 @@ async def _read(request: Request, form: Form, data: FormData) -> Header | None:
         except HeaderError as error:
             form.fail("csv_file", str(error))
             return None
-    if chosen:
-        settings = console_of(request).settings
-        if chosen not in s3_files(settings):
-            form.fail("s3_file", "Choose one of the files listed.")
+    typed = form["s3_uri"].strip()
+    if typed or chosen:
+        field, uri = ("s3_uri", typed) if typed else ("s3_file", chosen)
+        if not uri.startswith("s3://"):
+            form.fail(field, "Give an S3 URI such as s3://bucket/events.csv.")
             return None
+        settings = console_of(request).settings
         try:
-            location = paths.resolve(settings, chosen, "file")
-            paths.check_readable(location, "file")
+            location = paths.resolve(settings, uri, "The file")
+            paths.check_readable(location, "The file")
 
             def read() -> Header:
                 with paths.open_input(location) as stream:
@@ -166,7 +168,7 @@ async def _read(request: Request, form: Form, data: FormData) -> Header | None:
 
             return await run_in_threadpool(read)
         except (HeaderError, FraudhawkError) as error:
-            form.fail("s3_file", getattr(error, "message", str(error)))
+            form.fail(field, error.message if isinstance(error, FraudhawkError) else str(error))
             return None
     form.fail("csv_file", "Choose a CSV file to upload, or a file in the S3 folder.")
     return None
@@ -198,7 +200,7 @@ def _file_name(form: Form, data: FormData) -> str:
     upload = data.get("csv_file")
     if isinstance(upload, UploadFile) and upload.filename:
         return upload.filename
-    return form["s3_file"].rsplit("/", 1)[-1]
+    return (form["s3_uri"].strip() or form["s3_file"]).rsplit("/", 1)[-1]
 
 
 def _name_from(file_name: str) -> str:
