@@ -3,17 +3,25 @@ outcomes, variables, lists and external models, each with a refusal, checked aga
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from starlette.requests import Request
 
 from fraudhawk import datagen
+from fraudhawk.console.pages.schema_event_new import Plan, Row, execute
+from fraudhawk.console.web import Console, Form
 from fraudhawk.events.columns import MAX_HEADER_BYTES, HeaderError, read_header
+from fraudhawk.service.dispatcher import Service
+from fraudhawk.settings import Settings
 from tests.browser import NARROW, ConsoleSession
 
 ROLE = "arn:aws:iam::123456789012:role/fraud-endpoint"
@@ -394,3 +402,36 @@ def test_an_upload_that_is_not_csv_is_refused_next_to_the_field(console: Console
     page.get_by_role("button", name="Read columns").click()
     expect(_field_error(page, "Or its S3 URI")).to_contain_text("does not exist or cannot be read")
     assert console.afd.get_event_types()["eventTypes"] == []
+
+
+def test_a_late_refusal_undoes_what_the_submit_created(tmp_path: Path) -> None:
+    """If the event type itself is refused after its entity type, labels and variables were made (another
+    user's change in between, say), those are deleted again and the refusal is shown next to its field."""
+    settings = Settings.load(data_dir=tmp_path / "data", environ={})
+    service = Service(settings, worker=False)
+    try:
+        console = Console(settings, lambda: service)
+        request = Request({"type": "http", "app": SimpleNamespace(state=SimpleNamespace(console=console))})
+        form = Form(values={"name": "Not A Name", "event_ingestion": "ENABLED"})
+        rows = [Row(0, "amt", "1.0", "amt", "FLOAT", "PRICE"), Row(1, "ip", "1.2.3.4", "ip", "STRING", "IP_ADDRESS")]
+        plan = Plan(
+            entity_type="card",
+            new_entity_type=True,
+            labels=["fraud"],
+            new_labels=["fraud"],
+            variables=["amt", "ip"],
+            new_variables=[
+                (row, {"name": row.name, "dataType": row.data_type, "dataSource": "EVENT", "defaultValue": ""})
+                for row in rows
+            ],
+        )
+        plan.new_variables[0][1]["defaultValue"] = "0.0"
+        # on a thread of its own: Playwright's sync API keeps an event loop running on this one
+        with ThreadPoolExecutor(1) as pool:
+            assert not pool.submit(asyncio.run, execute(request, form, plan)).result()
+        assert "regular expression pattern" in form.errors["name"]
+        assert service.call("GetVariables", {})["variables"] == []
+        assert service.call("GetLabels", {})["labels"] == []
+        assert service.call("GetEntityTypes", {})["entityTypes"] == []
+    finally:
+        service.close()

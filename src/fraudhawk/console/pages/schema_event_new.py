@@ -227,7 +227,7 @@ async def create(request: Request) -> Response:
     plan = await _plan(request, form, rows, variables, entity_types)
     if not form.ok:
         return await _page(request, form, rows)
-    created = await _execute(request, form, plan)
+    created = await execute(request, form, plan)
     if not form.ok:
         return await _page(request, form, rows)
     name = form["name"].strip()
@@ -305,7 +305,7 @@ async def _event_type_exists(request: Request, name: str) -> list[dict[str, Any]
     return found
 
 
-async def _execute(request: Request, form: Form, plan: Plan) -> bool:
+async def execute(request: Request, form: Form, plan: Plan) -> bool:
     """Create what the plan needs; on a refusal, delete what was created and say why."""
     undo: list[tuple[str, dict[str, Any]]] = []
     field_for = EVENT_FIELDS
