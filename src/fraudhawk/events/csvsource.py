@@ -70,7 +70,7 @@ def open_binary(raw: IO[bytes]) -> IO[bytes]:
     magic = buffered.peek(6)[:6]
     stream: Any = buffered
     if magic[:2] == b"\x1f\x8b":
-        stream = io.BufferedReader(_ReadAhead(gzip.GzipFile(fileobj=buffered)))
+        stream = io.BufferedReader(_ReadAhead(gzip.GzipFile(fileobj=buffered, mode="rb")))
     elif magic == b"\xfd7zXZ\x00":
         stream = io.BufferedReader(_ReadAhead(lzma.LZMAFile(buffered)))  # noqa: SIM115 - the caller closes it
     result: IO[bytes] = stream
