@@ -149,7 +149,21 @@ def test_build_a_detector_test_publish_and_retire(session: ConsoleSession) -> No
     expect(rows.nth(0)).to_contain_text("high_risk")
     console.shot("detectors-version-draft")
 
-    # reorder with the keyboard: focus "Move low_risk up" and press Enter, twice
+    reorder_with_the_keyboard(console, page)
+    run_a_test(console, page)
+    publish_retire_and_copy(console, page)
+    console.go("/detectors/signup_guard")
+    expect(page.get_by_role("row", name=re.compile("Version 2"))).to_contain_text("draft")
+    expect(page.get_by_role("row", name=re.compile("Version 1"))).to_contain_text("inactive")
+    console.shot("detectors-detector")
+    console.go("/detectors")
+    expect(page.get_by_role("row", name=re.compile("signup_guard"))).to_contain_text("signup")
+    console.shot("detectors-list")
+
+
+def reorder_with_the_keyboard(console: ConsoleSession, page: Page) -> None:
+    """Focus "Move low_risk up" and press Enter, twice; then all matched."""
+    rows = page.locator("table.rules tbody tr")
     page.get_by_role("button", name="Move low_risk up").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Moved low_risk to position 2")
@@ -168,7 +182,9 @@ def test_build_a_detector_test_publish_and_retire(session: ConsoleSession) -> No
     stored = console.afd.get_detector_version(detectorId="signup_guard", detectorVersionId="1")
     assert stored["ruleExecutionMode"] == "ALL_MATCHED"
 
-    # run a test: nothing is stored, the page shows scores, each rule with its values, outcomes
+
+def run_a_test(console: ConsoleSession, page: Page) -> None:
+    """Nothing is stored; the page shows the score, each rule with the values it read, the outcomes."""
     page.get_by_role("link", name="Run test").click()
     expect(page.get_by_label("billing_state")).to_have_value("unknown")
     console.shot("detectors-test-form")
@@ -200,8 +216,11 @@ def test_build_a_detector_test_publish_and_retire(session: ConsoleSession) -> No
     expect(outcomes).to_have_text(expected)
     console.shot("detectors-test-result")
     assert console.afd.list_event_predictions(maxResults=50)["eventPredictionSummaries"] == []
+    stats = console.afd.get_event_types(name="signup")["eventTypes"][0].get("ingestedEventStatistics", {})
+    assert stats.get("numberOfEvents", 0) == 0  # the test event was not stored either
 
-    # publish, then retire
+
+def publish_retire_and_copy(console: ConsoleSession, page: Page) -> None:
     page.get_by_role("link", name="Version 1").click()
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status")).to_contain_text("Published version 1")
@@ -221,14 +240,6 @@ def test_build_a_detector_test_publish_and_retire(session: ConsoleSession) -> No
     assert [r["ruleId"] for r in copy["rules"]] == ["high_risk", "low_risk", "medium_risk"]
     assert copy["ruleExecutionMode"] == "ALL_MATCHED"
     assert [m["modelId"] for m in copy["modelVersions"]] == [MODEL]
-
-    console.go("/detectors/signup_guard")
-    expect(page.get_by_role("row", name=re.compile("Version 2"))).to_contain_text("draft")
-    expect(page.get_by_role("row", name=re.compile("Version 1"))).to_contain_text("inactive")
-    console.shot("detectors-detector")
-    console.go("/detectors")
-    expect(page.get_by_role("row", name=re.compile("signup_guard"))).to_contain_text("signup")
-    console.shot("detectors-list")
 
 
 def test_live_check_points_at_line_and_column(session: ConsoleSession) -> None:
@@ -299,6 +310,13 @@ def test_refusals_are_shown_next_to_the_field_and_nothing_is_saved(session: Cons
     expect(page.locator("#e-detector_id")).to_contain_text("not valid")
     console.shot("detectors-new-refused")
     assert "bad name" not in {d["detectorId"] for d in console.afd.get_detectors()["detectors"]}
+    # a test event with a timestamp that is none
+    page = console.go("/detectors/refusals/versions/1/test")
+    page.get_by_label("Event timestamp").fill("yesterday")
+    page.get_by_role("button", name="Run test").click()
+    expect(page.locator("#e-event_timestamp")).to_be_visible()
+    expect(page.get_by_label("Event timestamp")).to_have_value("yesterday")
+    console.shot("detectors-test-refused")
 
 
 def test_change_a_rule_delete_versions_and_the_detector(session: ConsoleSession) -> None:
