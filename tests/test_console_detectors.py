@@ -362,3 +362,32 @@ def test_pages_fit_a_phone(browser: Browser, session: ConsoleSession) -> None:
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_rules_reorder_and_refusals_work_without_javascript(browser: Browser, trained: RunningServer) -> None:
+    afd = boto_client(trained.url)
+    afd.put_detector(detectorId="no_script", eventTypeName="signup")
+    for rule_id, expression in (("first", '$billing_state == "CA"'), ("second", '$billing_state == "NY"')):
+        afd.create_rule(
+            ruleId=rule_id, detectorId="no_script", expression=expression, language="DETECTORPL", outcomes=["review"]
+        )
+    rules = [{"detectorId": "no_script", "ruleId": r, "ruleVersion": "1"} for r in ("first", "second")]
+    afd.create_detector_version(detectorId="no_script", rules=rules)
+    context = browser.new_context(viewport=WIDE, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(trained.url + "/detectors/no_script/versions/1")
+        page.get_by_role("button", name="Move second up").click()
+        expect(page.get_by_role("status")).to_contain_text("Moved second to position 1")
+        stored = afd.get_detector_version(detectorId="no_script", detectorVersionId="1")
+        assert [r["ruleId"] for r in stored["rules"]] == ["second", "first"]
+        # without the live check, the server's check places the error on save
+        form = page.locator("#add-rule")
+        form.get_by_label("Rule ID").fill("third")
+        form.get_by_role("textbox", name="Expression", exact=True).fill('$billing_state == "CA" and')
+        form.get_by_label("approve", exact=True).check()
+        form.get_by_role("button", name="Add rule").click()
+        expect(page.locator("#e-expression")).to_contain_text("Line 1, column")
+        assert {r["ruleId"] for r in afd.get_rules(detectorId="no_script")["ruleDetails"]} == {"first", "second"}
+    finally:
+        context.close()
