@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
+from fraudhawk.context import Context
 from fraudhawk.rules import RuleEnv
 from fraudhawk.storage import schema
 
@@ -36,3 +37,10 @@ def rule_environment(conn: Connection, event_type: str) -> RuleEnv:
         for row in conn.execute(select(schema.lists.c.name, schema.lists.c.variable_type))
     }
     return RuleEnv(variables=names, lists=lists)
+
+
+def environment_of(ctx: Context, event_type: str) -> RuleEnv:
+    """What a rule on `event_type` may name, read on its own: for checking an expression while it is
+    written (the console's rule editor), with the very environment CreateRule checks it against."""
+    with ctx.db.read() as conn:
+        return rule_environment(conn, event_type)

@@ -20,7 +20,7 @@ from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ValidationError
 from fraudhawk.events.single import check_entities, check_variables
 from fraudhawk.predictions import ingest
-from fraudhawk.predictions.engine import EventInput, evaluate, response
+from fraudhawk.predictions.engine import EventInput, Prediction, evaluate, response
 from fraudhawk.predictions.plan import DetectorPlan
 
 
@@ -72,17 +72,7 @@ def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool
     requests into one transaction; `get_event_prediction` commits it at once. With `may_block`
     false (an event loop), a detector with external models raises WouldBlock before any call."""
     cache = ctx.states
-    with ctx.db.quick() as conn:
-        plan = ctx.plans.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
-        if plan.external and not may_block:
-            raise WouldBlock(plan.detector_id)
-        event = check_event(plan, req)
-        known: ingest.Known = {}
-        for model in plan.models:
-            if model.history is not None:
-                key = (model.model_id, model.major, model.minor, event.entity_id)
-                known[(model.model_id, model.major, model.minor)] = cache.current(conn, key, model.history)
-    prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, ctx.invoker)
+    prediction, known = _evaluated(ctx, req, may_block=may_block)
     prepared = ingest.prepare(prediction, known)
 
     def write(conn: Connection) -> ingest.Written:
@@ -94,6 +84,51 @@ def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool
         return response(prediction)
 
     return Staged(write, finish)
+
+
+def _evaluated(ctx: Context, req: dict[str, Any], *, may_block: bool) -> tuple[Prediction, ingest.Known]:
+    """The event checked and evaluated, and the entity states it was evaluated with; nothing written."""
+    cache = ctx.states
+    with ctx.db.quick() as conn:
+        plan = ctx.plans.lookup(ctx, conn, req["detectorId"], req.get("detectorVersionId"))
+        if plan.external and not may_block:
+            raise WouldBlock(plan.detector_id)
+        event = check_event(plan, req)
+        known: ingest.Known = {}
+        for model in plan.models:
+            if model.history is not None:
+                key = (model.model_id, model.major, model.minor, event.entity_id)
+                known[(model.model_id, model.major, model.minor)] = cache.current(conn, key, model.history)
+    prediction = evaluate(plan, event, {version: state for version, (_, state) in known.items()}, ctx.invoker)
+    return prediction, known
+
+
+def trial_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    """A GetEventPrediction request (already checked against AFD's contract) evaluated as it would be,
+    but with nothing stored: no event, no entity history, no prediction record. This is AFD console's
+    "Run test". The answer is GetEventPrediction's, plus what GetEventPredictionMetadata would tell of
+    a stored one: `ruleEvaluations` (each rule's expression with the values it read, whether it was
+    evaluated and matched) and `eventVariables` (each value the rules saw, and whether it was sent or
+    the variable's default)."""
+    prediction, _ = _evaluated(ctx, req, may_block=True)
+    answer = response(prediction)
+    answer["ruleEvaluations"] = [
+        {
+            "ruleId": r.rule.rule_id,
+            "ruleVersion": str(r.rule.version),
+            "expression": r.rule.expression,
+            "expressionWithValues": r.with_values,
+            "outcomes": list(r.rule.outcomes),
+            "evaluated": r.evaluated,
+            "matched": r.matched,
+        }
+        for r in prediction.rules
+    ]
+    answer["eventVariables"] = [
+        {"name": name, "value": value, "source": source} for name, (value, source) in prediction.values.items()
+    ]
+    answer["outcomes"] = list(prediction.outcomes)
+    return answer
 
 
 def get_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
