@@ -44,7 +44,6 @@ async def stored(request: Request) -> Response:
         request,
         "data/events.html",
         title="Stored events",
-        crumbs=[(None, "Stored events")],
         rows=rows,
         final=FINAL_DELETION,
     )

@@ -5,6 +5,7 @@ the conversion and the catalog steps are `fraudhawk.events.rawimport`'s, shared 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from fraudhawk.console.pages import data_conversions as conversions
 from fraudhawk.console.pages.data_files import area, choices
 from fraudhawk.console.pages.data_imports import default_output, job_url
 from fraudhawk.console.web import Form, call_all, console_of, read_form, redirect, render
@@ -191,17 +193,27 @@ async def map_page(request: Request) -> Response:
     return await _page(request, request.query_params.get("file", ""), None)
 
 
-def _run_import(request: Request, path: Path, event_type: str, mapping: raw.Mapping) -> tuple[str, int, int]:
-    """Declare, convert and start the job, as `fraudhawk import` does; (job id, rows, malformed lines)."""
+def _declare(request: Request, path: Path, event_type: str, mapping: raw.Mapping) -> list[raw.Suggestion]:
+    """The catalog the data needs, as `fraudhawk import` declares it (quick: done before answering)."""
+    plan = rawimport.plan(path, mapping)
+    rawimport.ensure_catalog(console_of(request).service.call, event_type, mapping, plan.variables)
+    return plan.variables
+
+
+def _convert_and_start(
+    request: Request, path: Path, event_type: str, mapping: raw.Mapping, variables: list[raw.Suggestion], job_id: str
+) -> Callable[[], None]:
+    """The slow part (the whole file converted), then the import job, as `fraudhawk import` runs them."""
     settings = console_of(request).settings
     service = console_of(request).service
-    plan = rawimport.plan(path, mapping)
-    rawimport.ensure_catalog(service.call, event_type, mapping, plan.variables)
-    converted = rawimport.work_file(settings.data_dir, event_type, path)
-    result = rawimport.convert(path, mapping, plan.variables, converted)
-    job_id = rawimport.job_id_for(path)
-    rawimport.start(service.call, job_id, converted, default_output(request), event_type)
-    return job_id, result.rows, len(result.rejected)
+    output = default_output(request)
+
+    def work() -> None:
+        converted = rawimport.work_file(settings.data_dir, event_type, path)
+        rawimport.convert(path, mapping, variables, converted)
+        rawimport.start(service.call, job_id, converted, output, event_type)
+
+    return work
 
 
 async def map_post(request: Request) -> Response:
@@ -231,12 +243,18 @@ async def map_post(request: Request) -> Response:
     if form["action"] != "import":
         return await _page(request, uri, form, preview)
     try:
-        job_id, rows, malformed = await run_in_threadpool(_run_import, request, path, form["event_type"], mapping)
+        variables = await run_in_threadpool(_declare, request, path, form["event_type"], mapping)
     except FraudhawkError as error:
         form.refuse(error, {"eventTypeName": "event_type", "name": "event_type", "entityType": "entity_type"})
         return await _page(request, uri, form, preview, status=400)
-    skipped = f"; {malformed:,} malformed lines skipped" if malformed else ""
-    return redirect(job_url(job_id), done=f"Converted {rows:,} rows of {uri}{skipped}; importing them.")
+    job_id = rawimport.job_id_for(path)
+    conversions.begin(
+        job_id,
+        uri,
+        form["event_type"],
+        _convert_and_start(request, path, form["event_type"], mapping, variables, job_id),
+    )
+    return redirect(job_url(job_id), done=f"Converting {uri} to AFD's layout, then importing it.")
 
 
 routes: list[BaseRoute] = [
