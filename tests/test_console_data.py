@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from fraudhawk import datagen
+from fraudhawk.events import files
 from fraudhawk.settings import Settings
 from tests.browser import WIDE, ConsoleSession
 from tests.helpers import RunningServer
@@ -330,3 +333,59 @@ def test_pages_fit_a_phone(browser: Browser, console: ConsoleSession) -> None:
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     finally:
         context.close()
+
+
+def _big_file(path: Path, rows: int) -> None:
+    """Many simple events in AFD's layout, written fast (an import that runs long enough to cancel)."""
+    with path.open("w") as out:
+        out.write("EVENT_ID,EVENT_TIMESTAMP,ENTITY_ID,ENTITY_TYPE,EVENT_LABEL,LABEL_TIMESTAMP,amt,category,merchant\n")
+        out.writelines(
+            f"e{i},2024-01-01T00:00:00Z,card_{i % 997},card,legit,2024-01-01T00:00:00Z,{i % 500}.5,travel,m{i % 37}\n"
+            for i in range(rows)
+        )
+
+
+def test_cancel_a_running_import(console: ConsoleSession) -> None:
+    bucket = _s3_root(console) / "uploads"
+    bucket.mkdir(parents=True)
+    _big_file(bucket / "big.csv", 400_000)
+    datagen.declare_transactions(console.afd, "payment")
+    page = console.go("/imports/new?event_type=payment&uri=s3://uploads/big.csv")
+    page.get_by_label("Job ID").fill("long-one")
+    page.get_by_role("button", name="Start import").click()
+    page.get_by_role("button", name="Cancel import").click()
+    expect(page.locator(".notice")).to_contain_text("Cancelling import long-one")
+    job = _wait_job(console, "long-one")
+    assert job["status"] == "CANCELED"
+    assert job["processedRecordsCount"] < 400_000
+    expect(page.locator(".progress-box .status")).to_have_text("canceled", timeout=30_000)
+    console.shot("data-import-cancelled")
+
+
+class _Breaks(io.RawIOBase):
+    """A stream that fails after some bytes, as an upload cut off half-way does."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            raise ConnectionResetError("the client went away")
+        count = min(len(buffer), self.left)
+        buffer[:count] = b"x" * count
+        self.left -= count
+        return count
+
+
+def test_a_cut_off_upload_leaves_no_file(tmp_path: Path) -> None:
+    root = tmp_path / "s3"
+    with pytest.raises(ConnectionResetError):
+        files.save(root, "uploads", "half.csv", io.BufferedReader(_Breaks(3 * files.CHUNK)), overwrite=False)
+    assert not [p for p in root.rglob("*") if p.is_file()]  # neither the file nor its temporary copy
+    assert files.save(root, "uploads", "whole.csv", io.BytesIO(b"a\n1\n"), overwrite=False) == 4
+    with pytest.raises(files.BadName, match="already exists"):
+        files.save(root, "uploads", "whole.csv", io.BytesIO(b"other"), overwrite=False)
+    assert (root / "uploads" / "whole.csv").read_bytes() == b"a\n1\n"
