@@ -184,6 +184,10 @@ def test_mapping_form_imports_a_kaggle_layout_file(console: ConsoleSession, tmp_
     expect(preview.get_by_role("columnheader", name="EVENT_LABEL")).to_have_count(0)
     page.get_by_label("Label column").select_option("is_fraud")
     expect(preview.get_by_role("columnheader", name="EVENT_LABEL")).to_be_visible()
+    page.get_by_label("Entity id column").select_option("")  # no entity column: AFD's "unknown" entity
+    expect(preview.get_by_role("cell", name="unknown", exact=True)).to_have_count(10)
+    page.get_by_label("Entity id column").select_option("cc_num")
+    expect(preview.get_by_role("cell", name="unknown", exact=True)).to_have_count(0)
     console.shot("data-map")
     assert not console.afd.get_event_types()["eventTypes"]  # a preview saves nothing
 
