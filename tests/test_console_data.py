@@ -195,6 +195,9 @@ def test_mapping_form_imports_a_kaggle_layout_file(console: ConsoleSession, tmp_
     expect(page.locator(".notice")).to_contain_text("Converting s3://uploads/fraudTrain.csv.xz")
     expect(page.get_by_role("heading", name="Rejected lines")).to_be_visible(timeout=60_000)
     expect(page.locator("[data-count=processed]")).to_have_text("300")
+    # the converted copy the job read is gone once the job ended; the raw file stays
+    assert not list((console.server.settings.data_dir / "files" / "imports").glob("*.csv.gz"))
+    assert (_s3_root(console) / "uploads" / "fraudTrain.csv.xz").is_file()
     event_type = console.afd.get_event_types(name="cc_txn")["eventTypes"][0]
     assert event_type["ingestedEventStatistics"]["numberOfEvents"] == 300
     event = console.afd.get_event(eventTypeName="cc_txn", eventId=f"{40:032x}")["event"]
