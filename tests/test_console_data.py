@@ -168,6 +168,9 @@ def test_mapping_form_imports_a_kaggle_layout_file(console: ConsoleSession, tmp_
     expect(page).to_have_url(re.compile(r"/imports/map\?file=s3%3A%2F%2Fuploads%2FfraudTrain.csv.xz"))
     # the raw rows, and first choices read from the column names
     expect(page.get_by_role("columnheader", name="trans_date_trans_time")).to_be_visible()
+    second = page.get_by_role("row").filter(has_text="2019-01-01 00:17:00").get_by_role("cell")
+    expect(second.nth(0)).to_have_text("3")  # the file's line number
+    expect(second.nth(1)).to_have_text("1")  # the unnamed first column is shown too
     expect(page.get_by_label("Timestamp column")).to_have_value("trans_date_trans_time")
     expect(page.get_by_label("Its format")).to_have_value("%Y-%m-%d %H:%M:%S")
     expect(page.get_by_label("Label column")).to_have_value("is_fraud")

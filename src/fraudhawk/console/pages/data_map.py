@@ -23,7 +23,7 @@ from fraudhawk.console.web import Form, call_all, console_of, read_form, redirec
 from fraudhawk.errors import FraudhawkError
 from fraudhawk.eventdata import layout
 from fraudhawk.events import files, raw, rawimport
-from fraudhawk.events.csvsource import LINE, open_binary, read_csv
+from fraudhawk.events.csvsource import open_binary, read_csv
 
 PREVIEW_ROWS = 10
 _NAME = re.compile(r"^[0-9a-z_-]{1,64}$")  # AFD's names of event and entity types
@@ -55,7 +55,8 @@ def _raw_head(path: Path) -> Raw:
         return Raw(header, [])
     frame = pl.from_arrow(batch.slice(0, PREVIEW_ROWS))
     assert isinstance(frame, pl.DataFrame)
-    rows = [[str(row[LINE]), *("" if row.get(c) is None else str(row[c]) for c in header)] for row in frame.to_dicts()]
+    # by position: polars renames an unnamed ("") column, and the batch is the line number, then the header
+    rows = [[str(row[0]), *("" if value is None else str(value) for value in row[1:])] for row in frame.rows()]
     return Raw(header, rows)
 
 
