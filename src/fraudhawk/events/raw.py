@@ -24,6 +24,7 @@ from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.csvsource import LINE, read_csv
 
 FRAUD, LEGIT = "fraud", "legit"
+UNKNOWN_ENTITY = "unknown"  # AFD's entity id for events whose entity is not known
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
 # name fragments -> variable type, checked in order; the first that the column's name contains wins
@@ -54,7 +55,7 @@ _TEXT_TYPES = {"BILLING_CITY", "BILLING_STATE", "BILLING_COUNTRY", "BILLING_ADDR
 @dataclass(frozen=True)
 class Mapping:
     event_time: str
-    entity_id: str
+    entity_id: str  # "": no entity column, every event's entity is "unknown"
     event_id: str | None = None  # None: ids are generated from the file and line
     time_format: str | None = None  # a chrono format, "unix" or "unix_ms"; None: any AFD format
     label: str | None = None
@@ -150,6 +151,13 @@ def _iso(ms: pl.Expr) -> pl.Expr:
     return pl.from_epoch(ms, time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
 
 
+def _entity(column: str) -> pl.Expr:
+    """The entity id column, made a valid AFD entity id; no column (""): AFD's "unknown" entity."""
+    if not column:
+        return pl.lit(UNKNOWN_ENTITY)
+    return pl.col(column).str.strip_chars().str.replace_all(r"[^0-9A-Za-z_.@+-]", "_")
+
+
 def convert_batches(
     batches: Iterator[pa.RecordBatch], mapping: Mapping, variables: list[Suggestion], source_id: str
 ) -> Iterator[pa.Table]:
@@ -165,10 +173,7 @@ def convert_batches(
         out = frame.select(
             ids.alias(layout.EVENT_ID),
             _iso(pl.lit(event_ms)).alias(layout.EVENT_TIMESTAMP),
-            pl.col(mapping.entity_id)
-            .str.strip_chars()
-            .str.replace_all(r"[^0-9A-Za-z_.@+-]", "_")
-            .alias(layout.ENTITY_ID),
+            _entity(mapping.entity_id).alias(layout.ENTITY_ID),
             pl.lit(mapping.entity_type).alias(layout.ENTITY_TYPE),
         )
         if mapping.label:
