@@ -15,10 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fraudhawk.console.pages import data_conversions as conversions
 from fraudhawk.console.pages.data_files import area, choices, download_url
 from fraudhawk.console.web import Form, call, call_all, console_of, page_size, read_form, redirect, render
-from fraudhawk.errors import FraudhawkError, ResourceNotFoundError, ValidationError
+from fraudhawk.errors import FraudhawkError, ValidationError
 from fraudhawk.events import files, paths, rawimport
 
 FINAL = ("COMPLETE", "FAILED", "CANCELED")
@@ -180,29 +179,8 @@ def _report(request: Request, job: dict[str, Any]) -> dict[str, Any] | None:
     return report
 
 
-async def _preparing(request: Request, fragment: bool) -> Response:
-    """A mapped import whose file is still being converted (its job does not exist yet)."""
-    job_id = request.path_params["job_id"]
-    conversion = conversions.find(job_id)
-    if conversion is None:
-        raise ResourceNotFoundError(f"There is no import job {job_id}.")
-    if fragment:
-        return render(request, "data/_converting.html", conversion=conversion)
-    return render(
-        request,
-        "data/import_converting.html",
-        title=f"Import {job_id}",
-        crumbs=[("/imports", "Imports"), (None, job_id)],
-        conversion=conversion,
-        url=job_url(job_id),
-    )
-
-
 async def job_page(request: Request) -> Response:
-    try:
-        job = await _job(request)
-    except ResourceNotFoundError:
-        return await _preparing(request, fragment=False)
+    job = await _job(request)
     await run_in_threadpool(_tidy, request, job)
     report = await run_in_threadpool(_report, request, job) if job["status"] in FINAL else None
     input_link = None
@@ -223,10 +201,7 @@ async def job_page(request: Request) -> Response:
 
 
 async def progress(request: Request) -> Response:
-    try:
-        job = await _job(request)
-    except ResourceNotFoundError:
-        return await _preparing(request, fragment=True)
+    job = await _job(request)
     return render(request, "data/_progress.html", job=job, final=FINAL)
 
 
