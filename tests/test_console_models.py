@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,9 @@ def watch_the_training(console: ConsoleSession, page: Page) -> None:
         "unlabeledEventsTreatment": "IGNORE",
     }
     window = version["ingestedEventsDetail"]["ingestedEventsTimeWindow"]
-    assert window["startTime"].startswith(stats["leastRecentEvent"][:10])
+    assert window["startTime"] == stats["leastRecentEvent"][:10] + "T00:00:00Z"
+    last = date.fromisoformat(stats["mostRecentEvent"][:10])
+    assert window["endTime"] == f"{last + timedelta(days=1)}T00:00:00Z"  # the end date is included
     console.shot("models-model-training")
     # the page follows the training and shows its end (it reloads with the AUC)
     row = page.get_by_role("row", name=re.compile(r"^Compare version 1\.0"))
@@ -290,6 +293,23 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
     expect(labels.locator(".field-error")).to_contain_text("at least one label to fraud")
     with pytest.raises(afd.exceptions.ResourceNotFoundException):
         afd.get_models(modelId="no_fraud")
+
+    # OFI from a file that is not there: AFD's refusal names dataLocation, shown beside the file field
+    page = console.go("/models/new?step=train&model_id=signups&model_type=ONLINE_FRAUD_INSIGHTS&event_type=bare_login")
+    # no stored events: the file is the default source, and only its fields show
+    expect(page.get_by_label("A CSV file (S3)")).to_be_checked()
+    expect(page.get_by_label("From (date)")).to_be_hidden()
+    page.get_by_label("Stored events of bare_login").check()
+    expect(page.get_by_label("Data file")).to_be_hidden()
+    page.get_by_label("A CSV file (S3)").check()
+    page.get_by_label("Data file").fill("s3://nowhere/missing.csv")
+    page.get_by_role("button", name="Create model and train").click()
+    location = page.locator(".field", has=page.get_by_label("Data file"))
+    expect(location.locator(".field-error")).to_contain_text("dataLocation")
+    expect(page.get_by_label("Data file")).to_have_value("s3://nowhere/missing.csv")
+    console.shot("models-new-refused-file")
+    with pytest.raises(afd.exceptions.ResourceNotFoundException):
+        afd.get_models(modelId="signups")
 
 
 def test_an_ati_version_shows_asi_and_challenge_rates(

@@ -93,9 +93,14 @@ def window_of(detail: dict[str, Any]) -> str:
     """What the version was trained on, in words."""
     window = (detail.get("ingestedEventsDetail") or {}).get("ingestedEventsTimeWindow")
     if window:
-        return f"stored events from {window['startTime'][:10]} to {window['endTime'][:10]}"
+        return f"stored events from {_instant(window['startTime'])} to {_instant(window['endTime'])}"
     location = (detail.get("externalEventsDetail") or {}).get("dataLocation")
     return f"the file {location}" if location else "—"
+
+
+def _instant(text: str) -> str:
+    """An AFD time to the minute, in UTC (a window's ends are instants: its end is not included)."""
+    return text.replace("T", " ")[:16] + " UTC"
 
 
 def _day(ms: Any) -> str:
@@ -209,7 +214,7 @@ async def compare_page(request: Request) -> Response:
     asked = [v.strip() for raw in request.query_params.getlist("versions") for v in raw.split(",") if v.strip()]
     unknown = [v for v in asked if v not in available]
     chosen = [v for v in asked if v in available] or available[-MAX_COMPARED:]
-    chosen = chosen[:MAX_COMPARED]
+    chosen = sorted(set(chosen[:MAX_COMPARED]), key=lambda v: tuple(int(p) for p in v.split(".")))
     by_number = {d["modelVersionNumber"]: d for d in everything}
     columns = []
     for version in chosen:
