@@ -25,6 +25,8 @@ ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
 ROLE = "arn:aws:iam::123456789012:role/afd"
 SCALE = 100_000
 TRAINING = 120_000  # ms the page may take to show a finished training
+# the machine's two cores are shared: a page may take longer than Playwright's default 5 s to answer
+expect.set_options(timeout=15_000)
 
 
 def store_payments(afd: Any, settings: Settings) -> int:
@@ -236,8 +238,8 @@ def train_again_and_compare(console: ConsoleSession, page: Page) -> None:
     console.shot("models-list")
 
 
-def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> None:
-    afd = console.afd
+def declare_logins(afd: Any, event_type: str, variables: list[str]) -> None:
+    """The login variables of test_wire_ati, the takeover and legit labels, and an event type."""
     afd.put_entity_type(name="user")
     for label in ("takeover", "legit"):
         afd.put_label(name=label)
@@ -245,9 +247,12 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
         afd.create_variable(
             name=name, dataType=data_type, dataSource="EVENT", defaultValue=default, variableType=variable_type
         )
-    afd.put_event_type(
-        name="bare_login", eventVariables=["ip", "plan_tier"], labels=["takeover", "legit"], entityTypes=["user"]
-    )
+    afd.put_event_type(name=event_type, eventVariables=variables, labels=["takeover", "legit"], entityTypes=["user"])
+
+
+def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> None:
+    afd = console.afd
+    declare_logins(afd, "bare_login", ["ip", "plan_tier"])
     afd.create_model(modelId="taken", modelType=TFI, eventTypeName="bare_login")
 
     # a model id already taken: refused at step 1, next to the id
@@ -281,6 +286,10 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
     with pytest.raises(afd.exceptions.ResourceNotFoundException):
         afd.get_models(modelId="logins")
 
+
+def test_label_and_file_refusals(console: ConsoleSession) -> None:
+    afd = console.afd
+    declare_logins(afd, "bare_login", ["ip", "plan_tier"])
     # every label mapped to legit: no fraud to learn from (a TFI model), said beside the labels
     page = console.go(
         "/models/new?step=train&model_id=no_fraud&model_type=TRANSACTION_FRAUD_INSIGHTS&event_type=bare_login"
