@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from fraudhawk import datagen
 from fraudhawk.settings import Settings
-from tests.browser import NARROW, ConsoleSession
+from tests.browser import NARROW, WIDE, ConsoleSession
 from tests.test_wire_ati import LOGIN_VARIABLES, VARIABLES, hand_built, store_complete
 
 TFI = "TRANSACTION_FRAUD_INSIGHTS"
@@ -186,6 +186,21 @@ def read_the_version(console: ConsoleSession, page: Page) -> None:
     assert roc == pytest.approx([point["fpr"], point["tpr"]])
     importance(page, detail)
     console.shot("models-version-threshold-300")
+    on_a_phone(console, page, points)
+
+
+def on_a_phone(console: ConsoleSession, page: Page, points: list[dict[str, float]]) -> None:
+    """A phone-sized window: the page does not scroll sideways, and the threshold still works."""
+    number = page.get_by_role("spinbutton", name="Threshold")
+    page.set_viewport_size(NARROW)
+    page.reload()
+    page.wait_for_function("document.getElementById('roc-chart').dataset.drawn === '1'")
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    number.fill("650")
+    number.press("Tab")
+    assert matrix(page) == expected(points, 650)
+    console.shot("models-version-narrow")
+    page.set_viewport_size(WIDE)
 
 
 def importance(page: Page, detail: dict[str, Any]) -> None:
@@ -257,6 +272,8 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
 
     # a model id already taken: refused at step 1, next to the id
     page = console.go("/models/new")
+    page.get_by_label("Model type").select_option(ATI)
+    page.get_by_label("Event type").select_option("bare_login")
     page.get_by_label("Model ID").fill("taken")
     page.get_by_label("Model type").select_option(ATI)
     page.get_by_label("Event type").select_option("bare_login")
@@ -265,6 +282,17 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
     expect(field.locator(".field-error")).to_contain_text("A model with id taken already exists")
     expect(page.get_by_label("Model ID")).to_have_attribute("aria-invalid", "true")
     console.shot("models-new-refused-id")
+    # the taken model has no versions: its page offers to delete it
+    page = console.go(f"/models/{TFI}/taken")
+    expect(page.get_by_text("No versions yet")).to_be_visible()
+    console.shot("models-model-empty")
+    page.get_by_role("button", name="Delete model").click()
+    expect(page.get_by_role("status").first).to_have_text("Deleted model taken.")
+    with pytest.raises(afd.exceptions.ResourceNotFoundException):
+        afd.get_models(modelId="taken")
+    page = console.go("/models/new")
+    page.get_by_label("Model type").select_option(ATI)
+    page.get_by_label("Event type").select_option("bare_login")
 
     # ATI without a user agent and credentials variable: the service names the missing type, shown
     # beside the variables; the model the form created is gone again
@@ -363,3 +391,13 @@ def test_an_ati_version_shows_asi_and_challenge_rates(
     page.wait_for_function("document.getElementById('cr-chart').data !== undefined")
     assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
     console.shot("models-version-ati-narrow")
+    page.set_viewport_size(WIDE)
+    page = console.go(f"/models/{ATI}/takeover/compare")
+    expect(page.locator("table.compare").get_by_role("row", name=re.compile(r"^Score ≥ 500"))).to_contain_text(
+        "challenges"
+    )
+    expect(page.locator("table.compare").get_by_role("row", name=re.compile(r"^ASI"))).to_contain_text(f"{asi:.3f}")
+    # addresses of nothing: a clear page, no trace
+    for path in (f"/models/{ATI}/takeover/9.0", f"/models/{ATI}/nobody", "/models/NOT_A_TYPE/takeover"):
+        page = console.go(path)
+        expect(page.get_by_role("heading", name="Not found")).to_be_visible()
