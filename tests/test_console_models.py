@@ -382,7 +382,22 @@ def test_an_ati_version_shows_asi_and_challenge_rates(
     assert first.nth(2).inner_text() == f"{by_threshold[threshold]['adr'] * 100:.1f}%"
     assert 0 < by_threshold[threshold]["cr"] <= 0.01
     page.wait_for_function("document.getElementById('cr-chart').data !== undefined")
-    assert page.evaluate("document.getElementById('cr-chart').data.length") == 2  # ADR and ATODR curves
+    curves = page.evaluate("document.getElementById('cr-chart').data.map(trace => trace.name)")
+    assert curves == ["Anomaly discovery rate (ADR)", "ATO discovery rate (ATODR)", "Threshold"]
+    # the threshold: keyboard on the slider, the summary and the curve's marker follow the report
+    page.get_by_label("Threshold slider").focus()
+    page.keyboard.press("PageDown")  # a tenth of the range down: 500 -> 400
+    threshold = int(page.get_by_role("spinbutton", name="Threshold").input_value())
+    assert threshold < 500
+    point = by_threshold[threshold]
+    expect(page.locator("#threshold-summary")).to_have_text(
+        f"At score {threshold} or more: challenges {point['cr'] * 100:.2f}% of logins, finds "
+        f"{point['adr'] * 100:.1f}% of anomalous logins and {point['atodr'] * 100:.1f}% of labelled takeovers."
+    )
+    marker = page.evaluate(
+        "(() => { const d = document.getElementById('cr-chart').data[2]; return [d.x[0], d.y[0]]; })()"
+    )
+    assert marker == pytest.approx([point["cr"], point["adr"]])
     expect(page.get_by_role("heading", name="Engineered groups")).to_be_visible()
     console.shot("models-version-ati")
     # a phone-sized window: nothing wider than the screen but the tables' own boxes

@@ -165,7 +165,8 @@ async def version_page(request: Request) -> Response:
             with_atodr=any("atodr" in point for point in points),
             ato_entities=extra.get("atoEntities"),
             atodr_entities=ATODR_ENTITIES,
-            chart={"points": points},
+            threshold=_threshold(request),
+            chart={"points": points, "threshold": _threshold(request)},
         )
         template = "models/version_ati.html"
     else:

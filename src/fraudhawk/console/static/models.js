@@ -29,6 +29,24 @@
     show();
   }
 
+  // --- the threshold's slider and number box, kept together: `show(threshold)` on every change;
+  // returns the function that moves both to a value (snapped to the report's grid of 5) ---------------
+  function controls(show) {
+    const range = document.getElementById("threshold-range");
+    const number = document.getElementById("threshold-number");
+    const snap = (value) => Math.min(1000, Math.max(0, Math.round(Number(value) / 5) * 5 || 0));
+    function choose(value) {
+      const threshold = snap(value);
+      range.value = String(threshold);
+      if (document.activeElement !== number) number.value = String(threshold);
+      show(threshold);
+    }
+    range.addEventListener("input", () => choose(range.value));
+    number.addEventListener("input", () => { if (number.value !== "" && number.checkValidity()) choose(number.value); });
+    number.addEventListener("change", () => { number.value = String(snap(number.value)); choose(number.value); });
+    return choose;
+  }
+
   // --- the confusion matrix at a threshold, scaled to `scale` events ------------------------------
   // The validation events' fraud share is the precision of flagging every event (threshold 0).
   function matrixAt(point, share, scale) {
@@ -46,7 +64,6 @@
     const base = byThreshold.get(0) || points[0];
     const share = base.precision;
     const range = document.getElementById("threshold-range");
-    const number = document.getElementById("threshold-number");
     const distribution = document.getElementById("distribution-chart");
     const roc = document.getElementById("roc-chart");
     const set = (id, text) => { document.getElementById(id).textContent = text; };
@@ -63,7 +80,7 @@
       return [{ type: "line", x0: threshold, x1: threshold, yref: "paper", y0: 0, y1: 1, line: { color: "#1a1a1a", width: 2, dash: "dot" } }];
     }
 
-    function show(threshold, fromChart) {
+    function show(threshold) {
       const point = pointAt(threshold);
       const m = matrixAt(point, share, data.scale);
       set("cm-tp", whole(m.tp)); set("cm-fn", whole(m.fn)); set("cm-fp", whole(m.fp)); set("cm-tn", whole(m.tn));
@@ -78,14 +95,7 @@
       if (window.Plotly && roc.dataset.drawn) Plotly.restyle(roc, { x: [[point.fpr]], y: [[point.tpr]] }, [2]);
     }
 
-    function choose(value, fromChart) {
-      let threshold = Math.round(Number(value) / 5) * 5;
-      if (!Number.isFinite(threshold)) return;
-      threshold = Math.min(1000, Math.max(0, threshold));
-      range.value = String(threshold);
-      if (document.activeElement !== number) number.value = String(threshold);
-      show(threshold, fromChart);
-    }
+    const choose = controls(show);
 
     if (window.Plotly) {
       const d = data.distributions || {};
@@ -106,7 +116,7 @@
         }, CONFIG);
         distribution.dataset.drawn = "1";
         // a click on the chart moves the threshold there
-        distribution.on("plotly_click", (event) => { if (event.points && event.points.length) choose(event.points[0].x, false); });
+        distribution.on("plotly_click", (event) => { if (event.points && event.points.length) choose(event.points[0].x); });
       }
       Plotly.newPlot(roc, [
         { type: "scatter", mode: "lines", name: "Chance", x: [0, 1], y: [0, 1], line: { color: "#767676", dash: "dash", width: 1 }, hoverinfo: "skip" },
@@ -120,10 +130,7 @@
       }, CONFIG);
       roc.dataset.drawn = "1";
     }
-    range.addEventListener("input", () => choose(range.value, false));
-    number.addEventListener("input", () => { if (number.value !== "" && number.checkValidity()) choose(number.value, false); });
-    number.addEventListener("change", () => { number.value = String(Math.min(1000, Math.max(0, Math.round(Number(number.value) / 5) * 5 || 0))); choose(number.value, false); });
-    choose(range.value, false);
+    choose(range.value);
   }
 
   // --- ATI: challenge rate against discovery rates -------------------------------------------------
@@ -131,6 +138,7 @@
     const chart = document.getElementById("cr-chart");
     if (!chart || !window.Plotly || !data.points || !data.points.length) return;
     const points = data.points.filter((p) => p.cr > 0);
+    if (!document.getElementById("threshold-range")) return;
     const traces = [
       { type: "scatter", mode: "lines", name: "Anomaly discovery rate (ADR)", x: points.map((p) => p.cr), y: points.map((p) => p.adr),
         line: { color: ACCENT, width: 2 }, customdata: points.map((p) => p.threshold), hovertemplate: "score ≥ %{customdata}: challenges %{x:.2%}, ADR %{y:.1%}<extra></extra>" },
@@ -140,11 +148,25 @@
       traces.push({ type: "scatter", mode: "lines", name: "ATO discovery rate (ATODR)", x: labelled.map((p) => p.cr), y: labelled.map((p) => p.atodr),
         line: { color: FRAUD, width: 2, dash: "dash" }, customdata: labelled.map((p) => p.threshold), hovertemplate: "score ≥ %{customdata}: challenges %{x:.2%}, ATODR %{y:.1%}<extra></extra>" });
     }
+    traces.push({ type: "scatter", mode: "markers", name: "Threshold", x: [0], y: [0], marker: { color: "#1a1a1a", size: 11, line: { color: "#fff", width: 2 } }, hoverinfo: "skip" });
+    const marker = traces.length - 1;
     Plotly.newPlot(chart, traces, {
       margin: { l: 55, r: 10, t: 20, b: 45 }, legend: { orientation: "h", y: -0.25 },
       xaxis: { title: "Challenge rate (share of real logins challenged)", tickformat: ".0%", range: [0, 0.1] },
       yaxis: { title: "Discovery rate", tickformat: ".0%", range: [0, 1.02] },
     }, CONFIG);
+    chart.dataset.drawn = "1";
+    const byThreshold = new Map(data.points.map((p) => [p.threshold, p]));
+    const choose = controls((threshold) => {
+      const point = byThreshold.get(threshold);
+      if (!point) return;
+      let text = "At score " + threshold + " or more: challenges " + percent(point.cr, 2) + " of logins, finds " +
+        percent(point.adr, 1) + " of anomalous logins";
+      if ("atodr" in point) text += " and " + percent(point.atodr, 1) + " of labelled takeovers";
+      document.getElementById("threshold-summary").textContent = text + ".";
+      Plotly.restyle(chart, { x: [[point.cr]], y: [[point.adr]] }, [marker]);
+    });
+    choose(data.threshold);
   }
 
   // --- variable importance: horizontal bars, largest at the top ------------------------------------
