@@ -63,6 +63,9 @@ async def model_page(request: Request) -> Response:
     )
     versions = [{**detail, "headline": headline(detail)} for detail in details]
     versions.sort(key=lambda detail: _number(detail["modelVersionNumber"]), reverse=True)
+    for detail in versions:
+        if detail["status"] == "TRAINING_IN_PROGRESS":
+            detail["progress"] = await _progress(request, model_id, detail["modelVersionNumber"])
     return render(
         request,
         "models/model.html",
@@ -88,18 +91,21 @@ async def version_status(request: Request) -> Response:
     current = await call(
         request, "GetModelVersion", {"modelId": model_id, "modelType": model_type, "modelVersionNumber": version}
     )
-    progress = None
-    if current["status"] == "TRAINING_IN_PROGRESS":
-        service = console_of(request).service
-
-        def read() -> str | None:
-            with service.db.read() as conn:
-                return training_progress(conn, model_id, version)
-
-        progress = await run_in_threadpool(read)
+    progress = await _progress(request, model_id, version) if current["status"] == "TRAINING_IN_PROGRESS" else None
     template = console_of(request).templates.get_template("models/_status.html")
     html = template.render(status=current["status"], progress=progress, final=current["status"] not in MOVING)
     return HTMLResponse(html)
+
+
+async def _progress(request: Request, model_id: str, version: str) -> str | None:
+    """What a training is doing now (waiting for a worker, reading events, training, evaluating)."""
+    service = console_of(request).service
+
+    def read() -> str | None:
+        with service.db.read() as conn:
+            return training_progress(conn, model_id, version)
+
+    return await run_in_threadpool(read)
 
 
 async def change_status(request: Request) -> Response:
