@@ -270,6 +270,13 @@ def test_refusals_are_shown_next_to_their_fields(console: ConsoleSession) -> Non
     declare_logins(afd, "bare_login", ["ip", "plan_tier"])
     afd.create_model(modelId="taken", modelType=TFI, eventTypeName="bare_login")
 
+    # an id AFD's pattern refuses: its message, next to the id
+    page = console.go("/models/new")
+    page.get_by_label("Model ID").fill("Bad Id")
+    page.get_by_label("Event type").select_option("bare_login")
+    page.get_by_role("button", name="Continue").click()
+    field = page.locator(".field", has=page.get_by_label("Model ID"))
+    expect(field.locator(".field-error")).to_contain_text("modelId")
     # a model id already taken: refused at step 1, next to the id
     page = console.go("/models/new")
     page.get_by_label("Model type").select_option(ATI)
