@@ -28,7 +28,7 @@ from sqlalchemy import insert
 
 from fraudhawk import datagen
 from fraudhawk.cli.predict import describe as predict_describe
-from fraudhawk.cli.train import cr_table, describe, run_training
+from fraudhawk.cli.train import describe, run_training
 from fraudhawk.client import Client
 from fraudhawk.context import now_ms
 from fraudhawk.features import history as hist
@@ -44,6 +44,7 @@ from fraudhawk.storage.database import Database
 from fraudhawk.training import report
 from fraudhawk.training.ati import plan_for
 from fraudhawk.training.messages import Messages
+from fraudhawk.training.readings import cr_table
 from fraudhawk.training.trainer import Trained
 from fraudhawk.training.versions import training_details
 from tests.helpers import RunningServer, boto_client

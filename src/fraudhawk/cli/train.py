@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from fraudhawk.client import Client
+from fraudhawk.training.readings import ASI_GOOD, ASI_HIGH, ATODR_ENTITIES, asi_meaning, cr_table
 
 ATI = "ACCOUNT_TAKEOVER_INSIGHTS"
 _SHORT = {
@@ -18,12 +18,6 @@ _SHORT = {
     "tfi": "TRANSACTION_FRAUD_INSIGHTS",
     "ati": ATI,
 }
-#: AFD's reading of the Anomaly Separation Index
-ASI_HIGH = 0.9
-ASI_GOOD = 0.75
-#: the challenge rates of the summary table, as AWS's ATI notebook bins them (1% to 6%)
-CR_BINS = (1, 2, 3, 4, 5, 6)
-ATODR_ENTITIES = 50
 _ROLE = "arn:aws:iam::123456789012:role/fraudhawk-cli"
 
 
@@ -123,29 +117,6 @@ def _ati_labels(schema: dict[str, Any], spec: dict[str, Any], fraud: list[str], 
         f"({', '.join(fraud) or 'none given'}) and a legit label ({', '.join(legit) or 'none given'}); "
         "labelled takeovers would give the ATO discovery rate"
     )
-
-
-def asi_meaning(asi: float) -> str:
-    """AFD's words for an Anomaly Separation Index."""
-    if asi >= ASI_HIGH:
-        return "high"
-    if asi >= ASI_GOOD:
-        return "good"
-    return "poor"
-
-
-def cr_table(points: list[dict[str, float]]) -> list[dict[str, float]]:
-    """One point per challenge-rate bin of 1% to 6%, as AWS's ATI notebook picks them: the smallest
-    threshold whose challenge rate falls in the bin ((k-1)% < cr <= k%)."""
-    chosen: dict[int, dict[str, float]] = {}
-    for point in points:
-        cr = point["cr"]
-        if cr <= 0:
-            continue
-        percent = math.ceil(round(cr * 100, 9))  # 0.03 * 100 is 3.0000000000000004
-        if percent in CR_BINS and (percent not in chosen or point["threshold"] < chosen[percent]["threshold"]):
-            chosen[percent] = point
-    return [chosen[k] for k in sorted(chosen)]
 
 
 def _group_name(names: list[str]) -> str:
