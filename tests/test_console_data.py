@@ -195,7 +195,7 @@ def test_mapping_form_imports_a_kaggle_layout_file(console: ConsoleSession, tmp_
     assert not console.afd.get_event_types()["eventTypes"]  # a preview saves nothing
 
     page.get_by_role("button", name="Import").click()
-    expect(page.locator(".notice")).to_contain_text("Converting s3://uploads/fraudTrain.csv.xz")
+    expect(page.locator(".notice")).to_contain_text("Converted s3://uploads/fraudTrain.csv.xz")
     expect(page.get_by_role("heading", name="Rejected lines")).to_be_visible(timeout=60_000)
     expect(page.locator("[data-count=processed]")).to_have_text("300")
     # the converted copy the job read is gone once the job ended; the raw file stays
