@@ -184,6 +184,16 @@ def delete_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, 
     return {}
 
 
+def output_file(ctx: Context, job_id: str) -> str | None:
+    """Where a COMPLETE job wrote its results (GetBatchPredictionJobs does not say: AFD leaves the name
+    to be found in outputPath), or None while it has not."""
+    with ctx.db.read() as conn:
+        row = conn.execute(select(_jobs.c.status, _jobs.c.output_file).where(_jobs.c.job_id == job_id)).first()
+    if row is None:
+        raise ResourceNotFoundError(f"The batch prediction job {job_id} does not exist")
+    return str(row.output_file) if row.status == "COMPLETE" and row.output_file else None
+
+
 # --- the runner -----------------------------------------------------------------------------------
 
 
