@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, FromClause, delete, or_, select
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.values import utc_ms
@@ -197,6 +197,7 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
     entity or event, or the time index: each is ordered newest first, so a page reads about a page.
     """
     outcomes = schema.prediction_outcomes
+    source: FromClause
     if terms.outcome is not None:
         # the page is ordered by the outcome rows' own copy of the time, so their index gives the order
         key_ms, key_id = outcomes.c.prediction_ms, outcomes.c.prediction_id

@@ -404,9 +404,10 @@ predictions = Table(
     Column("entity_type", String(NAME)),  # null only on records older than migration 0005's backfill
     Column("entity_id", String(256)),
     Index(None, "prediction_ms", "id"),
-    Index(None, "event_type", "event_id"),
-    # a search narrowed by detector or entity walks its own index newest first (migration 0005)
+    Index(None, "event_id", "event_type"),
+    # a search narrowed by detector, event type or entity walks its own index newest first (migration 0005)
     Index(None, "detector_id", "prediction_ms", "id"),
+    Index(None, "event_type", "prediction_ms", "id"),
     Index(None, "entity_id", "prediction_ms", "id"),
 )
 

@@ -1,6 +1,6 @@
 """Searching recorded predictions by entity and by outcome: the entity as columns of the record, each
 outcome as a row of its own, and indexes ordered like the search (newest first) for the filters a
-search narrows by (detector, entity, outcome), so a page never scans every prediction.
+search narrows by (detector, event type, event id, entity, outcome), so a page never scans every prediction.
 
 Revision ID: 0005
 Revises: 0004
@@ -88,9 +88,16 @@ def upgrade() -> None:
         "ix_predictions_detector_id_prediction_ms_id", "predictions", ["detector_id", "prediction_ms", "id"]
     )
     op.create_index("ix_predictions_entity_id_prediction_ms_id", "predictions", ["entity_id", "prediction_ms", "id"])
+    op.create_index("ix_predictions_event_type_prediction_ms_id", "predictions", ["event_type", "prediction_ms", "id"])
+    # by event id alone too (ListEventPredictions' eventId filter); with the type, it finds one event's records
+    op.drop_index("ix_predictions_event_type_event_id", "predictions")
+    op.create_index("ix_predictions_event_id_event_type", "predictions", ["event_id", "event_type"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_predictions_event_id_event_type", "predictions")
+    op.create_index("ix_predictions_event_type_event_id", "predictions", ["event_type", "event_id"])
+    op.drop_index("ix_predictions_event_type_prediction_ms_id", "predictions")
     op.drop_index("ix_predictions_entity_id_prediction_ms_id", "predictions")
     op.drop_index("ix_predictions_detector_id_prediction_ms_id", "predictions")
     op.drop_table("prediction_outcomes")
