@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,28 +83,44 @@ def _second(text: str, up: bool) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def test_search_by_each_filter_and_page(console: ConsoleSession) -> None:
-    afd = console.afd
-    page = console.go("/predictions")
-    expect(page.get_by_text("No prediction is recorded yet")).to_be_visible()
+@dataclass
+class Recorded:
+    """What the test recorded: each event's outcomes and entity, and the first batch's summaries."""
+
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    entities: dict[str, str] = field(default_factory=dict)
+    first_batch: list[dict[str, Any]] = field(default_factory=list)
+    everything: list[str] = field(default_factory=list)
+
+
+def record_two_batches(afd: Any) -> Recorded:
+    """Blocked, reviewed and approved orders of two customers by "shop"; a second or more later, four
+    approvals by "vip" (one of a merchant-like entity id)."""
     shop(afd)
-    outcomes: dict[str, list[str]] = {}
-    entities: dict[str, str] = {}
-    # the first batch: blocked, reviewed and approved orders of two customers
+    done = Recorded()
     for index in range(6):
         variables = {"order_amount": "1500" if index % 3 == 0 else "20", "items": "60" if index % 3 == 1 else "2"}
         entity = "c1" if index % 2 else "c2"
         result = predict(afd, f"a{index}", variables, entity=entity)
-        outcomes[f"a{index}"] = [o for r in result["ruleResults"] for o in r["outcomes"]]
-        entities[f"a{index}"] = entity
-    first_batch = recorded(afd)
+        done.outcomes[f"a{index}"] = [o for r in result["ruleResults"] for o in r["outcomes"]]
+        done.entities[f"a{index}"] = entity
+    done.first_batch = recorded(afd)
     time.sleep(1.2)  # the second batch is at least a second later: a time window can part them
     for index in range(4):
-        predict(afd, f"v{index}", {"items": "1"}, detector="vip", entity="m-entity" if index == 0 else "c3")
-        entities[f"v{index}"] = "m-entity" if index == 0 else "c3"
-        outcomes[f"v{index}"] = ["approve"]
-    everything = [s["eventId"] for s in recorded(afd)]
+        entity = "m-entity" if index == 0 else "c3"
+        predict(afd, f"v{index}", {"items": "1"}, detector="vip", entity=entity)
+        done.entities[f"v{index}"] = entity
+        done.outcomes[f"v{index}"] = ["approve"]
+    done.everything = [s["eventId"] for s in recorded(afd)]
+    return done
 
+
+def test_search_by_detector_version_and_outcome(console: ConsoleSession) -> None:
+    afd = console.afd
+    page = console.go("/predictions")
+    expect(page.get_by_text("No prediction is recorded yet")).to_be_visible()
+    done = record_two_batches(afd)
+    outcomes, everything = done.outcomes, done.everything
     page = console.go("/predictions")
     assert shown_ids(page) == everything
     console.shot("predictions-search")
@@ -125,13 +142,19 @@ def test_search_by_each_filter_and_page(console: ConsoleSession) -> None:
     page.get_by_label("Outcome").select_option("block")
     page.get_by_role("button", name="Search").click()
     blocked = [event for event in everything if "block" in outcomes[event]]
-    assert blocked and shown_ids(page) == blocked
+    assert blocked
+    assert shown_ids(page) == blocked
     console.shot("predictions-search-outcome")
     for row in page.locator("table.results tbody tr").all():
         expect(row.locator("td").nth(5)).to_contain_text("block")
     page = search(console, outcome="review", detector="shop")
     assert shown_ids(page) == [event for event in everything if "review" in outcomes[event]]
 
+
+def test_search_by_entity_event_and_time(console: ConsoleSession) -> None:
+    afd = console.afd
+    done = record_two_batches(afd)
+    entities, everything, first_batch = done.entities, done.everything, done.first_batch
     # entity
     page = console.go("/predictions")
     page.get_by_label("Entity type").select_option("customer")
@@ -163,7 +186,7 @@ def test_search_by_each_filter_and_page(console: ConsoleSession) -> None:
     assert shown_ids(page) == ["v3", "v2", "v1", "v0"]
 
     # no match
-    page = search(console, detector="vip", outcome="block")
+    page = search(console, event_id="a1", outcome="approve", entity_id="c2", entity_type="customer")
     expect(page.get_by_text("No recorded prediction matches these filters.")).to_be_visible()
 
 
@@ -255,39 +278,8 @@ def signup_detector(afd: Any, files: Path) -> None:
     afd.update_detector_version_status(detectorId="signups", detectorVersionId="1", status="ACTIVE")
 
 
-def test_detail_explains_a_prediction_and_links_to_its_event(console: ConsoleSession) -> None:
-    afd = console.afd
-    files = console.server.settings.data_dir / "files"  # a folder the server may read
-    files.mkdir(parents=True, exist_ok=True)
-    signup_detector(afd, files)
-    afd.get_event_prediction(
-        detectorId="signups",
-        eventId="s1",
-        eventTypeName="signup",
-        eventTimestamp="2024-07-01T12:00:00Z",
-        entities=[{"entityType": "customer", "entityId": "new-user"}],
-        eventVariables={
-            "email_address": "mary.smith@gmail.com",
-            "ip_address": "64.12.9.80",
-            "billing_state": "CA",
-        },
-    )
-    summary = recorded(afd)[0]
-    metadata = afd.get_event_prediction_metadata(
-        eventId="s1",
-        eventTypeName="signup",
-        detectorId="signups",
-        detectorVersionId="1",
-        predictionTimestamp=summary["predictionTimestamp"],
-    )
-    page = console.go("/predictions")
-    page.get_by_role("link", name="Prediction of event s1").click()
-    expect(page.get_by_role("heading", name="Prediction of event s1")).to_be_visible()
-    main = page.locator("main")
-    for outcome in metadata["outcomes"]:
-        expect(main.locator(".lede")).to_contain_text(outcome)
-    expect(main.locator("dl.facts")).to_contain_text("customer new-user")
-    expect(main.locator("dl.facts")).to_contain_text("signups version 1")
+def check_rules_and_variables(page: Page, metadata: dict[str, Any]) -> None:
+    """The detail page's rules and variables are GetEventPredictionMetadata's."""
     # rules: expression, the values each read, matched or not, in order
     rows = page.locator("table.rules tbody tr")
     expect(rows).to_have_count(len(metadata["rules"]))
@@ -307,36 +299,83 @@ def test_detail_explains_a_prediction_and_links_to_its_event(console: ConsoleSes
         expect(values.nth(index).locator("td").nth(0)).to_have_text(expected["name"])
         expect(values.nth(index).locator("td").nth(1)).to_have_text(expected["value"])
     expect(values.filter(has_text="phone_number")).to_contain_text("default")
+
+
+def check_explanation(page: Page, evaluation: dict[str, Any]) -> None:
+    """The score, its chart, and the chart's table holding GetEventPredictionMetadata's numbers."""
+    main = page.locator("main")
     # the score and its explanation: the chart is drawn, and its table holds the same numbers
-    evaluation = metadata["evaluatedModelVersions"][0]["evaluations"][0]
     expect(main).to_contain_text(evaluation["evaluationScore"])
     impacts = evaluation["predictionExplanations"]["variableImpactExplanations"]
     assert impacts
-    expect(page.locator(".impact-chart .main-svg").first).to_be_visible()
+    expect(page.locator(".impact-chart .main-svg").first).to_be_visible(timeout=15_000)  # Plotly is large
     table = page.locator("table.impacts tbody tr")
     expect(table).to_have_count(
         len(impacts) + len(evaluation["predictionExplanations"]["aggregatedVariablesImpactExplanations"])
     )
     for impact in impacts:
-        row = table.filter(has=page.locator("td", has_text=impact["eventVariableName"])).first
+        row = table.filter(has=page.get_by_text(impact["eventVariableName"], exact=True)).first
         expect(row.locator("td").nth(1)).to_have_text(impact["relativeImpact"])
         expect(row.locator("td").nth(2)).to_have_text(f"{impact['logOddsImpact']:.4f}")
         direction = "raises risk" if impact["logOddsImpact"] > 0 else "lowers risk"
         if impact["logOddsImpact"] != 0:
             expect(row.locator("td").nth(3)).to_contain_text(direction)
-    console.shot("predictions-detail")
 
-    # the event, as GetEvent has it, and back
+
+SIGNUPS = {
+    "s1": {"email_address": "mary.smith@gmail.com", "ip_address": "64.12.9.80", "billing_state": "CA"},
+    "s2": {"email_address": "xq7zk2v9r1@mailinator.com", "ip_address": "185.105.3.4", "billing_state": "CA"},
+}
+
+
+def test_detail_explains_a_prediction_and_links_to_its_event(console: ConsoleSession) -> None:
+    afd = console.afd
+    files = console.server.settings.data_dir / "files"  # a folder the server may read
+    files.mkdir(parents=True, exist_ok=True)
+    signup_detector(afd, files)
+    for event_id, variables in SIGNUPS.items():
+        afd.get_event_prediction(
+            detectorId="signups",
+            eventId=event_id,
+            eventTypeName="signup",
+            eventTimestamp="2024-07-01T12:00:00Z",
+            entities=[{"entityType": "customer", "entityId": f"user-{event_id}"}],
+            eventVariables=variables,
+        )
+    for summary in recorded(afd):
+        event_id = summary["eventId"]
+        metadata = afd.get_event_prediction_metadata(
+            eventId=event_id,
+            eventTypeName="signup",
+            detectorId="signups",
+            detectorVersionId="1",
+            predictionTimestamp=summary["predictionTimestamp"],
+        )
+        page = console.go("/predictions")
+        page.get_by_role("link", name=f"Prediction of event {event_id}").click()
+        expect(page.get_by_role("heading", name=f"Prediction of event {event_id}")).to_be_visible()
+        main = page.locator("main")
+        for outcome in metadata["outcomes"]:
+            expect(main.locator(".lede")).to_contain_text(outcome)
+        expect(main.locator("dl.facts")).to_contain_text(f"customer user-{event_id}")
+        expect(main.locator("dl.facts")).to_contain_text("signups version 1")
+        check_rules_and_variables(page, metadata)
+        check_explanation(page, metadata["evaluatedModelVersions"][0]["evaluations"][0])
+        console.shot(f"predictions-detail-{event_id}")
+
+    # the event (the last one opened), as GetEvent has it, and back
     page.get_by_role("link", name="See the event").click()
-    event = afd.get_event(eventId="s1", eventTypeName="signup")["event"]
-    expect(page.get_by_role("heading", name="Event s1")).to_be_visible()
-    expect(page.locator("dl.facts")).to_contain_text("customer new-user")
+    event = afd.get_event(eventId=event_id, eventTypeName="signup")["event"]
+    expect(page.get_by_role("heading", name=f"Event {event_id}")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text(f"customer user-{event_id}")
     for name, value in event["eventVariables"].items():
-        expect(page.locator("tr", has=page.locator("td", has_text=name))).to_contain_text(value)
+        row = page.locator("tr", has=page.get_by_text(name, exact=True))
+        expect(row.locator("td").nth(1)).to_have_text(value)
     expect(page.locator("dl.facts")).to_contain_text("not labelled")
     console.shot("predictions-event")
     page.get_by_role("link", name="Predictions of this event").click()
-    assert shown_ids(page) == ["s1"]
+    assert shown_ids(page) == [event_id]
     # an event not stored says so
     page = console.go("/events/signup/never-sent")
     expect(page.get_by_role("heading", name="Event never-sent is not stored")).to_be_visible()
+    console.shot("predictions-event-missing")
