@@ -115,9 +115,9 @@ def test_upload_run_watch_and_download(console: ConsoleSession, tmp_path: Path) 
     assert files_link.get_attribute("href") == "/files/download?uri=" + _quoted(console, "may_orders")
 
     page.get_by_role("link", name="All batch predictions").click()
-    row = page.locator("tr", has=page.get_by_role("link", name="may_orders"))
-    expect(row).to_contain_text("complete")
-    expect(row).to_contain_text("40 / 40")
+    job_row = page.locator("tr", has=page.get_by_role("link", name="may_orders"))
+    expect(job_row).to_contain_text("complete")
+    expect(job_row).to_contain_text("40 / 40")
     console.shot("batch-jobs")
 
     # delete: the job goes, its output file stays
