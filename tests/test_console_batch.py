@@ -8,9 +8,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import ConsoleSession
+from tests.browser import NARROW, SCREENSHOTS, ConsoleSession
 from tests.helpers import rule, setup_catalog
 
 HEADER = ["EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "order_amount", "email_address", "items"]
@@ -213,3 +213,17 @@ def test_bad_forms_are_refused_and_save_nothing(console: ConsoleSession, tmp_pat
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     page = console.go("/batch-predictions/nope/output")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_phone_sized_window(browser: Browser, console: ConsoleSession) -> None:
+    shop(console.afd)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=NARROW)
+    try:
+        page = context.new_page()
+        for path, name in (("/batch-predictions/new", "batch-new-narrow"), ("/batch-predictions", "batch-jobs-narrow")):
+            page.goto(console.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    finally:
+        context.close()

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from fraudhawk import datagen
-from tests.browser import ConsoleSession
+from tests.browser import NARROW, SCREENSHOTS, ConsoleSession
 from tests.helpers import OFI, rule, setup_catalog, wait_status
 
 EVENT_TYPE_VARIABLES = ["email_address", "ip_address", "order_amount", "items", "is_member"]
@@ -379,3 +379,24 @@ def test_detail_explains_a_prediction_and_links_to_its_event(console: ConsoleSes
     page = console.go("/events/signup/never-sent")
     expect(page.get_by_role("heading", name="Event never-sent is not stored")).to_be_visible()
     console.shot("predictions-event-missing")
+
+
+def test_phone_sized_window(browser: Browser, console: ConsoleSession) -> None:
+    shop(console.afd)
+    for index in range(3):
+        predict(console.afd, f"n{index}", {"order_amount": "1500", "items": str(index)})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=NARROW)
+    try:
+        page = context.new_page()
+        page.goto(console.url + "/predictions")
+        expect(page.get_by_role("link", name="Prediction of event n2")).to_be_attached()
+        # nothing wider than the window: the results table scrolls inside its box
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+        page.screenshot(path=str(SCREENSHOTS / "predictions-search-narrow.png"), full_page=True)
+        page.get_by_role("link", name="Prediction of event n2").click()
+        expect(page.get_by_role("heading", name="Prediction of event n2")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+        page.screenshot(path=str(SCREENSHOTS / "predictions-detail-narrow.png"), full_page=True)
+    finally:
+        context.close()
