@@ -76,10 +76,10 @@ def search(console: ConsoleSession, **filters: str) -> Page:
     return console.go("/predictions?" + urlencode(filters))
 
 
-def _second(text: str, up: bool) -> str:
-    """An ISO time rounded to the second, as a datetime-local field takes it."""
+def _second(text: str, later: int = 0) -> str:
+    """An ISO time cut to its second (and `later` seconds on), as a datetime-local field takes it."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    seconds = math.ceil(moment.timestamp()) if up else math.floor(moment.timestamp())
+    seconds = math.floor(moment.timestamp()) + later
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -171,18 +171,18 @@ def test_search_by_entity_event_and_time(console: ConsoleSession) -> None:
     page.get_by_role("button", name="Search").click()
     assert shown_ids(page) == ["a4"]
 
-    # time window: exactly the first batch
-    start = _second(first_batch[-1]["predictionTimestamp"], up=False)
-    end = _second(first_batch[0]["predictionTimestamp"], up=True)
+    # time window: exactly the first batch ("to" a second includes the whole of that second)
+    start = _second(first_batch[-1]["predictionTimestamp"])
+    end = _second(first_batch[0]["predictionTimestamp"])
     page = console.go("/predictions")
     page.get_by_label("From (UTC)").fill(start)
     page.get_by_label("To (UTC)").fill(end)
     page.get_by_role("button", name="Search").click()
     assert shown_ids(page) == [s["eventId"] for s in first_batch]
-    window = {"startTime": start + "Z", "endTime": end + "Z"}
+    window = {"startTime": start + "Z", "endTime": end + ".999Z"}
     assert shown_ids(page) == [s["eventId"] for s in recorded(afd, predictionTimeRange=window)]
     # after the first batch: the second alone
-    page = search(console, **{"from": end})
+    page = search(console, **{"from": _second(first_batch[0]["predictionTimestamp"], later=1)})
     assert shown_ids(page) == ["v3", "v2", "v1", "v0"]
 
     # no match

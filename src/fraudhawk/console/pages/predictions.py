@@ -51,6 +51,10 @@ def _terms(form: Form) -> records.Search:
             bounds[name] = _instant(form[name])
             if bounds[name] is None:
                 form.fail(name, f"{label} must be a date and time such as 2024-05-01T10:00 (UTC).")
+    end = bounds["to"]
+    if end is not None and "." not in form["to"]:
+        # "to 10:05" means up to the end of that minute (or second): the whole of it is included
+        end += 999 if form["to"].count(":") == 2 else 59_999
     if bounds["from"] is not None and bounds["to"] is not None and bounds["to"] < bounds["from"]:
         form.fail("to", "To must not be before From.")
     entity_id = form["entity_id"].strip() or None
@@ -66,7 +70,7 @@ def _terms(form: Form) -> records.Search:
         detector_id=chosen("detector"),
         detector_version=version,
         start_ms=bounds["from"],
-        end_ms=bounds["to"],
+        end_ms=end,
         entity_type=chosen("entity_type"),
         entity_id=entity_id,
         outcome=chosen("outcome"),
