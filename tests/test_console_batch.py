@@ -63,6 +63,19 @@ def expected_outcomes(afd: Any, row: list[str]) -> tuple[str, str]:
     return ";".join(outcomes), ";".join(r["ruleId"] for r in result["ruleResults"])
 
 
+def check_output(afd: Any, path: Path, rows: list[list[str]], bad: list[list[str]]) -> None:
+    """The output has every input row in order: the good ones scored as GetEventPrediction scores
+    them, the bad ones marked INVALID_EVENT."""
+    with path.open(newline="") as handle:
+        output = list(csv.DictReader(handle))
+    assert [row["EVENT_ID"] for row in output] == [row[0] for row in rows + bad]
+    assert [row["STATUS"] for row in output[len(rows) :]] == ["INVALID_EVENT"] * len(bad)
+    for row, written in zip(rows, output[: len(rows)], strict=True):
+        assert written["STATUS"] == "Success", written
+        assert (written["OUTCOMES"], written["RULE_RESULTS"]) == expected_outcomes(afd, row), written
+    assert {row["OUTCOMES"] for row in output[: len(rows)]} == {"block", "review", "approve"}
+
+
 def fill_new(page: Page, job_id: str, detector: str = "shop") -> None:
     page.get_by_label("Job ID").fill(job_id)
     page.get_by_role("combobox", name="Detector", exact=True).select_option(detector)
@@ -72,7 +85,11 @@ def test_upload_run_watch_and_download(console: ConsoleSession, tmp_path: Path) 
     afd = console.afd
     shop(afd)
     rows = orders(40)
-    source = write_csv(tmp_path / "orders may.csv", rows)
+    bad = [
+        ["bad_time", "yesterday", "c1", "customer", "20", "a@example.com", "2"],
+        ["bad_items", "2024-05-01T10:00:00Z", "c1", "customer", "20", "a@example.com", "many"],
+    ]
+    source = write_csv(tmp_path / "orders may.csv", rows + bad)
     page = console.go("/batch-predictions")
     expect(page.get_by_text("No batch prediction yet.")).to_be_visible()
     console.shot("batch-jobs-empty")
@@ -94,7 +111,8 @@ def test_upload_run_watch_and_download(console: ConsoleSession, tmp_path: Path) 
     # the page follows the job live and offers the results once it is complete
     download_link = page.get_by_role("link", name="Download may_orders_")
     expect(download_link).to_be_visible(timeout=30_000)
-    expect(page.locator(".job-progress")).to_contain_text("40 of 40 records processed")
+    expect(page.locator(".job-progress")).to_contain_text("42 of 42 records processed")
+    expect(page.locator(".job-progress")).to_contain_text("2 could not be evaluated")
     job = afd.get_batch_prediction_jobs(jobId="may_orders")["batchPredictions"][0]
     assert job["status"] == "COMPLETE"
     console.shot("batch-job-complete")
@@ -103,13 +121,7 @@ def test_upload_run_watch_and_download(console: ConsoleSession, tmp_path: Path) 
     download = caught.value
     assert download.suggested_filename.startswith("may_orders_")
     assert download.suggested_filename.endswith(".csv")
-    with open(download.path(), newline="") as handle:
-        output = list(csv.DictReader(handle))
-    assert [row["EVENT_ID"] for row in output] == [row[0] for row in rows]
-    for row, written in zip(rows, output, strict=True):
-        assert written["STATUS"] == "Success", written
-        assert (written["OUTCOMES"], written["RULE_RESULTS"]) == expected_outcomes(afd, row), written
-    assert {row["OUTCOMES"] for row in output} == {"block", "review", "approve"}
+    check_output(afd, download.path(), rows, bad)
     # the Files page's download link names the same file
     files_link = page.get_by_role("link", name="download through the Files page")
     assert files_link.get_attribute("href") == "/files/download?uri=" + _quoted(console, "may_orders")
@@ -117,7 +129,7 @@ def test_upload_run_watch_and_download(console: ConsoleSession, tmp_path: Path) 
     page.get_by_role("link", name="All batch predictions").click()
     job_row = page.locator("tr", has=page.get_by_role("link", name="may_orders"))
     expect(job_row).to_contain_text("complete")
-    expect(job_row).to_contain_text("40 / 40")
+    expect(job_row).to_contain_text("42 / 42")
     console.shot("batch-jobs")
 
     # delete: the job goes, its output file stays

@@ -439,6 +439,7 @@ batch_predictions = Table(
     Column("completion_ms", BigInteger),
     Column("processed", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False, server_default="0"),  # records not evaluated (migration 0005)
     Column("cancel_requested", Boolean, nullable=False),
     Column("owner", String(NAME)),
     Column("heartbeat_ms", BigInteger),

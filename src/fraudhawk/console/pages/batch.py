@@ -192,9 +192,8 @@ async def _job(request: Request, job_id: str) -> dict[str, Any]:
     return job
 
 
-async def _output(request: Request, job_id: str) -> str | None:
-    context = console_of(request).service.context
-    found: str | None = await run_in_threadpool(batch.output_file, context, job_id)
+async def _outputs(request: Request, job_id: str) -> batch.Outputs:
+    found: batch.Outputs = await run_in_threadpool(batch.outputs, console_of(request).service.context, job_id)
     return found
 
 
@@ -204,7 +203,8 @@ async def job_page(request: Request) -> Response:
         job = await _job(request, job_id)
     except ResourceNotFoundError:
         return not_found(request, f"There is no batch prediction job {job_id}.")
-    output = await _output(request, job_id)
+    extra = await _outputs(request, job_id)
+    output = extra.output_file
     return render(
         request,
         "batch/job.html",
@@ -212,6 +212,7 @@ async def job_page(request: Request) -> Response:
         crumbs=[("/batch-predictions", "Batch predictions"), ("", job_id)],
         job=job,
         final=job["status"] in FINAL,
+        failed=extra.failed,
         output=output,
         output_name=output.rsplit("/", 1)[-1] if output else None,
         files_href="/files/download?" + urlencode({"uri": output}) if output else None,
@@ -225,8 +226,9 @@ async def progress(request: Request) -> Response:
         job = await _job(request, job_id)
     except ResourceNotFoundError:
         return not_found(request, f"There is no batch prediction job {job_id}.")
+    extra = await _outputs(request, job_id)
     template = console_of(request).templates.get_template("batch/_progress.html")
-    html = template.render(job=job, final=job["status"] in FINAL)
+    html = template.render(job=job, final=job["status"] in FINAL, failed=extra.failed)
     return Response(html, media_type="text/html")
 
 
@@ -253,7 +255,10 @@ def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
 async def output(request: Request) -> Response:
     """The job's output file, streamed a chunk at a time (a large file never sits whole in memory)."""
     job_id = request.path_params["job_id"]
-    found = await _output(request, job_id)
+    try:
+        found = (await _outputs(request, job_id)).output_file
+    except ResourceNotFoundError:
+        return not_found(request, f"There is no batch prediction job {job_id}.")
     if found is None:
         return not_found(
             request, f"Batch prediction {job_id} has no output file yet: it is written when the job completes."

@@ -1,6 +1,7 @@
 """Searching recorded predictions by entity and by outcome: the entity as columns of the record, each
 outcome as a row of its own, and indexes ordered like the search (newest first) for the filters a
-search narrows by (detector, event type, event id, entity, outcome), so a page never scans every prediction.
+search narrows by (detector, event type, event id, entity, outcome), so a page never scans every
+prediction. And a batch prediction's count of the records it could not evaluate.
 
 Revision ID: 0005
 Revises: 0004
@@ -68,6 +69,9 @@ def _backfill() -> None:
 
 
 def upgrade() -> None:
+    # a batch prediction's count of records it could not evaluate, shown beside its progress
+    with op.batch_alter_table("batch_predictions") as batch:
+        batch.add_column(sa.Column("failed", sa.BigInteger(), nullable=False, server_default="0"))
     with op.batch_alter_table("predictions") as batch:
         batch.add_column(sa.Column("entity_type", sa.String(64), nullable=True))
         batch.add_column(sa.Column("entity_id", sa.String(256), nullable=True))
@@ -101,6 +105,8 @@ def downgrade() -> None:
     op.drop_index("ix_predictions_entity_id_prediction_ms_id", "predictions")
     op.drop_index("ix_predictions_detector_id_prediction_ms_id", "predictions")
     op.drop_table("prediction_outcomes")
+    with op.batch_alter_table("batch_predictions") as batch:
+        batch.drop_column("failed")
     with op.batch_alter_table("predictions") as batch:
         batch.drop_column("entity_id")
         batch.drop_column("entity_type")
