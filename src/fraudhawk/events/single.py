@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from fraudhawk.catalog.activity import deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
@@ -125,7 +125,11 @@ def delete_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         store.delete_event(conn, ctx.segments, req["eventTypeName"], req["eventId"])
         if req.get("deleteAuditHistory"):
-            predictions = schema.predictions
+            predictions, outcomes = schema.predictions, schema.prediction_outcomes
+            recorded = select(predictions.c.id).where(
+                predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]
+            )
+            conn.execute(delete(outcomes).where(outcomes.c.prediction_id.in_(recorded)))
             conn.execute(
                 delete(predictions).where(
                     predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]

@@ -117,6 +117,7 @@ def create_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, 
                 start_ms=now_ms(),
                 processed=0,
                 total=0,
+                failed=0,
                 cancel_requested=False,
             )
         )
@@ -184,6 +185,26 @@ def delete_batch_prediction_job(ctx: Context, req: dict[str, Any]) -> dict[str, 
     return {}
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What GetBatchPredictionJobs does not say of a job: where a COMPLETE job wrote its results (AFD
+    leaves the name to be found in outputPath; None until then), and how many records could not be
+    evaluated (their rows say why)."""
+
+    output_file: str | None
+    failed: int
+
+
+def outputs(ctx: Context, job_id: str) -> Outputs:
+    with ctx.db.read() as conn:
+        query = select(_jobs.c.status, _jobs.c.output_file, _jobs.c.failed).where(_jobs.c.job_id == job_id)
+        row = conn.execute(query).first()
+    if row is None:
+        raise ResourceNotFoundError(f"The batch prediction job {job_id} does not exist")
+    done = row.status == "COMPLETE" and row.output_file
+    return Outputs(str(row.output_file) if done else None, int(row.failed or 0))
+
+
 # --- the runner -----------------------------------------------------------------------------------
 
 
@@ -226,7 +247,7 @@ def _start(ctx: Context, job: Job) -> Any:
                 folder = paths.resolve(ctx.settings, row.output_path, "outputPath")
                 output_file = paths.report_location(folder, f"{row.job_id}_{now_ms() // 1000}_output.csv").text
             step.start()
-            step.progress(processed=0, total=0, output_file=output_file)
+            step.progress(processed=0, total=0, failed=0, output_file=output_file)
         return conn.execute(select(_jobs).where(_jobs.c.job_id == row.job_id)).one()
 
 
@@ -254,12 +275,13 @@ class _Run:
         self.ctx, self.job, self.claim = ctx, job, claim
         self.processed = 0
         self.total = 0
+        self.failed = 0  # records that cannot be evaluated (INVALID_EVENT or MALFORMED_RECORD in the output)
 
     def beat(self, done: int = 0) -> None:
         """Count `done` more records processed, and commit the progress and the heartbeat; stop if
         asked to, cancelled, or no longer ours."""
         self.processed += done
-        self.claim.beat(processed=self.processed, total=self.total)
+        self.claim.beat(processed=self.processed, total=self.total, failed=self.failed)
 
     def run(self) -> int:
         """Score the job's file and write its output; the number of records."""
@@ -299,7 +321,7 @@ class _Run:
         refused = events.filter(problem.is_not_null()).select(LINE, _PROBLEM)
         for line, reason in refused.rows():
             read.invalid.append(Rejected(int(line), reason))
-        self.processed = len(read.invalid) + len(read.malformed)
+        self.processed = self.failed = len(read.invalid) + len(read.malformed)
         # no copy when every event passes: a job holds one frame of events
         return (events.filter(problem.is_null()) if refused.height else events).drop(_PROBLEM)
 

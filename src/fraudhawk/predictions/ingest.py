@@ -53,8 +53,9 @@ _UPDATE_STATE = (
 )
 _INSERT_RECORD = (
     "INSERT INTO predictions (event_type, event_id, detector_id, detector_version, prediction_ms, event_ms, "
-    "record, vectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "record, vectors, entity_type, entity_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
+_INSERT_OUTCOME = "INSERT INTO prediction_outcomes (prediction_id, outcome, prediction_ms) VALUES (?, ?, ?)"
 
 
 @dataclass
@@ -204,7 +205,7 @@ def write(
         record, vectors = prepared.record
     else:
         record, vectors = records.encode(prediction, written.stored)
-    raw.execute(
+    recorded = raw.one(
         conn,
         _INSERT_RECORD,
         (
@@ -216,6 +217,11 @@ def write(
             event.event_ms,
             record,
             vectors,
+            event.entity_type,
+            event.entity_id,
         ),
     )
+    # one row per outcome, so that a search by outcome reads an index, not every record
+    for outcome in dict.fromkeys(prediction.outcomes):
+        raw.execute(conn, _INSERT_OUTCOME, (recorded[0], outcome, prediction_ms))
     return written

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, FromClause, delete, or_, select
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.values import utc_ms
@@ -172,8 +173,38 @@ def get_event_prediction_metadata(ctx: Context, req: dict[str, Any]) -> dict[str
     }
 
 
-def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
-    size = req.get("maxResults") or 50
+@dataclass(frozen=True)
+class Search:
+    """What a search of the recorded predictions narrows by (None: any). ListEventPredictions offers
+    the first five; the console also searches by entity and by outcome."""
+
+    event_id: str | None = None
+    event_type: str | None = None
+    detector_id: str | None = None
+    detector_version: int | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    entity_type: str | None = None
+    entity_id: str | None = None
+    outcome: str | None = None
+
+
+def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the predictions that match, newest first, and the token for the next page.
+
+    Each summary is ListEventPredictions' with the entity and outcomes added. A search by outcome walks
+    that outcome's index (prediction_outcomes); otherwise the database picks the index of the detector,
+    entity or event, or the time index: each is ordered newest first, so a page reads about a page.
+    """
+    outcomes = schema.prediction_outcomes
+    source: FromClause
+    if terms.outcome is not None:
+        # the page is ordered by the outcome rows' own copy of the time, so their index gives the order
+        key_ms, key_id = outcomes.c.prediction_ms, outcomes.c.prediction_id
+        source = outcomes.join(_table, _table.c.id == outcomes.c.prediction_id)
+    else:
+        key_ms, key_id = _table.c.prediction_ms, _table.c.id
+        source = _table
     query = select(
         _table.c.id,
         _table.c.event_id,
@@ -182,36 +213,42 @@ def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
         _table.c.prediction_ms,
         _table.c.detector_id,
         _table.c.detector_version,
-    )
-    if "eventId" in req:
-        query = query.where(_table.c.event_id == req["eventId"]["value"])
-    if "eventType" in req:
-        query = query.where(_table.c.event_type == req["eventType"]["value"])
-    if "detectorId" in req:
-        query = query.where(_table.c.detector_id == req["detectorId"]["value"])
-    if "detectorVersionId" in req:
-        text = req["detectorVersionId"]["value"]
-        query = query.where(_table.c.detector_version == _version_number(text, "detectorVersionId.value"))
-    if "predictionTimeRange" in req:
-        window = req["predictionTimeRange"]
-        start = utc_ms(window["startTime"], "predictionTimeRange.startTime")
-        end = utc_ms(window["endTime"], "predictionTimeRange.endTime")
-        if end < start:
-            raise ValidationError("predictionTimeRange: endTime is before startTime")
-        query = query.where(_table.c.prediction_ms >= start, _table.c.prediction_ms <= end)
-    if req.get("nextToken"):
-        after = decode_token(req["nextToken"], list)
+        _table.c.entity_type,
+        _table.c.entity_id,
+    ).select_from(source)
+    if terms.outcome is not None:
+        query = query.where(outcomes.c.outcome == terms.outcome)
+    for column, value in (
+        (_table.c.event_id, terms.event_id),
+        (_table.c.event_type, terms.event_type),
+        (_table.c.detector_id, terms.detector_id),
+        (_table.c.detector_version, terms.detector_version),
+        (_table.c.entity_type, terms.entity_type),
+        (_table.c.entity_id, terms.entity_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if terms.start_ms is not None:
+        query = query.where(key_ms >= terms.start_ms)
+    if terms.end_ms is not None:
+        query = query.where(key_ms <= terms.end_ms)
+    if next_token:
+        after = decode_token(next_token, list)
         if len(after) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in after):
             raise ValidationError("The nextToken is not valid: pass the nextToken of a previous response")
-        query = query.where(
-            or_(_table.c.prediction_ms < after[0], and_(_table.c.prediction_ms == after[0], _table.c.id < after[1]))
-        )
+        # the range on the time alone lets the index seek to the page's start
+        query = query.where(key_ms <= after[0], or_(key_ms < after[0], key_id < after[1]))
     with ctx.db.read() as conn:
-        rows = conn.execute(query.order_by(_table.c.prediction_ms.desc(), _table.c.id.desc()).limit(size + 1)).all()
-    token = None
-    if len(rows) > size:
-        rows = rows[:size]
-        token = encode_token([rows[-1].prediction_ms, rows[-1].id])
+        rows = conn.execute(query.order_by(key_ms.desc(), key_id.desc()).limit(size + 1)).all()
+        token = None
+        if len(rows) > size:
+            rows = rows[:size]
+            token = encode_token([rows[-1].prediction_ms, rows[-1].id])
+        given: dict[int, list[str]] = {row.id: [] for row in rows}
+        if given:
+            found = select(outcomes.c.prediction_id, outcomes.c.outcome).where(outcomes.c.prediction_id.in_(given))
+            for prediction_id, outcome in conn.execute(found):
+                given[prediction_id].append(outcome)
     summaries = [
         {
             "eventId": r.event_id,
@@ -220,14 +257,48 @@ def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
             "predictionTimestamp": iso_time(r.prediction_ms),
             "detectorId": r.detector_id,
             "detectorVersionId": str(r.detector_version),
+            "entityType": r.entity_type,
+            "entityId": r.entity_id,
+            "outcomes": sorted(given[r.id]),
         }
         for r in rows
     ]
-    return with_token({"eventPredictionSummaries": summaries}, token)
+    return summaries, token
+
+
+def time_window(window: dict[str, str], field: str) -> tuple[int, int]:
+    """A predictionTimeRange's bounds in epoch milliseconds; the end may not come before the start."""
+    start = utc_ms(window["startTime"], f"{field}.startTime")
+    end = utc_ms(window["endTime"], f"{field}.endTime")
+    if end < start:
+        raise ValidationError(f"{field}: endTime is before startTime")
+    return start, end
+
+
+def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
+    start_ms = end_ms = version = None
+    if "detectorVersionId" in req:
+        version = _version_number(req["detectorVersionId"]["value"], "detectorVersionId.value")
+    if "predictionTimeRange" in req:
+        start_ms, end_ms = time_window(req["predictionTimeRange"], "predictionTimeRange")
+    terms = Search(
+        event_id=req.get("eventId", {}).get("value"),
+        event_type=req.get("eventType", {}).get("value"),
+        detector_id=req.get("detectorId", {}).get("value"),
+        detector_version=version,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )
+    summaries, token = search(ctx, terms, req.get("nextToken"), req.get("maxResults") or 50)
+    extras = ("entityType", "entityId", "outcomes")
+    found = [{k: v for k, v in summary.items() if k not in extras} for summary in summaries]
+    return with_token({"eventPredictionSummaries": found}, token)
 
 
 def delete_for_event(conn: Connection, event_type: str, event_id: str) -> None:
     """DeleteEvent with deleteAuditHistory: the event's predictions go too."""
+    ids = select(_table.c.id).where(_table.c.event_type == event_type, _table.c.event_id == event_id)
+    conn.execute(delete(schema.prediction_outcomes).where(schema.prediction_outcomes.c.prediction_id.in_(ids)))
     conn.execute(delete(_table).where(_table.c.event_type == event_type, _table.c.event_id == event_id))
 
 
@@ -262,5 +333,7 @@ def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
         if not ids:
             return False
         with ctx.db.write() as conn:
+            outcomes = schema.prediction_outcomes
+            conn.execute(delete(outcomes).where(outcomes.c.prediction_id.in_(ids)))
             conn.execute(delete(_table).where(_table.c.id.in_(ids)))
     return False

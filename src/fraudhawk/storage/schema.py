@@ -401,8 +401,25 @@ predictions = Table(
     Column("event_ms", BigInteger, nullable=False),
     Column("record", Text, nullable=False),
     Column("vectors", LargeBinary),
+    Column("entity_type", String(NAME)),  # null only on records older than migration 0005's backfill
+    Column("entity_id", String(256)),
     Index(None, "prediction_ms", "id"),
-    Index(None, "event_type", "event_id"),
+    Index(None, "event_id", "event_type"),
+    # a search narrowed by detector, event type or entity walks its own index newest first (migration 0005)
+    Index(None, "detector_id", "prediction_ms", "id"),
+    Index(None, "event_type", "prediction_ms", "id"),
+    Index(None, "entity_id", "prediction_ms", "id"),
+)
+
+# Each outcome of a recorded prediction, so a search by outcome reads only the predictions that gave it.
+prediction_outcomes = Table(
+    "prediction_outcomes",
+    metadata,
+    Column("prediction_id", BigInteger, nullable=False),
+    Column("outcome", String(NAME), nullable=False),
+    Column("prediction_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("prediction_id", "outcome"),
+    Index(None, "outcome", "prediction_ms", "prediction_id"),
 )
 
 batch_predictions = Table(
@@ -422,6 +439,7 @@ batch_predictions = Table(
     Column("completion_ms", BigInteger),
     Column("processed", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False, server_default="0"),  # records not evaluated (migration 0005)
     Column("cancel_requested", Boolean, nullable=False),
     Column("owner", String(NAME)),
     Column("heartbeat_ms", BigInteger),
