@@ -4,6 +4,7 @@ anyone's real data.
 * `transactions`: card payments in the spirit of the Sparkov simulator. Each card has habits (its
   usual amounts, hours and merchants); some cards are compromised for a few days, during which
   bursts of larger, mostly night-time purchases replace the owner's activity.
+* `kaggle_transactions`: the same payments in the raw layout of Kaggle's credit-card fraud data.
 * `registrations`: account sign-ups where fraud leans on throwaway email providers, random-looking
   handles, some IP ranges and mismatched phone numbers; optionally with unlabeled events (cold start).
 * `logins`: customers' logins with account takeover attempts of five kinds mixed in, for Account
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fraudhawk.datagen.declare import declare
+from fraudhawk.datagen.kaggle import kaggle_transactions
 from fraudhawk.datagen.logins import LOGIN_VARIABLES, LoginSummary, declare_logins, logins
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "LoginSummary",
     "declare_logins",
     "declare_transactions",
+    "kaggle_transactions",
     "logins",
     "registrations",
     "transactions",
