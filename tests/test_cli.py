@@ -264,3 +264,27 @@ def test_every_feature_has_words() -> None:
     assert not [name for name, text in words.items() if text == name]
     assert words["h.amt.ratio_mean_24h"] == "this value vs the entity's average over the last 24h"
     assert words["email.is_disposable"] == "whether the email is from a throwaway provider"
+
+
+def test_serve_says_where_the_console_and_the_data_are(tmp_path: Path) -> None:
+    from tests.helpers import free_port, wait_healthy
+
+    port = free_port()
+    data = tmp_path / "data"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fraudhawk.cli", "serve", "--port", str(port), "--data-dir", str(data),
+         "--workers", "1", "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, server)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=60)
+    lines = out.splitlines()
+    assert lines[1].split() == ["console:", f"http://127.0.0.1:{port}/", *lines[1].split()[2:]]
+    assert lines[2].startswith(f"  data:     {data.resolve()}  (s3://bucket/key is the file {data.resolve()}/s3/")
+    refused = fraudhawk("serve", "--host", "0.0.0.0", "--data-dir", str(data))
+    assert refused.returncode == 2
+    assert "console:" not in refused.stdout  # no address to a server that does not start
+    assert "refusing to listen on 0.0.0.0" in refused.stderr
