@@ -280,7 +280,7 @@ class FeaturePlan:
         if self.history is not None and (words := self.history.describe(feature)) is not None:
             return words
         fixed = {
-            f"{EVENT_PREFIX}hour": "hour of the day of the event (UTC)",
+            f"{EVENT_PREFIX}hour": "hour of the day of the event, UTC",
             f"{EVENT_PREFIX}weekday": "day of the week",
         }
         if feature in fixed:
@@ -299,7 +299,7 @@ class FeaturePlan:
             return f"how common the {self.describe(base)} was in the training data"
         if feature in by_name:
             role = role_of(by_name[feature])
-            return {"numeric": "the value itself", "boolean": "the value itself (true or false)"}.get(
+            return {"numeric": "the value itself", "boolean": "the value itself, true or false"}.get(
                 role, "the value itself, as a category"
             )
         variable, _, derived = feature.rpartition(".")

@@ -29,10 +29,10 @@ FREE_PROVIDERS = frozenset(
 # Providers with a site per country (yahoo.co.uk, hotmail.fr, outlook.com.br, ...).
 _FREE_BRANDS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex", "msn", "windowslive"})
 
-OUTPUTS = categorical(domain="email domain", tld="email domain's ending (.com, .ru, ...)") + numeric(
+OUTPUTS = categorical(domain="email domain", tld="ending of the email domain: .com, .ru...") + numeric(
     is_free_provider="whether the email is from a free provider",
     is_disposable="whether the email is from a throwaway provider",
-    handle_length="length of the email's handle (before @)",
+    handle_length="length of the email's handle, before the @",
     handle_digits="digits in the email's handle",
     handle_digit_share="share of digits in the email's handle",
     handle_has_dot_or_plus="whether the email's handle has a dot or plus",

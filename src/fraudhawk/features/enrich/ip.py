@@ -12,8 +12,8 @@ from fraudhawk.features.enrich.base import Enricher, Value, categorical, numeric
 from fraudhawk.features.enrich.geo import country_and_network
 
 OUTPUTS = (
-    numeric(ip_version="IPv4 or IPv6", is_private="whether the address is private (not on the internet)")
-    + categorical(ip_country="country of the IP address", ip_asn="network (ASN) of the IP address")
+    numeric(ip_version="IPv4 or IPv6", is_private="whether the IP address is private, not on the internet")
+    + categorical(ip_country="country of the IP address", ip_asn="network of the IP address, its ASN")
     + numeric(ip_is_valid="whether it reads as an IP address")
 )
 _INVALID: tuple[Value, ...] = (None, None, None, None, 0.0)

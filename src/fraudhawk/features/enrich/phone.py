@@ -17,7 +17,7 @@ OUTPUTS = (
     + numeric(
         phone_is_valid="whether the number is a valid one", phone_is_possible="whether the number has a possible length"
     )
-    + categorical(phone_type="kind of line (mobile, fixed, VoIP, ...)")
+    + categorical(phone_type="kind of phone line: mobile, fixed, VoIP...")
     + numeric(phone_digits="digits in the phone number")
 )
 _UNPARSABLE: tuple[Value, ...] = (None, 0.0, 0.0, None, None)

@@ -12,9 +12,9 @@ import math
 from fraudhawk.features.enrich.base import Enricher, Value, flag, numeric
 
 OUTPUTS = numeric(
-    log_amount="size of the amount (logarithm)",
+    log_amount="size of the amount, as a logarithm",
     cents="cents of the amount",
-    is_round="whether the amount is round (a multiple of 5)",
+    is_round="whether the amount is a round multiple of 5",
     is_negative="whether the amount is negative",
 )
 _UNPARSABLE: tuple[Value, ...] = (None, None, None, None)

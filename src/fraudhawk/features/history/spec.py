@@ -55,7 +55,7 @@ class HistorySpec:
         name = feature[len(PREFIX) :]
         entity = {
             "since_last_s": "seconds since the entity's previous event",
-            "events_seen": f"the entity's earlier events (counted up to {COUNT_CAP})",
+            "events_seen": f"the entity's earlier events, counted up to {COUNT_CAP}",
             "rate_ratio": "the entity's events in the last 24h vs its daily rate over the last 7d",
             "hour_share": "share of the entity's earlier events at about this hour of the day",
             "rate_vs_usual": "the entity's events in the last 24h vs its usual daily rate",
@@ -67,7 +67,7 @@ class HistorySpec:
         if variable in self.amounts:
             amount = {
                 "ratio_mean": "this value vs the entity's average",
-                "zscore": "this value vs the entity's usual spread (z-score)",
+                "zscore": "this value vs the entity's usual spread, as a z-score",
                 "ratio_max": "this value vs the entity's largest so far",
                 "ratio_mean_24h": "this value vs the entity's average over the last 24h",
                 "ratio_max_24h": "this value vs the entity's largest in the last 24h",
