@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fraudhawk.storage.database import Database
+from tests.helpers import free_port, wait_healthy
 
 
 def fraudhawk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -267,8 +268,6 @@ def test_every_feature_has_words() -> None:
 
 
 def test_serve_says_where_the_console_and_the_data_are(tmp_path: Path) -> None:
-    from tests.helpers import free_port, wait_healthy
-
     port = free_port()
     data = tmp_path / "data"
     server = subprocess.Popen(
