@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# two installs, each remembered by a stamp: serving needs only fraudhawk's own dependencies; the checks
+# (`make test`, lint, bench) add the development tools. The dev install covers serving too, so it
+# touches both stamps and a `make run` after `make test` installs nothing.
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./fraudhawk-data
@@ -11,28 +15,35 @@ BENCH_WORKERS ?=
 
 .PHONY: setup run test browser lint typecheck pytest bench clean
 
-setup: $(STAMP)
+setup: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(SERVE_STAMP)
+
+# HOST, PORT and DATA_DIR as above, e.g. `make run PORT=9000 DATA_DIR=/srv/fraudhawk`
+run: $(SERVE_STAMP)
 	$(BIN)/fraudhawk serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports  # the layer contract in pyproject.toml
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 # each test file on one worker process, one worker per core: about 30% shorter on 2 cores (the files'
 # servers use free ports and their own directories, so files may run side by side)
-pytest: $(STAMP) browser
+pytest: $(DEV_STAMP) browser
 	$(BIN)/pytest -n auto --dist loadfile
 
 # the console's end-to-end tests drive Debian's chromium (Playwright cannot download a browser here)
@@ -41,7 +52,7 @@ browser:
 
 test: browser lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/import_events.py $(if $(SPARKOV),--source $(SPARKOV))
@@ -50,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/compiled_model.py
 	$(BIN)/python bench/predictions.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
 	$(BIN)/python bench/ati.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS))
+	$(BIN)/python bench/console_pages.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

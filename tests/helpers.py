@@ -75,8 +75,11 @@ def check_response_shape(http_response: Any, model: Any, **_: Any) -> None:
         # wire (as AWS's sample output shows), where the model's pattern asks for "1.0"
         problems = [p for p in problems if ".detectorVersion'" not in p]
     if model.name == "GetEventPredictionMetadata":
-        # fraudhawk's one addition: plain words for an Account Takeover Insights aggregate (SDKs skip it)
-        extension = re.compile(r"aggregatedVariablesImpactExplanations\.\d+\.member\.description'")
+        # fraudhawk's additions (SDKs skip them): plain words for an Account Takeover Insights aggregate,
+        # and every derived feature that moved the score, named in words
+        extension = re.compile(
+            r"aggregatedVariablesImpactExplanations\.\d+\.member\.description'|predictionExplanations\.featureImpactExplanations'"
+        )
         problems = [p for p in problems if not extension.search(p)]
     assert not problems, f"{model.name} response breaks the output shape: {problems}"
 

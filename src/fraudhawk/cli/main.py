@@ -70,18 +70,46 @@ def serve(
     data_dir: str | None,
 ) -> None:
     """Serve AFD's API (AWS JSON 1.1) over HTTP."""
+    from fraudhawk.api.server import check_listen_address, usable_cores
     from fraudhawk.api.server import serve as run
-    from fraudhawk.api.server import usable_cores
 
     try:
         settings = Settings.load(data_dir=data_dir, s3_root=s3_root, allowed_roots=allowed_roots)
     except ConfigurationError as error:
         raise click.UsageError(error.message) from None
     try:
+        check_listen_address(settings, host)  # refused before the banner says where to go
+        click.echo(banner(settings, host, port))
         run(settings, host, port, log_level, workers or usable_cores())
     except ConfigurationError as error:
         click.echo(f"fraudhawk: {error.message}", err=True)
         sys.exit(2)
+
+
+def console_address(host: str, port: int) -> str:
+    """Where a browser reaches a server listening on `host`: a wildcard address is reached through
+    this machine's loopback, an IPv6 address is written in brackets."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def banner(settings: Settings, host: str, port: int) -> str:
+    """The lines `fraudhawk serve` starts with: what a new user needs to find the console and their data."""
+    s3 = (
+        f"s3://bucket/key is the file {settings.s3_root}/bucket/key"
+        if settings.s3_root is not None
+        else "s3:// paths are read from a real S3-compatible store"
+    )
+    return "\n".join(
+        [
+            f"fraudhawk {__version__}",
+            f"  console:  {console_address(host, port)}  (open it in a browser; AFD's API answers POST there too)",
+            f"  data:     {settings.data_dir}  ({s3})",
+        ]
+    )
 
 
 @main.command("settings")

@@ -10,6 +10,11 @@ from typing import Any
 import click
 
 from fraudhawk.client import Client
+from fraudhawk.eventdata.layout import ENTITY_ID
+from fraudhawk.predictions.explain import FEATURES
+
+#: rows shown per score by --explain
+TOP = 10
 
 
 def parse_variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -88,21 +93,37 @@ def describe(result: dict[str, Any], metadata: dict[str, Any], explain: bool) ->
     for model in metadata["evaluatedModelVersions"]:
         for evaluation in model["evaluations"]:
             explanations = evaluation.get("predictionExplanations")
-            if not explanations:
-                continue
-            click.echo(f"why {evaluation['outputVariableName']} = {evaluation['evaluationScore']}:")
-            groups = explanations["aggregatedVariablesImpactExplanations"]
-            items = [(", ".join(g["eventVariableNames"]), g["logOddsImpact"], g.get("description")) for g in groups]
-            # Account Takeover Insights (its groups come with words): a raw variable's impact is the sum
-            # of its aggregates', so listing both would say everything twice
-            if not any(g.get("description") for g in groups):
-                raw = explanations["variableImpactExplanations"]
-                items += [(v["eventVariableName"], v["logOddsImpact"], None) for v in raw]
-            for name, impact, words in sorted(items, key=lambda item: -abs(item[1]))[:10]:
-                direction = "raises" if impact > 0 else "lowers"
-                click.echo(f"  {name:40} {direction} risk ({impact:+.3f} log-odds)")
-                if words:
-                    click.echo(f"      {words}")
+            if explanations:
+                click.echo(f"why {evaluation['outputVariableName']} = {evaluation['evaluationScore']}:")
+                _explain(explanations)
+
+
+def _explain(explanations: dict[str, Any]) -> None:
+    """The rows that moved a score most, each naming what it is: a derived feature with its words
+    (the feature plan's), or an Account Takeover Insights group with its reasons in words."""
+    groups = explanations["aggregatedVariablesImpactExplanations"]
+    features = explanations.get(FEATURES)
+    rows: list[tuple[str, float, str | None]]
+    if any(g.get("description") for g in groups) or features is None:
+        # Account Takeover Insights: its groups come with the login's reasons, which say more than the
+        # features' general words (a raw variable's impact is the sum of its groups': not listed twice)
+        rows = [(", ".join(g["eventVariableNames"]), g["logOddsImpact"], g.get("description")) for g in groups]
+    else:
+        rows = [
+            (f"{', '.join(_source(n) for n in f['eventVariableNames'])} ({f['description']})", f["logOddsImpact"], None)
+            for f in features
+        ]
+    shown = sorted(rows, key=lambda row: -abs(row[1]))[:TOP]
+    width = min(max((len(label) for label, _, _ in shown), default=0), 80)
+    for label, impact, words in shown:
+        direction = "raises" if impact > 0 else "lowers"
+        click.echo(f"  {label:{width}}  {direction} risk ({impact:+.3f} log-odds)")
+        if words:
+            click.echo(f"      {words}")
+
+
+def _source(name: str) -> str:
+    return "entity" if name == ENTITY_ID else name
 
 
 def print_json(result: dict[str, Any], metadata: dict[str, Any]) -> None:

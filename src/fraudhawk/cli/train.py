@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,42 @@ _SHORT = {
     "ati": ATI,
 }
 _ROLE = "arn:aws:iam::123456789012:role/fraudhawk-cli"
+
+
+#: the counter at the end of a training step's progress ("training the model: search, round 40"): it
+#: moves within one phase
+_COUNTER = re.compile(r"[,:]?\s*round \d+$")
+
+
+def phase_of(progress: str) -> str:
+    """The phase a progress text belongs to: the text without its moving counter."""
+    return _COUNTER.sub("", progress)
+
+
+class ProgressLines:
+    """Training progress on standard output. A terminal gets one line rewritten in place (elapsed
+    time, step, round); anything else (a pipe, a log file) gets one line per phase, each when the
+    phase begins, so a log reads as a list of steps instead of one long line of carriage returns."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.shown = ""
+
+    def show(self, elapsed_s: float, progress: str) -> None:
+        if self.live:
+            line = f"  {elapsed_s:6.0f}s  {progress}"
+            if line != self.shown:
+                click.echo(f"\r{line:70}", nl=False)
+                self.shown = line
+            return
+        phase = phase_of(progress)
+        if phase and phase != self.shown:
+            click.echo(f"  {elapsed_s:6.0f}s  {phase}")
+            self.shown = phase
+
+    def end(self) -> None:
+        if self.live and self.shown:
+            click.echo("")  # leave the rewritten line in place, end it
 
 
 def _ensure_model(client: Client, model_id: str, model_type: str, event_type: str) -> None:
@@ -77,23 +114,14 @@ def run_training(
     version = client.create_model_version(**request)["modelVersionNumber"]
     click.echo(f"training {model_id} {version} on {len(names)} variable(s)")
     started = time.monotonic()
-    live = sys.stdout.isatty()  # a terminal: one line rewritten in place; a pipe or a log: a line per step
-    shown = ""
+    lines = ProgressLines(live=sys.stdout.isatty())
     while True:
         current = client.get_model_version(modelId=model_id, modelType=kind, modelVersionNumber=version)
         if current["status"] != "TRAINING_IN_PROGRESS":
             break
-        progress = client.training_progress(model_id, version) or ""
-        line = f"  {time.monotonic() - started:6.0f}s  {progress}"
-        if live and line != shown:
-            click.echo(f"\r{line:70}", nl=False)
-            shown = line
-        elif not live and progress and progress != shown:
-            click.echo(line)
-            shown = progress
+        lines.show(time.monotonic() - started, client.training_progress(model_id, version) or "")
         time.sleep(0.5)
-    if live:
-        click.echo("")
+    lines.end()
     detail: dict[str, Any] = client.describe_model_versions(
         modelId=model_id, modelType=kind, modelVersionNumber=version
     )["modelVersionDetails"][0]

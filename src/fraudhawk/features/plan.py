@@ -274,6 +274,45 @@ class FeaturePlan:
                 per_variable[sources[0]] += value
         return dict(per_variable), dict(per_group)
 
+    def describe(self, feature: str) -> str:
+        """One of the plan's features in an analyst's words, to show beside the variables it comes from
+        (`groups`): the enrichers', the history's and the plan's own features each say it once here."""
+        if self.history is not None and (words := self.history.describe(feature)) is not None:
+            return words
+        fixed = {
+            f"{EVENT_PREFIX}hour": "hour of the day of the event, UTC",
+            f"{EVENT_PREFIX}weekday": "day of the week",
+        }
+        if feature in fixed:
+            return fixed[feature]
+        for left, right in self.pairs:
+            if feature == f"{left}~{right}.same":
+                return f"whether {left} and {right} match"
+        for ip, country in self.ip_country_checks:
+            if feature == f"{ip}~{country}.same_country":
+                return f"whether the IP address's country is {country}"
+        by_name = {v.name: v for v in self.variables}
+        if feature.endswith(".freq"):  # of a category: the variable's own or a derived one (email domain)
+            base = feature.removesuffix(".freq")
+            if base in by_name:
+                return "how common the value was in the training data"
+            return f"how common the {self.describe(base)} was in the training data"
+        if feature in by_name:
+            role = role_of(by_name[feature])
+            return {"numeric": "the value itself", "boolean": "the value itself, true or false"}.get(
+                role, "the value itself, as a category"
+            )
+        variable, _, derived = feature.rpartition(".")
+        info = by_name.get(variable)
+        if info is not None:
+            if derived == "days_before_event":
+                return "days from this date to the event"
+            for enricher in enrich.enrichers_for(info.variable_type, info.data_type):
+                for output in enricher.outputs:
+                    if output.name == derived and output.description:
+                        return output.description
+        return feature
+
     # --- persistence -----------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:

@@ -6,7 +6,10 @@ with the model's variable importance and is the same every time it is read.
 
 For Account Takeover Insights each aggregated group also carries `description`, the login features
 behind it in plain words ("new to this entity: IP address and country"). It is not a member of AFD's
-shape: boto3 and the other SDKs skip it, the raw JSON and the CLI show it.
+shape: boto3 and the other SDKs skip it, the raw JSON and the CLI show it. So is
+`featureImpactExplanations`: every derived feature that moved the score, with its words from the
+feature plan (`FeaturePlan.describe`) and the variables it comes from, for a reader who wants to know
+which of a variable's features (its value, its history against the entity's...) made its impact.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from fraudhawk.eventdata import layout
 from fraudhawk.features.history.login_spec import LOGIN_PREFIX
 from fraudhawk.predictions import login_reasons
 from fraudhawk.scoring.model import ScoringModel
 
+#: fraudhawk's addition to AFD's predictionExplanations (SDKs skip it; the raw JSON and the CLI show it)
+FEATURES = "featureImpactExplanations"
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
 STARS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
@@ -49,7 +55,28 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
     ]
     if plan.aggregates_only:  # the login profile (Account Takeover Insights): its reasons in words
         _describe(plan.feature_names, plan.groups, vector, groups)
-    return {"variableImpactExplanations": variables, "aggregatedVariablesImpactExplanations": groups}
+    return {
+        "variableImpactExplanations": variables,
+        "aggregatedVariablesImpactExplanations": groups,
+        FEATURES: _features(model, by_feature),
+    }
+
+
+def _features(model: ScoringModel, by_feature: dict[str, float]) -> list[dict[str, Any]]:
+    """Each derived feature that moved the score, named in words: the rows AFD's two lists sum up (a
+    variable's own value, its history against the entity's, its enrichments...)."""
+    plan = model.plan
+    moved = sorted(((name, value) for name, value in by_feature.items() if value != 0), key=lambda item: -abs(item[1]))
+    return [
+        {
+            "featureName": name,
+            "description": plan.describe(name),
+            "eventVariableNames": list(plan.groups.get(name) or [layout.ENTITY_ID]),
+            "relativeImpact": relative_impact(value),
+            "logOddsImpact": _finite(value),
+        }
+        for name, value in moved
+    ]
 
 
 def _describe(

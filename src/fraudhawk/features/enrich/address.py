@@ -10,7 +10,12 @@ import re
 
 from fraudhawk.features.enrich.base import Enricher, Value, flag, numeric
 
-OUTPUTS = numeric("addr_has_digits", "addr_is_po_box", "addr_length", "addr_tokens")
+OUTPUTS = numeric(
+    addr_has_digits="whether the address has digits",
+    addr_is_po_box="whether it is a post-office box",
+    addr_length="length of the address",
+    addr_tokens="words in the address",
+)
 _PO_BOX = re.compile(
     r"\b(p\.?\s*o\.?\s*b(ox)?|post\s*office\s*box|pobox|postfach|apartado(\s+postal)?|boite\s+postale|bp)\b"
     r"\s*#?\s*\d",

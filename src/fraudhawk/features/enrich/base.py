@@ -16,10 +16,12 @@ Value = float | str | None
 
 @dataclass(frozen=True)
 class Output:
-    """One derived feature; the caller names its column f"{variable_name}.{name}"."""
+    """One derived feature; the caller names its column f"{variable_name}.{name}". `description` says
+    what it is in an analyst's words (explanations show it beside the variable it comes from)."""
 
     name: str
     kind: Kind
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,14 @@ class Enricher:
     derive: Callable[[str], tuple[Value, ...]]
 
 
-def numeric(*names: str) -> tuple[Output, ...]:
-    return tuple(Output(name, "numeric") for name in names)
+def numeric(**described: str) -> tuple[Output, ...]:
+    """Numeric outputs, name=description, in the order given."""
+    return tuple(Output(name, "numeric", description) for name, description in described.items())
 
 
-def categorical(*names: str) -> tuple[Output, ...]:
-    return tuple(Output(name, "categorical") for name in names)
+def categorical(**described: str) -> tuple[Output, ...]:
+    """Categorical outputs (learnt as categories), name=description, in the order given."""
+    return tuple(Output(name, "categorical", description) for name, description in described.items())
 
 
 def flag(condition: bool) -> float:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from fraudhawk.features.enrich.base import Enricher, Value, categorical, flag, numeric
 
-OUTPUTS = categorical("bin6", "card_brand") + numeric("bin_length", "bin_is_valid")
+OUTPUTS = categorical(
+    bin6="the card's first 6 digits: its issuer", card_brand="card network: Visa, Mastercard..."
+) + numeric(bin_length="digits given of the card number", bin_is_valid="whether it reads as a card BIN")
 _NOT_DIGITS: tuple[Value, ...] = (None, None, None, 0.0)
 
 

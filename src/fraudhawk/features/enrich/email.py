@@ -29,16 +29,16 @@ FREE_PROVIDERS = frozenset(
 # Providers with a site per country (yahoo.co.uk, hotmail.fr, outlook.com.br, ...).
 _FREE_BRANDS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex", "msn", "windowslive"})
 
-OUTPUTS = categorical("domain", "tld") + numeric(
-    "is_free_provider",
-    "is_disposable",
-    "handle_length",
-    "handle_digits",
-    "handle_digit_share",
-    "handle_has_dot_or_plus",
-    "handle_has_name_like_pattern",
-    "handle_max_digit_run",
-    "is_valid",
+OUTPUTS = categorical(domain="email domain", tld="ending of the email domain: .com, .ru...") + numeric(
+    is_free_provider="whether the email is from a free provider",
+    is_disposable="whether the email is from a throwaway provider",
+    handle_length="length of the email's handle, before the @",
+    handle_digits="digits in the email's handle",
+    handle_digit_share="share of digits in the email's handle",
+    handle_has_dot_or_plus="whether the email's handle has a dot or plus",
+    handle_has_name_like_pattern="whether the email's handle looks like a person's name",
+    handle_max_digit_run="longest run of digits in the email's handle",
+    is_valid="whether the email address is well formed",
 )
 
 _HANDLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")

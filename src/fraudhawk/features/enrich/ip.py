@@ -11,7 +11,11 @@ import ipaddress
 from fraudhawk.features.enrich.base import Enricher, Value, categorical, numeric
 from fraudhawk.features.enrich.geo import country_and_network
 
-OUTPUTS = numeric("ip_version", "is_private") + categorical("ip_country", "ip_asn") + numeric("ip_is_valid")
+OUTPUTS = (
+    numeric(ip_version="IPv4 or IPv6", is_private="whether the IP address is private, not on the internet")
+    + categorical(ip_country="country of the IP address", ip_asn="network of the IP address, its ASN")
+    + numeric(ip_is_valid="whether it reads as an IP address")
+)
 _INVALID: tuple[Value, ...] = (None, None, None, None, 0.0)
 # IANA's special-purpose IPv4 blocks that are not globally reachable, plus multicast and the reserved 240/4.
 _NON_PUBLIC_V4 = sorted(

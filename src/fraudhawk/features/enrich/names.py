@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fraudhawk.features.enrich.base import Enricher, Value, flag, numeric
 
-OUTPUTS = numeric("name_tokens", "name_length", "name_has_digits", "name_non_alpha_share")
+OUTPUTS = numeric(
+    name_tokens="words in the name",
+    name_length="length of the name",
+    name_has_digits="whether the name has digits",
+    name_non_alpha_share="share of the name that is not letters",
+)
 
 
 def derive(value: str) -> tuple[Value, ...]:

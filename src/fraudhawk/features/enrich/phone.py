@@ -13,10 +13,12 @@ from fraudhawk.features.enrich.base import Enricher, Value, categorical, flag, n
 
 DEFAULT_REGION = "US"
 OUTPUTS = (
-    categorical("phone_country")
-    + numeric("phone_is_valid", "phone_is_possible")
-    + categorical("phone_type")
-    + numeric("phone_digits")
+    categorical(phone_country="country of the phone number")
+    + numeric(
+        phone_is_valid="whether the number is a valid one", phone_is_possible="whether the number has a possible length"
+    )
+    + categorical(phone_type="kind of phone line: mobile, fixed, VoIP...")
+    + numeric(phone_digits="digits in the phone number")
 )
 _UNPARSABLE: tuple[Value, ...] = (None, 0.0, 0.0, None, None)
 _TYPES = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fraudhawk.features.enrich.base import Enricher, Value, categorical, flag, numeric
 
-OUTPUTS = numeric("zip_length", "zip_is_numeric") + categorical("zip3")
+OUTPUTS = numeric(zip_length="length of the postal code", zip_is_numeric="whether the postal code is all digits") + (
+    categorical(zip3="area of the postal code, its first 3 characters")
+)
 
 
 def derive(value: str) -> tuple[Value, ...]:

@@ -11,7 +11,12 @@ import math
 
 from fraudhawk.features.enrich.base import Enricher, Value, flag, numeric
 
-OUTPUTS = numeric("log_amount", "cents", "is_round", "is_negative")
+OUTPUTS = numeric(
+    log_amount="size of the amount, as a logarithm",
+    cents="cents of the amount",
+    is_round="whether the amount is a round multiple of 5",
+    is_negative="whether the amount is negative",
+)
 _UNPARSABLE: tuple[Value, ...] = (None, None, None, None)
 
 

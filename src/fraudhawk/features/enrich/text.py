@@ -13,13 +13,13 @@ import string
 from fraudhawk.features.enrich.base import Enricher, Value, flag, numeric
 
 OUTPUTS = numeric(
-    "text_length",
-    "text_words",
-    "text_digit_share",
-    "text_upper_share",
-    "text_non_ascii_share",
-    "text_has_url",
-    "text_has_email",
+    text_length="length of the text",
+    text_words="words in the text",
+    text_digit_share="share of digits in the text",
+    text_upper_share="share of capital letters in the text",
+    text_non_ascii_share="share of non-ASCII characters in the text",
+    text_has_url="whether the text has a web address",
+    text_has_email="whether the text has an email address",
 )
 _DIGITS = string.digits.encode()
 _LETTERS = string.ascii_letters.encode()

@@ -13,8 +13,15 @@ from ua_parser import parse
 
 from fraudhawk.features.enrich.base import Enricher, Value, categorical, flag, numeric
 
-OUTPUTS = categorical("ua_browser", "ua_os", "ua_device") + numeric(
-    "ua_browser_major", "ua_is_mobile", "ua_is_bot", "ua_length"
+OUTPUTS = categorical(
+    ua_browser="browser of the user agent",
+    ua_os="operating system of the user agent",
+    ua_device="device of the user agent",
+) + numeric(
+    ua_browser_major="browser's major version",
+    ua_is_mobile="whether the user agent is a mobile one",
+    ua_is_bot="whether the user agent is a bot or script",
+    ua_length="length of the user agent",
 )
 UNKNOWN = "Other"
 _MOBILE_OS = frozenset({"iOS", "iPadOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"})

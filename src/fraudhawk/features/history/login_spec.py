@@ -102,6 +102,31 @@ class LoginSpec:
                 out[f"{p}{d}.{kind}"] = [variable] if variable else []
         return out
 
+    def describe(self, feature: str) -> str | None:
+        """A login-profile feature in an analyst's words (None: not one of the profile's)."""
+        if not feature.startswith(LOGIN_PREFIX):
+            return None
+        name = feature[len(LOGIN_PREFIX) :]
+        fixed = {
+            "settled": "the entity's successful logins a day old or more",
+            "travel_km": "distance from the country of the entity's last successful login",
+            "travel_kmh": "speed needed to travel from the entity's last successful login",
+            **{f"fail_{w}": f"the entity's failed logins in the last {w}" for w, _ in FAIL_WINDOWS},
+        }
+        if name in fixed:
+            return fixed[name]
+        dimension, _, kind = name.partition(".")
+        words = WORDS.get(dimension)
+        if words is None:
+            return None
+        return {
+            "uses": f"the entity's earlier logins with this {words}",
+            "share": f"share of the entity's earlier logins with this {words}",
+            "since_d": f"days since the entity last used this {words}",
+            "age_d": f"days since the entity first used this {words}",
+            "distinct": f"different {words} values the entity has used",
+        }.get(kind)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ip": self.ip,

@@ -45,6 +45,47 @@ class HistorySpec:
             names += self.login.feature_names()
         return names
 
+    def describe(self, feature: str) -> str | None:
+        """A history feature in an analyst's words (None: not one of this history's). A feature of a
+        variable speaks of "this value" (explanations show it beside the variable's name)."""
+        if self.login is not None and (words := self.login.describe(feature)) is not None:
+            return words
+        if not feature.startswith(PREFIX):
+            return None
+        name = feature[len(PREFIX) :]
+        entity = {
+            "since_last_s": "seconds since the entity's previous event",
+            "events_seen": f"the entity's earlier events, counted up to {COUNT_CAP}",
+            "rate_ratio": "the entity's events in the last 24h vs its daily rate over the last 7d",
+            "hour_share": "share of the entity's earlier events at about this hour of the day",
+            "rate_vs_usual": "the entity's events in the last 24h vs its usual daily rate",
+            **{f"count_{w}": f"the entity's events in the last {w}" for w, _ in WINDOWS},
+        }
+        if name in entity:
+            return entity[name]
+        variable, _, kind = name.rpartition(".")
+        if variable in self.amounts:
+            amount = {
+                "ratio_mean": "this value vs the entity's average",
+                "zscore": "this value vs the entity's usual spread, as a z-score",
+                "ratio_max": "this value vs the entity's largest so far",
+                "ratio_mean_24h": "this value vs the entity's average over the last 24h",
+                "ratio_max_24h": "this value vs the entity's largest in the last 24h",
+                "prev_ratio_mean": "the entity's previous value vs its average",
+                **{f"sum_{w}": f"the entity's total in the last {w}" for w, _ in WINDOWS},
+                **{
+                    f"ratio_mean_by_{g}": f"this value vs the entity's average for the same {g}"
+                    for g in self.amount_groups
+                },
+            }
+            return amount.get(kind)
+        if variable in self.categories:
+            return {
+                "seen": "the entity's earlier events with this value",
+                "seen_share": "share of the entity's earlier events with this value",
+            }.get(kind)
+        return None
+
     def groups(self) -> dict[str, list[str]]:
         """Feature name -> the variables it is computed from (for grouped importance)."""
         out: dict[str, list[str]] = {}
