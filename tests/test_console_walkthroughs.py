@@ -224,7 +224,7 @@ def test_credit_card_transactions_walkthrough(console: ConsoleSession, tmp_path:
     page = console.go("/imports/map?file=" + uri)
     expect(page.get_by_label("Timestamp column")).to_have_value("trans_date_trans_time")
     expect(page.get_by_label("Label column")).to_have_value("is_fraud")
-    page.get_by_label("Event type", exact=True).fill("credit_card_transaction")
+    page.locator("#f-event_type").fill("credit_card_transaction")
     console.shot("walk-tfi-mapping")
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="Rejected lines")).to_be_visible(timeout=IMPORT_MS)
