@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from fraudhawk.catalog.activity import deletion_running
 from fraudhawk.catalog.event_types import EventTypeSpec, load_spec
 from fraudhawk.catalog.values import utc_ms, value_problem
 from fraudhawk.context import Context, iso_time
 from fraudhawk.errors import ConflictError, ResourceNotFoundError, ValidationError
-from fraudhawk.events import store
+from fraudhawk.events import audit, store
 from fraudhawk.scoring import states
 from fraudhawk.storage import schema
 
@@ -125,14 +123,8 @@ def delete_event(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         store.delete_event(conn, ctx.segments, req["eventTypeName"], req["eventId"])
         if req.get("deleteAuditHistory"):
-            predictions, outcomes = schema.predictions, schema.prediction_outcomes
-            recorded = select(predictions.c.id).where(
-                predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]
-            )
-            conn.execute(delete(outcomes).where(outcomes.c.prediction_id.in_(recorded)))
-            conn.execute(
-                delete(predictions).where(
-                    predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]
-                )
+            predictions = schema.predictions
+            audit.delete_predictions(
+                conn, predictions.c.event_type == req["eventTypeName"], predictions.c.event_id == req["eventId"]
             )
     return {}

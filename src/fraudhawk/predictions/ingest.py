@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from fraudhawk.catalog.activity import DELETION_ACTIVE
 from fraudhawk.context import Context, now_ms
-from fraudhawk.events import store
+from fraudhawk.events import audit, store
 from fraudhawk.features.history import EntityState, HistorySpec
 from fraudhawk.features.single import history_inputs
 from fraudhawk.predictions import records
@@ -53,9 +53,9 @@ _UPDATE_STATE = (
 )
 _INSERT_RECORD = (
     "INSERT INTO predictions (event_type, event_id, detector_id, detector_version, prediction_ms, event_ms, "
-    "record, vectors, entity_type, entity_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "record, vectors, entity_type, entity_id, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
-_INSERT_OUTCOME = "INSERT INTO prediction_outcomes (prediction_id, outcome, prediction_ms) VALUES (?, ?, ?)"
+_INSERT_OUTCOME = "INSERT INTO prediction_outcomes (outcome, prediction_ms, prediction_id) VALUES (?, ?, ?)"
 
 
 @dataclass
@@ -219,9 +219,10 @@ def write(
             vectors,
             event.entity_type,
             event.entity_id,
+            audit.outcomes_text(prediction.outcomes),
         ),
     )
-    # one row per outcome, so that a search by outcome reads an index, not every record
+    # one row per outcome, so that a search by outcome reads its own keys, not every record
     for outcome in dict.fromkeys(prediction.outcomes):
-        raw.execute(conn, _INSERT_OUTCOME, (recorded[0], outcome, prediction_ms))
+        raw.execute(conn, _INSERT_OUTCOME, (outcome, prediction_ms, recorded[0]))
     return written

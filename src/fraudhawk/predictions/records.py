@@ -14,13 +14,14 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy import Connection, FromClause, delete, or_, select
+from sqlalchemy import Connection, FromClause, or_, select
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.values import utc_ms
 from fraudhawk.catalog.version_numbers import version_text
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.events import audit
 from fraudhawk.predictions.engine import Prediction
 from fraudhawk.predictions.explain import explain
 from fraudhawk.scoring import artifacts
@@ -193,8 +194,8 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
     """One page of the predictions that match, newest first, and the token for the next page.
 
     Each summary is ListEventPredictions' with the entity and outcomes added. A search by outcome walks
-    that outcome's index (prediction_outcomes); otherwise the database picks the index of the detector,
-    entity or event, or the time index: each is ordered newest first, so a page reads about a page.
+    that outcome's keys (prediction_outcomes), one by entity or event id its index; others walk the time
+    index, newest first, and stop at a page.
     """
     outcomes = schema.prediction_outcomes
     source: FromClause
@@ -215,6 +216,7 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
         _table.c.detector_version,
         _table.c.entity_type,
         _table.c.entity_id,
+        _table.c.outcomes,
     ).select_from(source)
     if terms.outcome is not None:
         query = query.where(outcomes.c.outcome == terms.outcome)
@@ -244,11 +246,6 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
         if len(rows) > size:
             rows = rows[:size]
             token = encode_token([rows[-1].prediction_ms, rows[-1].id])
-        given: dict[int, list[str]] = {row.id: [] for row in rows}
-        if given:
-            found = select(outcomes.c.prediction_id, outcomes.c.outcome).where(outcomes.c.prediction_id.in_(given))
-            for prediction_id, outcome in conn.execute(found):
-                given[prediction_id].append(outcome)
     summaries = [
         {
             "eventId": r.event_id,
@@ -259,7 +256,7 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
             "detectorVersionId": str(r.detector_version),
             "entityType": r.entity_type,
             "entityId": r.entity_id,
-            "outcomes": sorted(given[r.id]),
+            "outcomes": sorted(audit.outcomes_of(r.outcomes)),
         }
         for r in rows
     ]
@@ -295,13 +292,6 @@ def list_event_predictions(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     return with_token({"eventPredictionSummaries": found}, token)
 
 
-def delete_for_event(conn: Connection, event_type: str, event_id: str) -> None:
-    """DeleteEvent with deleteAuditHistory: the event's predictions go too."""
-    ids = select(_table.c.id).where(_table.c.event_type == event_type, _table.c.event_id == event_id)
-    conn.execute(delete(schema.prediction_outcomes).where(schema.prediction_outcomes.c.prediction_id.in_(ids)))
-    conn.execute(delete(_table).where(_table.c.event_type == event_type, _table.c.event_id == event_id))
-
-
 PRUNE_EVERY_S = 60.0
 
 
@@ -333,7 +323,5 @@ def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
         if not ids:
             return False
         with ctx.db.write() as conn:
-            outcomes = schema.prediction_outcomes
-            conn.execute(delete(outcomes).where(outcomes.c.prediction_id.in_(ids)))
-            conn.execute(delete(_table).where(_table.c.id.in_(ids)))
+            audit.delete_predictions(conn, _table.c.id.in_(ids))
     return False

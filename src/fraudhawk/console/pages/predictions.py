@@ -138,39 +138,52 @@ async def search_page(request: Request) -> Response:
     )
 
 
+FEATURE_ROWS = 15  # the derived features shown: those that moved the score most
+
+
+def _impact(name: str, item: dict[str, Any], largest: float) -> dict[str, Any]:
+    log_odds = float(item.get("logOddsImpact", 0.0))
+    return {
+        "name": name,
+        "relative": item.get("relativeImpact", ""),
+        "log_odds": log_odds,
+        "description": item.get("description"),
+        "width": math.ceil(100 * abs(log_odds) / largest),
+    }
+
+
+def _ranked(rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    largest = max((abs(float(item.get("logOddsImpact", 0.0))) for _, item in rows), default=0.0) or 1.0
+    impacts = [_impact(name, item, largest) for name, item in rows]
+    impacts.sort(key=lambda impact: -abs(impact["log_odds"]))
+    return impacts
+
+
 def _explanations(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per model score, the variables' impact on it, largest first: what the chart and its table show."""
+    """Per model score, largest first: each variable's impact (AFD's variableImpactExplanations: the
+    chart), the groups of variables the trainer's features combine (aggregatedVariablesImpactExplanations,
+    with their words for ATI), and the derived features behind them (fraudhawk's featureImpactExplanations).
+    The three are views of the same push on the score, so they are shown apart, never added together."""
     charts = []
     for version in metadata.get("evaluatedModelVersions", []):
         for evaluation in version.get("evaluations", []):
             explained = evaluation.get("predictionExplanations") or {}
-            impacts = [
-                {
-                    "name": item["eventVariableName"],
-                    "relative": item.get("relativeImpact", ""),
-                    "log_odds": float(item.get("logOddsImpact", 0.0)),
-                }
-                for item in explained.get("variableImpactExplanations", [])
+            variables = [(i["eventVariableName"], i) for i in explained.get("variableImpactExplanations", [])]
+            groups = [
+                (" + ".join(i.get("eventVariableNames", [])), i)
+                for i in explained.get("aggregatedVariablesImpactExplanations", [])
             ]
-            impacts += [
-                {
-                    "name": " + ".join(item.get("eventVariableNames", [])),
-                    "relative": item.get("relativeImpact", ""),
-                    "log_odds": float(item.get("logOddsImpact", 0.0)),
-                    "description": item.get("description"),
-                }
-                for item in explained.get("aggregatedVariablesImpactExplanations", [])
+            features = [
+                (" + ".join(i.get("eventVariableNames", [])), i) for i in explained.get("featureImpactExplanations", [])
             ]
-            impacts.sort(key=lambda item: -abs(item["log_odds"]))
-            largest = max((abs(item["log_odds"]) for item in impacts), default=0.0) or 1.0
-            for item in impacts:
-                item["width"] = math.ceil(100 * abs(item["log_odds"]) / largest)
             charts.append(
                 {
                     "model": f"{version['modelId']} {version['modelVersion']} ({version['modelType']})",
                     "score_name": evaluation.get("outputVariableName", ""),
                     "score": evaluation.get("evaluationScore", ""),
-                    "impacts": impacts,
+                    "impacts": _ranked(variables),
+                    "groups": _ranked(groups),
+                    "features": _ranked(features)[:FEATURE_ROWS],
                 }
             )
     return charts

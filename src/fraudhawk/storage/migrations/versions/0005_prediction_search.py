@@ -1,7 +1,7 @@
-"""Searching recorded predictions by entity and by outcome: the entity as columns of the record, each
-outcome as a row of its own, and indexes ordered like the search (newest first) for the filters a
-search narrows by (detector, event type, event id, entity, outcome), so a page never scans every
-prediction. And a batch prediction's count of the records it could not evaluate.
+"""Searching recorded predictions by entity and by outcome: the entity and the outcomes as columns of
+the record, each outcome as a row of its own (keyed newest first within the outcome), an index on the
+entity ordered like the search, and one on the event id alone. And a batch prediction's count of the
+records it could not evaluate.
 
 Revision ID: 0005
 Revises: 0004
@@ -34,6 +34,7 @@ def _backfill() -> None:
         sa.column("record", sa.Text()),
         sa.column("entity_type", sa.String()),
         sa.column("entity_id", sa.String()),
+        sa.column("outcomes", sa.Text()),
     )
     outcomes = sa.table(
         "prediction_outcomes",
@@ -57,7 +58,11 @@ def _backfill() -> None:
             conn.execute(
                 sa.update(predictions)
                 .where(predictions.c.id == row.id)
-                .values(entity_type=record["entityType"], entity_id=record["entityId"])
+                .values(
+                    entity_type=record["entityType"],
+                    entity_id=record["entityId"],
+                    outcomes="|" + "|".join(dict.fromkeys(record["outcomes"])) + "|",
+                )
             )
             found += [
                 {"prediction_id": row.id, "outcome": name, "prediction_ms": row.prediction_ms}
@@ -75,24 +80,17 @@ def upgrade() -> None:
     with op.batch_alter_table("predictions") as batch:
         batch.add_column(sa.Column("entity_type", sa.String(64), nullable=True))
         batch.add_column(sa.Column("entity_id", sa.String(256), nullable=True))
+        batch.add_column(sa.Column("outcomes", sa.Text(), nullable=True))
     op.create_table(
         "prediction_outcomes",
-        sa.Column("prediction_id", sa.BigInteger(), nullable=False),
         sa.Column("outcome", sa.String(64), nullable=False),
         sa.Column("prediction_ms", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("prediction_id", "outcome", name="pk_prediction_outcomes"),
+        sa.Column("prediction_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("outcome", "prediction_ms", "prediction_id", name="pk_prediction_outcomes"),
+        sqlite_with_rowid=False,
     )
     _backfill()
-    op.create_index(
-        "ix_prediction_outcomes_outcome_prediction_ms_prediction_id",
-        "prediction_outcomes",
-        ["outcome", "prediction_ms", "prediction_id"],
-    )
-    op.create_index(
-        "ix_predictions_detector_id_prediction_ms_id", "predictions", ["detector_id", "prediction_ms", "id"]
-    )
     op.create_index("ix_predictions_entity_id_prediction_ms_id", "predictions", ["entity_id", "prediction_ms", "id"])
-    op.create_index("ix_predictions_event_type_prediction_ms_id", "predictions", ["event_type", "prediction_ms", "id"])
     # by event id alone too (ListEventPredictions' eventId filter); with the type, it finds one event's records
     op.drop_index("ix_predictions_event_type_event_id", "predictions")
     op.create_index("ix_predictions_event_id_event_type", "predictions", ["event_id", "event_type"])
@@ -101,12 +99,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_predictions_event_id_event_type", "predictions")
     op.create_index("ix_predictions_event_type_event_id", "predictions", ["event_type", "event_id"])
-    op.drop_index("ix_predictions_event_type_prediction_ms_id", "predictions")
     op.drop_index("ix_predictions_entity_id_prediction_ms_id", "predictions")
-    op.drop_index("ix_predictions_detector_id_prediction_ms_id", "predictions")
     op.drop_table("prediction_outcomes")
     with op.batch_alter_table("batch_predictions") as batch:
         batch.drop_column("failed")
     with op.batch_alter_table("predictions") as batch:
+        batch.drop_column("outcomes")
         batch.drop_column("entity_id")
         batch.drop_column("entity_type")
