@@ -31,7 +31,7 @@ def run_import(client: Client, data_dir: Path, path: Path, event_type: str, mapp
     for line in rawimport.ensure_catalog(call, event_type, mapping, plan.variables):
         click.echo(f"  {line}")
 
-    work = data_dir / "files" / "imports"
+    work = rawimport.work_area(data_dir)
     converted = rawimport.work_file(data_dir, event_type, path)
     started = time.monotonic()
     result = rawimport.convert(path, mapping, plan.variables, converted)
@@ -56,6 +56,5 @@ def run_import(client: Client, data_dir: Path, path: Path, event_type: str, mapp
             click.echo()
             break
         time.sleep(0.5)
-    converted.unlink(missing_ok=True)
     job["reportPath"] = str(work / "reports" / f"{job_id}_failed_records.csv")
     return dict(job)

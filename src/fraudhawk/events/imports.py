@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -28,7 +29,7 @@ from fraudhawk.catalog.paging import one_or_page, with_token
 from fraudhawk.catalog.tags import apply_tags, drop_tags
 from fraudhawk.context import Context, iso_time, now_ms
 from fraudhawk.errors import ResourceNotFoundError, ValidationError
-from fraudhawk.events import paths, store
+from fraudhawk.events import paths, rawimport, store
 from fraudhawk.events.csvsource import LINE, CsvRecords, Rejected, read_csv
 from fraudhawk.events.validate import Columns, map_header, missing_required, validate_batch
 from fraudhawk.jobs import (
@@ -183,7 +184,16 @@ def run_job(ctx: Context, job: Job) -> Outcome:
         outcome = failed(f"The import stopped: {explain(error)}")
     # The report is in place before the job says it is done, so a caller who sees COMPLETE finds it.
     problem = _write_report(ctx, job.row.job_id)
+    _forget_converted(ctx, job.row.input_path)
     return failed(problem) if problem else outcome
+
+
+def _forget_converted(ctx: Context, input_path: str) -> None:
+    """A mapped import's converted copy (`fraudhawk import`, the console's mapping form) served only
+    this job: it goes when the job ends, whoever started it and whether or not anyone watches."""
+    source = Path(input_path)
+    if source.is_absolute() and source.parent == rawimport.work_area(ctx.settings.data_dir):
+        source.unlink(missing_ok=True)
 
 
 def kind(ctx: Context) -> Kind:

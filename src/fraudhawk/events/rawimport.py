@@ -159,6 +159,11 @@ def job_id_for(path: Path) -> str:
     return f"import-{raw.source_id(path)}-{int(time.time())}"
 
 
+def work_area(data_dir: Path) -> Path:
+    """Where converted copies wait for their import job (which deletes its copy when it ends)."""
+    return data_dir / "files" / "imports"
+
+
 def work_file(data_dir: Path, event_type: str, path: Path) -> Path:
     """Where the converted copy of a raw file is written before its import job reads it."""
-    return data_dir / "files" / "imports" / f"{event_type}-{raw.source_id(path)}.csv.gz"
+    return work_area(data_dir) / f"{event_type}-{raw.source_id(path)}.csv.gz"

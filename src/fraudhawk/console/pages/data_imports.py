@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import itertools
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -150,14 +149,6 @@ async def _job(request: Request) -> dict[str, Any]:
     return job
 
 
-def _tidy(request: Request, job: dict[str, Any]) -> None:
-    """Once a mapped import ended, the converted copy it read (in the data directory) is no longer needed."""
-    work = console_of(request).settings.data_dir / "files" / "imports"
-    source = Path(job["inputPath"])
-    if job["status"] in FINAL and source.is_absolute() and source.parent == work:
-        source.unlink(missing_ok=True)
-
-
 def _report(request: Request, job: dict[str, Any]) -> dict[str, Any] | None:
     """Where the job's rejected-lines report is, its first rows, and a download link when it is in the area."""
     settings = console_of(request).settings
@@ -181,7 +172,6 @@ def _report(request: Request, job: dict[str, Any]) -> dict[str, Any] | None:
 
 async def job_page(request: Request) -> Response:
     job = await _job(request)
-    await run_in_threadpool(_tidy, request, job)
     report = await run_in_threadpool(_report, request, job) if job["status"] in FINAL else None
     input_link = None
     if job["inputPath"].startswith("s3://") and area(request) is not None:
