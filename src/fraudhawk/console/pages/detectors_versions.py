@@ -1,8 +1,9 @@
 """A detector version's pages: building the first one, its page (models, rules and their order, rule
 execution mode, external models, description), publishing, retiring, copying and deleting it.
 
-Only a DRAFT version changes (AFD's rule): every change is one UpdateDetectorVersion carrying the whole
-version, so a refused change leaves the version exactly as it was.
+Only a DRAFT version's contents change (AFD's rule; its description changes whatever its status): every
+change is one UpdateDetectorVersion carrying the whole version, so a refused change leaves the version
+exactly as it was.
 """
 
 from __future__ import annotations
