@@ -1,4 +1,5 @@
-"""The console's detectors pages: the list, creating a detector, a detector's versions, deleting it.
+"""The console's detectors pages: the list, creating a detector, a detector's versions and rules (which
+versions use each; deleting a rule no version uses), deleting the detector.
 
 A version's own page (models, rules, execution mode, publishing) is in `detectors_versions`, the rule
 editor in `detectors_rules`, "Run test" in `detectors_test`; their routes are registered here.
@@ -18,10 +19,11 @@ from fraudhawk.console.pages.detectors_shared import (
     NAME_RULE,
     detector_of,
     latest_rules,
+    redirect_to,
     versions_of,
 )
 from fraudhawk.console.web import Form, call, call_all, page_size, read_form, redirect, render
-from fraudhawk.errors import ConflictError, FraudhawkError
+from fraudhawk.errors import ConflictError, FraudhawkError, ResourceNotFoundError
 
 
 async def detector_list(request: Request) -> Response:
@@ -101,6 +103,24 @@ async def create_detector(request: Request) -> Response:
 
 
 async def detector_page(request: Request) -> Response:
+    return await _show_detector(request, 200, request.query_params.get("problem"))
+
+
+async def _rule_users(
+    request: Request, detector_id: str, versions: list[dict[str, Any]]
+) -> dict[str, list[tuple[str, str]]]:
+    """For each rule id, (detector version, rule version) for each detector version using the rule (one
+    read per detector version, which the detector page lists anyway)."""
+    users: dict[str, list[tuple[str, str]]] = {}
+    for summary in versions:
+        version_id = summary["detectorVersionId"]
+        params = {"detectorId": detector_id, "detectorVersionId": version_id}
+        for rule in (await call(request, "GetDetectorVersion", params))["rules"]:
+            users.setdefault(rule["ruleId"], []).append((version_id, rule["ruleVersion"]))
+    return users
+
+
+async def _show_detector(request: Request, status: int, problem: str | None) -> Response:
     detector_id = request.path_params["detector_id"]
     detector = await detector_of(request, detector_id)
     versions = await versions_of(request, detector_id)
@@ -108,13 +128,39 @@ async def detector_page(request: Request) -> Response:
     return render(
         request,
         "detectors/detector.html",
+        status_code=status,
         title=f"Detector {detector_id}",
         crumbs=[("/detectors", "Detectors"), (None, detector_id)],
         detector=detector,
         versions=versions,
         rules=sorted(rules.values(), key=lambda r: r["ruleId"]),
-        problem=request.query_params.get("problem"),
+        users=await _rule_users(request, detector_id, versions),
+        problem=problem,
     )
+
+
+async def delete_rule(request: Request) -> Response:
+    """DeleteRule for each version of the rule. AFD refuses to delete a rule version a detector version
+    uses: the versions in use go first, so a refusal comes before anything is deleted and is shown as is."""
+    detector_id = request.path_params["detector_id"]
+    await detector_of(request, detector_id)
+    form, _ = await read_form(request)
+    rule_id = form.get("rule_id")
+    try:
+        stored = await call_all(request, "GetRules", "ruleDetails", {"detectorId": detector_id, "ruleId": rule_id})
+    except ResourceNotFoundError as error:
+        return await _show_detector(request, 400, error.message)
+    users = await _rule_users(request, detector_id, await versions_of(request, detector_id))
+    used = {rule_version for _, rule_version in users.get(rule_id, [])}
+    keys = [{"detectorId": detector_id, "ruleId": rule_id, "ruleVersion": r["ruleVersion"]} for r in stored]
+    keys.sort(key=lambda k: k["ruleVersion"] not in used)
+    try:
+        for key in keys:
+            await call(request, "DeleteRule", {"rule": key})
+    except FraudhawkError as error:
+        return await _show_detector(request, 409, error.message)
+    count = f"its {len(keys)} versions" if len(keys) > 1 else "its only version"
+    return redirect_to(f"/detectors/{detector_id}", done=f"Deleted rule {rule_id} ({count}).", anchor="rules")
 
 
 async def delete_detector(request: Request) -> Response:
@@ -139,4 +185,5 @@ routes: list[BaseRoute] = [
     *detectors_test.routes,
     Route("/detectors/{detector_id}", detector_page, methods=["GET"]),
     Route("/detectors/{detector_id}/delete", delete_detector, methods=["POST"]),
+    Route("/detectors/{detector_id}/rules/delete", delete_rule, methods=["POST"]),
 ]

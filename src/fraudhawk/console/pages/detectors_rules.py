@@ -1,5 +1,6 @@
 """Rules on a DRAFT detector version: writing a new one (CreateRule), changing one (UpdateRuleVersion:
-a rule version never changes, the version then uses the new one), and the editor's live check.
+a rule version never changes, the version then uses the new one), a rule version's description (UpdateRuleMetadata,
+in place), and the editor's live check.
 
 `POST /rules/check` answers JSON for the editor's script: the expression compiled exactly as CreateRule
 compiles it (the service's rule parser and type checker), and where it is wrong (line and column).
@@ -75,7 +76,9 @@ async def add_rule(request: Request) -> Response:
     return redirect_to(version_url(detector_id, version_id), done=done, anchor="rules")
 
 
-async def _edit_page(request: Request, form: Form, current: dict[str, Any], status: int) -> Response:
+async def _edit_page(
+    request: Request, form: Form, current: dict[str, Any], status: int, description_form: Form | None = None
+) -> Response:
     detector_id, version_id = request.path_params["detector_id"], request.path_params["version_id"]
     detector = await detector_of(request, detector_id)
     version = await version_of(request, detector_id, version_id)
@@ -95,6 +98,7 @@ async def _edit_page(request: Request, form: Form, current: dict[str, Any], stat
         detector=detector,
         version=version,
         rule=current,
+        description_form=description_form,
         **rule_form_context(form, env, await outcome_names(request), detector["eventTypeName"], models),
     )
 
@@ -111,13 +115,38 @@ async def _rule_in(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     return version, details
 
 
-async def edit_rule(request: Request) -> Response:
-    _, current = await _rule_in(request)
-    form = Form(
+def _form_of(current: dict[str, Any]) -> Form:
+    """The rule form filled with the rule version as it is."""
+    return Form(
         values={"description": current.get("description", ""), "expression": current["expression"]},
         lists={"outcomes": list(current["outcomes"])},
     )
-    return await _edit_page(request, form, current, 200)
+
+
+async def edit_rule(request: Request) -> Response:
+    _, current = await _rule_in(request)
+    return await _edit_page(request, _form_of(current), current, 200)
+
+
+async def save_rule_description(request: Request) -> Response:
+    """UpdateRuleMetadata: the description of the rule version this version uses, changed in place (its
+    expression and outcomes stay, so no new rule version is needed)."""
+    _, current = await _rule_in(request)
+    form, _ = await read_form(request)
+    description = form.required("rule_description", "Description").strip()
+    if len(description) > 128:  # AFD's limit, said plainly (the service's refusal would quote the whole text)
+        form.fail("rule_description", "The description is at most 128 characters.")
+    key = {k: current[k] for k in ("detectorId", "ruleId", "ruleVersion")}
+    if form.ok:
+        try:
+            await call(request, "UpdateRuleMetadata", {"rule": key, "description": description})
+        except FraudhawkError as error:
+            form.refuse(error, {"description": "rule_description"})
+    if not form.ok:
+        return await _edit_page(request, _form_of(current), current, 400, description_form=form)
+    done = f"Saved the description of rule {key['ruleId']} version {key['ruleVersion']}."
+    url = f"{version_url(key['detectorId'], request.path_params['version_id'])}/rules/{key['ruleId']}/edit"
+    return redirect_to(url, done=done, anchor="rule-description")
 
 
 async def save_rule(request: Request) -> Response:
@@ -187,4 +216,5 @@ routes: list[BaseRoute] = [
     Route(_ONE + "/rules", add_rule, methods=["POST"]),
     Route(_ONE + "/rules/{rule_id}/edit", edit_rule, methods=["GET"]),
     Route(_ONE + "/rules/{rule_id}/edit", save_rule, methods=["POST"]),
+    Route(_ONE + "/rules/{rule_id}/description", save_rule_description, methods=["POST"]),
 ]

@@ -244,3 +244,38 @@ def redirect_to(url: str, done: str, anchor: str) -> Response:
     response = redirect(url, done=done)
     response.headers["location"] += f"#{anchor}"
     return response
+
+
+@dataclass(frozen=True)
+class ExternalChoice:
+    """An external model as a detector version's page shows it: what it reads and which variables it fills."""
+
+    endpoint: str
+    event_type: str
+    status: str
+    outputs: list[str]
+
+
+def external_choice(model: dict[str, Any]) -> ExternalChoice:
+    output = model.get("outputConfiguration", {})
+    mapped = {**output.get("csvIndexToVariableMap", {}), **output.get("jsonKeyToVariableMap", {})}
+    return ExternalChoice(
+        model["modelEndpoint"],
+        model.get("inputConfiguration", {}).get("eventTypeName", ""),
+        model.get("modelEndpointStatus", ""),
+        sorted(mapped.values()),
+    )
+
+
+async def external_models(request: Request, version: dict[str, Any], choosable_for: str | None) -> list[ExternalChoice]:
+    """The external models the version uses, in its order (one deleted since shows with an empty status),
+    then, with `choosable_for` (the detector's event type), the other ASSOCIATED ones (the only ones
+    UpdateDetectorVersion accepts), those reading that event type first."""
+    stored = await call_all(request, "GetExternalModels", "externalModels")
+    known = {m["modelEndpoint"]: external_choice(m) for m in stored}
+    used = list(version.get("externalModelEndpoints", []))
+    found = [known.get(e) or ExternalChoice(e, "", "", []) for e in used]
+    if choosable_for is not None:
+        others = [c for e, c in known.items() if e not in used and c.status == "ASSOCIATED"]
+        found += sorted(others, key=lambda c: (c.event_type != choosable_for, c.endpoint))
+    return found

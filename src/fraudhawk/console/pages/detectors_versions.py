@@ -1,8 +1,9 @@
 """A detector version's pages: building the first one, its page (models, rules and their order, rule
-execution mode), publishing, retiring, copying and deleting it.
+execution mode, external models, description), publishing, retiring, copying and deleting it.
 
-Only a DRAFT version changes (AFD's rule): every change is one UpdateDetectorVersion carrying the whole
-version, so a refused change leaves the version exactly as it was.
+Only a DRAFT version's contents change (AFD's rule; its description changes whatever its status): every
+change is one UpdateDetectorVersion carrying the whole version, so a refused change leaves the version
+exactly as it was.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fraudhawk.console.pages.detectors_shared import (
     detector_of,
     drop_outcome,
     environment,
+    external_models,
     latest_rules,
     outcome_names,
     read_rule,
@@ -50,13 +52,14 @@ def update_request(
     rules: list[dict[str, str]] | None = None,
     models: list[dict[str, str]] | None = None,
     mode: str | None = None,
+    external: list[str] | None = None,
 ) -> dict[str, Any]:
     """UpdateDetectorVersion's request: the version as it is, with the changes given."""
     current_models = [choice_of(m).wire() for m in version.get("modelVersions", [])]
     params: dict[str, Any] = {
         "detectorId": version["detectorId"],
         "detectorVersionId": version["detectorVersionId"],
-        "externalModelEndpoints": list(version.get("externalModelEndpoints", [])),
+        "externalModelEndpoints": list(version.get("externalModelEndpoints", [])) if external is None else external,
         "rules": [dict(r) for r in version["rules"]] if rules is None else rules,
         "modelVersions": current_models if models is None else models,
         "ruleExecutionMode": mode or version["ruleExecutionMode"],
@@ -175,6 +178,8 @@ async def show_version(
     status: int = 200,
     rule_form: Form | None = None,
     models_form: Form | None = None,
+    external_form: Form | None = None,
+    description_form: Form | None = None,
     problem: str | None = None,
 ) -> Response:
     detector_id, version_id = request.path_params["detector_id"], request.path_params["version_id"]
@@ -198,6 +203,10 @@ async def show_version(
         latest = await latest_rules(request, detector_id)
         others = sorted((r for r in latest.values() if r["ruleId"] not in in_version), key=lambda r: r["ruleId"])
     chosen = models_form.all("model_versions") if models_form else [c.key for c in used]
+    externals = await external_models(request, version, event_type if draft else None)
+    chosen_external = (
+        external_form.all("external_models") if external_form else list(version.get("externalModelEndpoints", []))
+    )
     return render(
         request,
         "detectors/version.html",
@@ -216,6 +225,10 @@ async def show_version(
         choices=choices,
         chosen_models=chosen,
         models_form=models_form,
+        externals=externals,
+        chosen_external=chosen_external,
+        external_form=external_form,
+        description_form=description_form,
         others=[(r["ruleId"], f"{r['ruleId']} (version {r['ruleVersion']}): {r['expression']}") for r in others],
         modes=MODES,
         mode_help=MODE_HELP,
@@ -250,6 +263,40 @@ async def save_models(request: Request) -> Response:
     if not form.ok:
         return await show_version(request, status=400, models_form=form)
     return redirect_to(version_url(detector_id, version_id), done="Saved the model versions.", anchor="models")
+
+
+async def save_external_models(request: Request) -> Response:
+    """The external models ticked on the form, in one UpdateDetectorVersion (rules, model versions and
+    execution mode as they are); the service refuses one not ASSOCIATED or whose output a rule still reads."""
+    detector_id, version_id = request.path_params["detector_id"], request.path_params["version_id"]
+    version = await version_of(request, detector_id, version_id)
+    form, _ = await read_form(request)
+    try:
+        await call(request, "UpdateDetectorVersion", update_request(version, external=form.all("external_models")))
+    except FraudhawkError as error:
+        form.errors["external_models"] = error.message  # whatever it names, the external models are what changed
+        return await show_version(request, status=400, external_form=form)
+    return redirect_to(version_url(detector_id, version_id), done="Saved the external models.", anchor="external")
+
+
+async def save_description(request: Request) -> Response:
+    """UpdateDetectorVersionMetadata: a version's description changes whatever its status."""
+    detector_id, version_id = request.path_params["detector_id"], request.path_params["version_id"]
+    await version_of(request, detector_id, version_id)
+    form, _ = await read_form(request)
+    description = form.required("version_description", "Description").strip()
+    if len(description) > 128:  # AFD's limit, said plainly (the service's refusal would quote the whole text)
+        form.fail("version_description", "The description is at most 128 characters.")
+    if form.ok:
+        params = {"detectorId": detector_id, "detectorVersionId": version_id, "description": description}
+        try:
+            await call(request, "UpdateDetectorVersionMetadata", params)
+        except FraudhawkError as error:
+            form.refuse(error, {"description": "version_description"})
+    if not form.ok:
+        return await show_version(request, status=400, description_form=form)
+    done = f"Saved the description of version {version_id}."
+    return redirect_to(version_url(detector_id, version_id), done=done, anchor="description")
 
 
 async def save_mode(request: Request) -> Response:
@@ -358,6 +405,8 @@ routes: list[BaseRoute] = [
     Route(_BASE + "/{version_id}", version_page, methods=["GET"]),
     Route(_BASE + "/{version_id}/models", save_models, methods=["POST"]),
     Route(_BASE + "/{version_id}/mode", save_mode, methods=["POST"]),
+    Route(_BASE + "/{version_id}/external-models", save_external_models, methods=["POST"]),
+    Route(_BASE + "/{version_id}/description", save_description, methods=["POST"]),
     Route(_BASE + "/{version_id}/rules/move", move_rule, methods=["POST"]),
     Route(_BASE + "/{version_id}/rules/remove", remove_rule, methods=["POST"]),
     Route(_BASE + "/{version_id}/rules/add", add_existing_rule, methods=["POST"]),
