@@ -333,10 +333,11 @@ class PruneClock:
 
 def add_search_keys(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
     """The background's share of the search keys (events/audit.py): records a few seconds old get theirs,
-    one short transaction a round; the worker comes back at once while more are waiting (True)."""
+    one short transaction a round (up to 5,000 records a second: more than a server records)."""
     del owner, stopping
     with ctx.db.write() as conn:
-        return audit.add_keys(conn, now_ms() - audit.SETTLE_MS)
+        audit.add_keys(conn, now_ms() - audit.SETTLE_MS)
+    return False
 
 
 def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
