@@ -253,11 +253,7 @@ def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tu
             if terms.outcome is not None:
                 recent = recent.where(audit.has_outcome(terms.outcome))
             recent = _matching(recent, terms, _table.c.prediction_ms, _table.c.id, next_token)
-            # each part stops at a page along its own index (a common outcome has most records), then
-            # the two pages are merged
-            newest_keyed = keyed.order_by(keys.c.prediction_ms.desc(), keys.c.prediction_id.desc()).limit(size + 1)
-            newest_recent = recent.order_by(_table.c.prediction_ms.desc(), _table.c.id.desc()).limit(size + 1)
-            both = union_all(select(newest_keyed.subquery()), select(newest_recent.subquery())).subquery()
+            both = union_all(keyed, recent).subquery()
             query = select(both).order_by(both.c.prediction_ms.desc(), both.c.id.desc())
         else:
             query = _matching(select(*_COLUMNS), terms, _table.c.prediction_ms, _table.c.id, next_token)
@@ -332,11 +328,12 @@ class PruneClock:
 
 
 def add_search_keys(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    """The background's share of the search keys (events/audit.py): records a few seconds old get theirs,
-    one short transaction a round (up to 5,000 records a second: more than a server records)."""
-    del owner, stopping
-    with ctx.db.write() as conn:
-        audit.add_keys(conn, now_ms() - audit.SETTLE_MS)
+    """The background's share of the search keys (events/audit.py): records a few seconds old get theirs."""
+    del owner
+    more = True
+    while more and not stopping():
+        with ctx.db.write() as conn:
+            more = audit.add_keys(conn, now_ms() - audit.SETTLE_MS)
     return False
 
 
