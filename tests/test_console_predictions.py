@@ -13,13 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import func, select
 
 from fraudhawk import datagen
-from fraudhawk.catalog.values import utc_ms
-from fraudhawk.events import audit
-from fraudhawk.storage import schema
-from fraudhawk.storage.database import Database
 from tests.browser import NARROW, SCREENSHOTS, ConsoleSession
 from tests.helpers import OFI, rule, setup_catalog, wait_status
 
@@ -193,41 +188,6 @@ def test_search_by_entity_event_and_time(console: ConsoleSession) -> None:
     # no match
     page = search(console, event_id="a1", outcome="approve", entity_id="c2", entity_type="customer")
     expect(page.get_by_text("No recorded prediction matches these filters.")).to_be_visible()
-
-
-def test_searches_find_records_with_keys_and_without_alike(console: ConsoleSession) -> None:
-    """A search by outcome or entity reads the keys the background adds and the records newer than them:
-    with keys for none, half or all of the records, it finds the same ones; deleting an event's audit
-    history deletes its keys too."""
-    done = record_two_batches(console.afd)
-    by_outcome = {name: [e for e in done.everything if name in done.outcomes[e]] for name in ("block", "approve")}
-    by_entity = {name: [e for e in done.everything if done.entities[e] == name] for name in ("c1", "c3")}
-    database = Database(console.server.settings.database_url)
-    keys = schema.prediction_keys
-
-    def check() -> None:
-        for name, expected in by_outcome.items():
-            assert shown_ids(search(console, outcome=name)) == expected
-        for name, expected in by_entity.items():
-            assert shown_ids(search(console, entity_type="customer", entity_id=name)) == expected
-        vip = [e for e in by_outcome["approve"] if e.startswith("v")]
-        assert shown_ids(search(console, outcome="approve", detector="vip")) == vip
-
-    check()  # no keys yet (the background keys records only once they are a few seconds old)
-    halfway = utc_ms(done.first_batch[0]["predictionTimestamp"], "t") + 1
-    with database.write() as conn:
-        audit.add_keys(conn, halfway)  # the first batch
-    with database.read() as conn:
-        assert conn.execute(select(func.count()).select_from(keys)).scalar() == 6 * 2 + 0  # outcome, entity
-    check()
-    with database.write() as conn:
-        audit.add_keys(conn, halfway + 3_600_000)
-    check()
-    console.afd.delete_event(eventId="a1", eventTypeName="checkout", deleteAuditHistory=True)
-    with database.read() as conn:
-        left = conn.execute(select(keys.c.prediction_id).where(keys.c.kind == "entity", keys.c.value == "c1")).all()
-    assert len(left) == len(by_entity["c1"]) - 1
-    database.dispose()
 
 
 def test_pages_follow_list_event_predictions(console: ConsoleSession) -> None:

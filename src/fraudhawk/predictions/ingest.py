@@ -53,8 +53,9 @@ _UPDATE_STATE = (
 )
 _INSERT_RECORD = (
     "INSERT INTO predictions (event_type, event_id, detector_id, detector_version, prediction_ms, event_ms, "
-    "record, vectors, entity_type, entity_id, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "record, vectors, entity_type, entity_id, outcomes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
+_INSERT_OUTCOME = "INSERT INTO prediction_outcomes (outcome, prediction_ms, prediction_id) VALUES (?, ?, ?)"
 
 
 @dataclass
@@ -204,7 +205,7 @@ def write(
         record, vectors = prepared.record
     else:
         record, vectors = records.encode(prediction, written.stored)
-    raw.execute(
+    recorded = raw.one(
         conn,
         _INSERT_RECORD,
         (
@@ -218,7 +219,10 @@ def write(
             vectors,
             event.entity_type,
             event.entity_id,
-            audit.outcomes_text(prediction.outcomes),  # no search key: the background adds them (events/audit)
+            audit.outcomes_text(prediction.outcomes),
         ),
     )
+    # one row per outcome, so that a search by outcome reads its own keys, not every record
+    for outcome in dict.fromkeys(prediction.outcomes):
+        raw.execute(conn, _INSERT_OUTCOME, (outcome, prediction_ms, recorded[0]))
     return written

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy import Connection, Select, or_, select, union_all
+from sqlalchemy import Connection, FromClause, or_, select
 
 from fraudhawk.catalog.paging import decode_token, encode_token, with_token
 from fraudhawk.catalog.values import utc_ms
@@ -190,9 +190,36 @@ class Search:
     outcome: str | None = None
 
 
-def _matching(query: Select[Any], terms: Search, key_ms: Any, key_id: Any, next_token: str | None) -> Select[Any]:
-    """`query` narrowed by the terms on the record's own columns, the time window and the page's start
-    (on `key_ms`/`key_id`: the columns of the index the query walks, so it can seek to the page)."""
+def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the predictions that match, newest first, and the token for the next page.
+
+    Each summary is ListEventPredictions' with the entity and outcomes added. A search by outcome walks
+    that outcome's keys (prediction_outcomes), one by entity or event id its index; others walk the time
+    index, newest first, and stop at a page.
+    """
+    outcomes = schema.prediction_outcomes
+    source: FromClause
+    if terms.outcome is not None:
+        # the page is ordered by the outcome rows' own copy of the time, so their index gives the order
+        key_ms, key_id = outcomes.c.prediction_ms, outcomes.c.prediction_id
+        source = outcomes.join(_table, _table.c.id == outcomes.c.prediction_id)
+    else:
+        key_ms, key_id = _table.c.prediction_ms, _table.c.id
+        source = _table
+    query = select(
+        _table.c.id,
+        _table.c.event_id,
+        _table.c.event_type,
+        _table.c.event_ms,
+        _table.c.prediction_ms,
+        _table.c.detector_id,
+        _table.c.detector_version,
+        _table.c.entity_type,
+        _table.c.entity_id,
+        _table.c.outcomes,
+    ).select_from(source)
+    if terms.outcome is not None:
+        query = query.where(outcomes.c.outcome == terms.outcome)
     for column, value in (
         (_table.c.event_id, terms.event_id),
         (_table.c.event_type, terms.event_type),
@@ -213,56 +240,12 @@ def _matching(query: Select[Any], terms: Search, key_ms: Any, key_id: Any, next_
             raise ValidationError("The nextToken is not valid: pass the nextToken of a previous response")
         # the range on the time alone lets the index seek to the page's start
         query = query.where(key_ms <= after[0], or_(key_ms < after[0], key_id < after[1]))
-    return query
-
-
-_COLUMNS = (
-    _table.c.id,
-    _table.c.event_id,
-    _table.c.event_type,
-    _table.c.event_ms,
-    _table.c.prediction_ms,
-    _table.c.detector_id,
-    _table.c.detector_version,
-    _table.c.entity_type,
-    _table.c.entity_id,
-    _table.c.outcomes,
-)
-
-
-def search(ctx: Context, terms: Search, next_token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the predictions that match, newest first, and the token for the next page.
-
-    Each summary is ListEventPredictions' with the entity and outcomes added. A search by outcome or by
-    entity walks that key's entries (events/audit.py), newest first, together with the few records
-    newer than the keys, read by their own columns; one by event id walks its index; others walk the
-    time index, newest first, and stop at a page.
-    """
-    keys = schema.prediction_keys
     with ctx.db.read() as conn:
-        if terms.outcome is not None or terms.entity_id is not None:
-            kind, value = (
-                (audit.OUTCOME, terms.outcome) if terms.outcome is not None else (audit.ENTITY, terms.entity_id)
-            )
-            keyed = select(*_COLUMNS).select_from(keys.join(_table, _table.c.id == keys.c.prediction_id))
-            keyed = keyed.where(keys.c.kind == kind, keys.c.value == value)
-            if terms.outcome is not None:  # (an entity filter with it is on the record's own column)
-                keyed = keyed.where(keys.c.value == terms.outcome)
-            keyed = _matching(keyed, terms, keys.c.prediction_ms, keys.c.prediction_id, next_token)
-            recent = select(*_COLUMNS).where(_table.c.id > audit.last_keyed(conn))
-            if terms.outcome is not None:
-                recent = recent.where(audit.has_outcome(terms.outcome))
-            recent = _matching(recent, terms, _table.c.prediction_ms, _table.c.id, next_token)
-            both = union_all(keyed, recent).subquery()
-            query = select(both).order_by(both.c.prediction_ms.desc(), both.c.id.desc())
-        else:
-            query = _matching(select(*_COLUMNS), terms, _table.c.prediction_ms, _table.c.id, next_token)
-            query = query.order_by(_table.c.prediction_ms.desc(), _table.c.id.desc())
-        rows = conn.execute(query.limit(size + 1)).all()
-    token = None
-    if len(rows) > size:
-        rows = rows[:size]
-        token = encode_token([rows[-1].prediction_ms, rows[-1].id])
+        rows = conn.execute(query.order_by(key_ms.desc(), key_id.desc()).limit(size + 1)).all()
+        token = None
+        if len(rows) > size:
+            rows = rows[:size]
+            token = encode_token([rows[-1].prediction_ms, rows[-1].id])
     summaries = [
         {
             "eventId": r.event_id,
@@ -325,16 +308,6 @@ class PruneClock:
             return False
         self._last = now
         return True
-
-
-def add_search_keys(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:
-    """The background's share of the search keys (events/audit.py): records a few seconds old get theirs."""
-    del owner
-    more = True
-    while more and not stopping():
-        with ctx.db.write() as conn:
-            more = audit.add_keys(conn, now_ms() - audit.SETTLE_MS)
-    return False
 
 
 def prune(ctx: Context, owner: str, stopping: Callable[[], bool]) -> bool:

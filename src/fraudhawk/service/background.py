@@ -21,7 +21,6 @@ def workers(ctx: Context) -> tuple[Worker, Worker]:
     worker.register(batch.kind(ctx))
     worker.every(partial(training.run_status_changes, ctx))
     worker.every(partial(records.prune, ctx))
-    worker.every(partial(records.add_search_keys, ctx))
     trainer = Worker(ctx.db, name="fraudhawk-trainer")
     trainer.register(training.kind(ctx))
     return worker, trainer

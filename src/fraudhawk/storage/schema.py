@@ -406,30 +406,22 @@ predictions = Table(
     Column("outcomes", Text),  # "|block|review|" (events/audit.py)
     Index(None, "prediction_ms", "id"),
     Index(None, "event_id", "event_type"),
+    # a search by entity walks its own index newest first (migration 0005). Every index is written by
+    # every prediction: searches by detector or event type walk the time index instead (measured: the
+    # two more indexes cost 15-30 us per prediction; such a search over 100,000 records stays fast).
+    Index(None, "entity_id", "prediction_ms", "id"),
 )
 
-# The keys a search by entity or by outcome walks, newest first within a key: (kind, value) is
-# ("entity", entity id) or ("outcome", outcome). A prediction writes none of them: the background
-# worker adds the keys of new records in bulk, and a search by those keys first catches up
-# (events/audit.py). Measured: keeping such indexes on the predictions themselves cost each
-# real-time prediction 0.2-0.4 ms in process. One b-tree, no rowid.
-prediction_keys = Table(
-    "prediction_keys",
+# Each outcome of a recorded prediction, keyed for the search by outcome (newest first within one
+# outcome): one b-tree, no rowid, so a prediction pays one small insert per outcome.
+prediction_outcomes = Table(
+    "prediction_outcomes",
     metadata,
-    Column("kind", String(16), nullable=False),
-    Column("value", String(256), nullable=False),
+    Column("outcome", String(NAME), nullable=False),
     Column("prediction_ms", BigInteger, nullable=False),
     Column("prediction_id", BigInteger, nullable=False),
-    PrimaryKeyConstraint("kind", "value", "prediction_ms", "prediction_id"),
+    PrimaryKeyConstraint("outcome", "prediction_ms", "prediction_id"),
     sqlite_with_rowid=False,
-)
-
-# How far the keys reach: every record with an id up to `last_id` has its keys. One row.
-prediction_keys_progress = Table(
-    "prediction_keys_progress",
-    metadata,
-    Column("name", String(16), primary_key=True),
-    Column("last_id", BigInteger, nullable=False),
 )
 
 batch_predictions = Table(

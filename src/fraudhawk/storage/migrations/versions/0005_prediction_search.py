@@ -1,7 +1,7 @@
 """Searching recorded predictions by entity and by outcome: the entity and the outcomes as columns of
-the record, and the keys a search by them walks (`prediction_keys`, filled after the fact by the
-background worker from `prediction_keys_progress.last_id` on, so existing records get keys too); an
-index on the event id alone. And a batch prediction's count of the records it could not evaluate.
+the record, each outcome as a row of its own (keyed newest first within the outcome), an index on the
+entity ordered like the search, and one on the event id alone. And a batch prediction's count of the
+records it could not evaluate.
 
 Revision ID: 0005
 Revises: 0004
@@ -30,21 +30,29 @@ def _backfill() -> None:
     predictions = sa.table(
         "predictions",
         sa.column("id", sa.BigInteger()),
+        sa.column("prediction_ms", sa.BigInteger()),
         sa.column("record", sa.Text()),
         sa.column("entity_type", sa.String()),
         sa.column("entity_id", sa.String()),
         sa.column("outcomes", sa.Text()),
     )
+    outcomes = sa.table(
+        "prediction_outcomes",
+        sa.column("prediction_id", sa.BigInteger()),
+        sa.column("outcome", sa.String()),
+        sa.column("prediction_ms", sa.BigInteger()),
+    )
     after = -1
     while True:
         rows = conn.execute(
-            sa.select(predictions.c.id, predictions.c.record)
+            sa.select(predictions.c.id, predictions.c.prediction_ms, predictions.c.record)
             .where(predictions.c.id > after)
             .order_by(predictions.c.id)
             .limit(_CHUNK)
         ).all()
         if not rows:
             return
+        found = []
         for row in rows:
             record = json.loads(row.record)
             conn.execute(
@@ -56,6 +64,12 @@ def _backfill() -> None:
                     outcomes="|" + "|".join(dict.fromkeys(record["outcomes"])) + "|",
                 )
             )
+            found += [
+                {"prediction_id": row.id, "outcome": name, "prediction_ms": row.prediction_ms}
+                for name in dict.fromkeys(record["outcomes"])
+            ]
+        if found:
+            conn.execute(sa.insert(outcomes), found)
         after = rows[-1].id
 
 
@@ -67,27 +81,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("entity_type", sa.String(64), nullable=True))
         batch.add_column(sa.Column("entity_id", sa.String(256), nullable=True))
         batch.add_column(sa.Column("outcomes", sa.Text(), nullable=True))
-    _backfill()
     op.create_table(
-        "prediction_keys",
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("value", sa.String(256), nullable=False),
+        "prediction_outcomes",
+        sa.Column("outcome", sa.String(64), nullable=False),
         sa.Column("prediction_ms", sa.BigInteger(), nullable=False),
         sa.Column("prediction_id", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("kind", "value", "prediction_ms", "prediction_id", name="pk_prediction_keys"),
+        sa.PrimaryKeyConstraint("outcome", "prediction_ms", "prediction_id", name="pk_prediction_outcomes"),
         sqlite_with_rowid=False,
     )
-    op.create_table(
-        "prediction_keys_progress",
-        sa.Column("name", sa.String(16), nullable=False),
-        sa.Column("last_id", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name="pk_prediction_keys_progress"),
-    )
-    # the one progress row exists from the start, so server processes lock it rather than race to make it
-    progress = sa.table(
-        "prediction_keys_progress", sa.column("name", sa.String()), sa.column("last_id", sa.BigInteger())
-    )
-    op.bulk_insert(progress, [{"name": "keys", "last_id": 0}])
+    _backfill()
+    op.create_index("ix_predictions_entity_id_prediction_ms_id", "predictions", ["entity_id", "prediction_ms", "id"])
     # by event id alone too (ListEventPredictions' eventId filter); with the type, it finds one event's records
     op.drop_index("ix_predictions_event_type_event_id", "predictions")
     op.create_index("ix_predictions_event_id_event_type", "predictions", ["event_id", "event_type"])
@@ -96,8 +99,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_predictions_event_id_event_type", "predictions")
     op.create_index("ix_predictions_event_type_event_id", "predictions", ["event_type", "event_id"])
-    op.drop_table("prediction_keys_progress")
-    op.drop_table("prediction_keys")
+    op.drop_index("ix_predictions_entity_id_prediction_ms_id", "predictions")
+    op.drop_table("prediction_outcomes")
     with op.batch_alter_table("batch_predictions") as batch:
         batch.drop_column("failed")
     with op.batch_alter_table("predictions") as batch:
