@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from fraudhawk.errors import ValidationError
+from fraudhawk.events import paths
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PARTIAL = ".upload-"  # a file being written: never listed, never read
 CHUNK = 1024 * 1024
 LISTING_LIMIT = 1000  # a folder shows at most this many entries (the rest is said to be there)
 
@@ -182,19 +180,16 @@ def save(root: Path, bucket: str, key: str, source: IO[bytes], overwrite: bool) 
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise BadName("key", f"A part of {key!r} is a file, not a folder.") from None
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_PARTIAL)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-            size = out.tell()
-            os.fchmod(out.fileno(), 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return size
+    copied = 0
+
+    def copy(out: IO[bytes]) -> None:
+        nonlocal copied
+        shutil.copyfileobj(source, out, CHUNK)
+        copied = out.tell()
+
+    # whole or not at all, as every file the server writes (a report, a batch output)
+    paths.write_atomically(paths.Location(uri_of(bucket, key), target), copy)
+    return copied
 
 
 def remove(root: Path, bucket: str, key: str) -> None:
@@ -220,12 +215,3 @@ def existing_file(root: Path, uri: str, field: str = "uri") -> Path:
     if not path.is_file():
         raise BadName(field, f"{uri} does not exist in the file area.")
     return path
-
-
-def head_lines(path: Path, count: int) -> Iterator[str]:
-    """The first lines of a text file, read lazily (a large file is never read whole)."""
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        for number, line in enumerate(handle):
-            if number >= count:
-                return
-            yield line

@@ -19,7 +19,7 @@ from fraudhawk.catalog.values import utc_ms
 from fraudhawk.context import Context, now_ms
 from fraudhawk.errors import ValidationError
 from fraudhawk.events.single import check_entities, check_variables
-from fraudhawk.predictions import ingest
+from fraudhawk.predictions import ingest, records
 from fraudhawk.predictions.engine import EventInput, Prediction, evaluate, response
 from fraudhawk.predictions.plan import DetectorPlan
 
@@ -71,7 +71,6 @@ def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool
     """Check and evaluate the event; what remains is its write. Servers batch the writes of many
     requests into one transaction; `get_event_prediction` commits it at once. With `may_block`
     false (an event loop), a detector with external models raises WouldBlock before any call."""
-    cache = ctx.states
     prediction, known = _evaluated(ctx, req, may_block=may_block)
     prepared = ingest.prepare(prediction, known)
 
@@ -80,7 +79,7 @@ def stage_event_prediction(ctx: Context, req: dict[str, Any], *, may_block: bool
 
     def finish(written: ingest.Written) -> dict[str, Any]:
         for key, token, state in written.states:
-            cache.put(key, token, state)
+            ctx.states.put(key, token, state)
         return response(prediction)
 
     return Staged(write, finish)
@@ -112,21 +111,8 @@ def trial_event_prediction(ctx: Context, req: dict[str, Any]) -> dict[str, Any]:
     the variable's default)."""
     prediction, _ = _evaluated(ctx, req, may_block=True)
     answer = response(prediction)
-    answer["ruleEvaluations"] = [
-        {
-            "ruleId": r.rule.rule_id,
-            "ruleVersion": str(r.rule.version),
-            "expression": r.rule.expression,
-            "expressionWithValues": r.with_values,
-            "outcomes": list(r.rule.outcomes),
-            "evaluated": r.evaluated,
-            "matched": r.matched,
-        }
-        for r in prediction.rules
-    ]
-    answer["eventVariables"] = [
-        {"name": name, "value": value, "source": source} for name, (value, source) in prediction.values.items()
-    ]
+    answer["ruleEvaluations"] = records.rule_evaluations(prediction)
+    answer["eventVariables"] = records.event_variables(prediction)
     answer["outcomes"] = list(prediction.outcomes)
     return answer
 

@@ -34,6 +34,28 @@ _PRUNE_CHUNK = 10_000
 _DAY_MS = 86_400_000
 
 
+def event_variables(prediction: Prediction) -> list[dict[str, Any]]:
+    """Each value the rules saw, and whether it was sent or the variable's default (as recorded, and as
+    GetEventPredictionMetadata and the console's "Run test" show it)."""
+    return [{"name": name, "value": value, "source": source} for name, (value, source) in prediction.values.items()]
+
+
+def rule_evaluations(prediction: Prediction) -> list[dict[str, Any]]:
+    """Each rule's expression with the values it read, whether it was evaluated and whether it matched."""
+    return [
+        {
+            "ruleId": r.rule.rule_id,
+            "ruleVersion": str(r.rule.version),
+            "expression": r.rule.expression,
+            "expressionWithValues": r.with_values,
+            "outcomes": list(r.rule.outcomes),
+            "evaluated": r.evaluated,
+            "matched": r.matched,
+        }
+        for r in prediction.rules
+    ]
+
+
 def encode(prediction: Prediction, stored: bool) -> tuple[str, bytes | None]:
     """The record (JSON text) and the model inputs (float64 bytes) kept for a prediction."""
     plan, event = prediction.plan, prediction.event
@@ -56,21 +78,8 @@ def encode(prediction: Prediction, stored: bool) -> tuple[str, bytes | None]:
         "entityType": event.entity_type,
         "detectorVersionStatus": plan.status,
         "ruleExecutionMode": plan.execution_mode,
-        "eventVariables": [
-            {"name": name, "value": value, "source": source} for name, (value, source) in prediction.values.items()
-        ],
-        "rules": [
-            {
-                "ruleId": r.rule.rule_id,
-                "ruleVersion": str(r.rule.version),
-                "expression": r.rule.expression,
-                "expressionWithValues": r.with_values,
-                "outcomes": list(r.rule.outcomes),
-                "evaluated": r.evaluated,
-                "matched": r.matched,
-            }
-            for r in prediction.rules
-        ],
+        "eventVariables": event_variables(prediction),
+        "rules": rule_evaluations(prediction),
         "outcomes": prediction.outcomes,
         "models": models,
         "external": [
