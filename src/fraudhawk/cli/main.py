@@ -1,4 +1,4 @@
-"""`fraudhawk serve | settings | migrate | call | import | train | predict | operations`."""
+"""`fraudhawk serve | settings | migrate | call | import | train | predict | apply | export | operations`."""
 
 from __future__ import annotations
 
@@ -381,6 +381,79 @@ def predict(
         print_json(result, metadata)
     else:
         describe(result, metadata, explain)
+
+
+@main.command("apply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--plan", "plan_only", is_flag=True, help="Only show what applying would do.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also delete what the data directory has and the file does not name (never done without it).",
+)
+@_data_dir
+def apply_workspace(path: Path, plan_only: bool, prune: bool, data_dir: str | None) -> None:
+    """Make the data directory what the workspace file PATH declares, through AFD's operations.
+
+    Shows the plan first: per resource create, update, unchanged, train, would delete (the store has
+    it, the file does not: deleted only with --prune) or refused (a change AFD cannot make in place,
+    with the reason). Nothing is applied when the file is invalid or a change is refused. Applying
+    the same file again changes nothing. A model with `train: true` gets a new version trained with
+    its `training` settings when none was; the data directory's server runs the training.
+
+    Example: fraudhawk apply docs/examples/transactions-workspace.yaml --plan
+    """
+    from fraudhawk.cli.workspace import run_apply
+
+    sys.exit(run_apply(path, _settings(data_dir), plan_only=plan_only, prune=prune))
+
+
+@main.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: stdout).",
+)
+@click.option(
+    "--from-afd", is_flag=True, help="Read an Amazon Fraud Detector account (boto3) instead of the data directory."
+)
+@click.option("--region", default=None, help="--from-afd: the AWS region (default: boto3's configuration).")
+@click.option("--profile", default=None, help="--from-afd: the AWS profile (default: boto3's configuration).")
+@click.option("--endpoint-url", default=None, help="--from-afd: another endpoint, e.g. a fraudhawk server.")
+@_data_dir
+def export_workspace(
+    output: Path | None,
+    from_afd: bool,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """Write the workspace (entity types, event types, variables, labels, outcomes, lists, external
+    models, models with their training settings, detectors with rules and versions, tags) as a
+    workspace file that `fraudhawk apply` takes.
+
+    Migrating from AFD: fraudhawk export --from-afd --region eu-west-1 -o workspace.yaml
+    """
+    from fraudhawk.cli.workspace import afd_call, run_export
+
+    if not from_afd and (region or profile or endpoint_url):
+        raise click.UsageError("--region, --profile and --endpoint-url go with --from-afd")
+    try:
+        if from_afd:
+            run_export(None, afd_call(region, profile, endpoint_url), output)
+        else:
+            run_export(_settings(data_dir), None, output)
+    except FraudhawkError as error:
+        raise click.ClickException(error.message) from None
+    except Exception as error:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(error, ClientError | BotoCoreError):
+            raise click.ClickException(f"reading AFD failed: {error}") from None
+        raise
 
 
 @main.command()

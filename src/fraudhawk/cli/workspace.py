@@ -1,0 +1,120 @@
+"""`fraudhawk apply` and `fraudhawk export`: the workspace file against a data directory or an AFD account."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from fraudhawk.errors import FraudhawkError
+from fraudhawk.events.paths import Location, write_atomically
+from fraudhawk.service.dispatcher import Service
+from fraudhawk.settings import Settings
+from fraudhawk.workspace.apply import Report, apply_plan
+from fraudhawk.workspace.document import dump
+from fraudhawk.workspace.model import WOULD_DELETE, Change
+from fraudhawk.workspace.plan import Plan, export, make_plan
+from fraudhawk.workspace.reader import Call, boto3_call
+
+_WIDTH = 13
+
+
+def local_service(settings: Settings) -> Service:
+    # no background worker: a training this process started must not die with it; the data
+    # directory's server (`fraudhawk serve`) runs it
+    return Service(settings, worker=False)
+
+
+def line(action: str, change: Change, detail: str | None = None) -> str:
+    text = detail if detail is not None else change.detail
+    return f"  {action:<{_WIDTH}} {change.label}" + (f": {text}" if text else "")
+
+
+def show_plan(plan: Plan) -> None:
+    for change in plan.changes:
+        click.echo(line(change.action, change))
+    counts = Counter(change.action for change in plan.changes)
+    summary = ", ".join(f"{count} {action}" for action, count in sorted(counts.items()))
+    click.echo(f"plan: {summary or 'nothing declared'}")
+
+
+def show_report(report: Report) -> None:
+    for change in report.applied:
+        click.echo(line("applied", change, change.action))
+    for change, reason in report.failed:
+        click.echo(line("FAILED", change, reason))
+    for change in report.not_attempted:
+        click.echo(line("not attempted", change, change.action))
+
+
+def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -> int:
+    from fraudhawk.workspace.files import read_workspace
+
+    try:
+        document = read_workspace(path)
+    except FraudhawkError as error:
+        click.echo(f"fraudhawk: {error.message}", err=True)
+        click.echo("nothing applied", err=True)
+        return 2
+    service = local_service(settings)
+    try:
+        plan = make_plan(document, service.call, prune=prune)
+        show_plan(plan)
+        if plan.refused:
+            click.echo(f"nothing applied: {len(plan.refused)} change(s) refused (see the reasons above)", err=True)
+            return 1
+        if plan_only:
+            return 0
+        if not plan.writes:
+            click.echo("nothing to do: the data directory is as the file declares")
+            return 0
+        report = apply_plan(plan, service.call)
+        show_report(report)
+    finally:
+        service.close()
+    if report.failed:
+        click.echo(
+            f"stopped: {len(report.applied)} applied, {len(report.failed)} failed, "
+            f"{len(report.not_attempted)} not attempted",
+            err=True,
+        )
+        return 1
+    waiting = sum(1 for change in plan.changes if change.action == WOULD_DELETE)
+    click.echo(f"applied {len(report.applied)} change(s)" + (f"; {waiting} not in the file kept" if waiting else ""))
+    return 0
+
+
+def afd_call(region: str | None, profile: str | None, endpoint_url: str | None) -> Call:
+    import boto3
+
+    session = boto3.Session(profile_name=profile, region_name=region)
+    client = session.client("frauddetector", endpoint_url=endpoint_url)
+    return boto3_call(client)
+
+
+def write_document(document: dict[str, Any], output: Path | None) -> None:
+    text = dump(document).encode("utf-8")
+    if output is None:
+        click.echo(text.decode("utf-8"), nl=False)
+        return
+
+    def write(out: IO[bytes]) -> None:
+        out.write(text)
+
+    write_atomically(Location(str(output), Path(os.path.abspath(output))), write)
+
+
+def run_export(settings: Settings | None, call: Call | None, output: Path | None) -> None:
+    if call is not None:
+        write_document(export(call), output)
+        return
+    assert settings is not None
+    service = local_service(settings)
+    try:
+        document = export(service.call)
+    finally:
+        service.close()
+    write_document(document, output)
