@@ -4,6 +4,7 @@ defaults left out) so that an export diffs well and round-trips exactly."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,9 @@ def parse(text: str, source: str) -> Located:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
+        begun = error.context_mark
+        if begun is not None and mark is not None and (begun.line, begun.column) != (mark.line, mark.column):
+            message += f" (what it was reading began at line {begun.line + 1}, column {begun.column + 1})"
         raise WorkspaceFileError(source, [Problem(line, column, f"YAML syntax error: {message}")]) from None
     except yaml.YAMLError as error:
         raise WorkspaceFileError(source, [Problem(1, 1, f"YAML error: {error}")]) from None
@@ -123,6 +127,11 @@ def _message(error: jsonschema.ValidationError) -> str:
     text = error.message
     if error.validator == "additionalProperties":
         text = f"unknown key ({error.message.split('(')[-1].rstrip(')')})"
+    elif error.validator == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 6:
+        choices = [str(choice) for choice in error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), choices, n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"one of {', '.join(choices)}"
+        text = f"{error.instance!r} is not allowed here: {hint}"
     return f"{where}: {text}" if where else text
 
 
