@@ -208,12 +208,15 @@ def test_export_apply_export_round_trips(rich: tuple[Path, Path], tmp_path: Path
     _, data = rich
     first = export(data, tmp_path / "first.yaml")
     document = yaml.safe_load(first)
-    assert [v["status"] if "status" in v else "DRAFT" for v in document["detectors"][0]["versions"]] == [
+    assert [v.get("status", "DRAFT") for v in document["detectors"][0]["versions"]] == [
         "INACTIVE",
         "ACTIVE",
         "DRAFT",
     ]
-    assert document["models"][0]["training"]["window"] == {"start": "2019-01-01T00:00:00Z", "end": "2020-06-01T00:00:00Z"}
+    assert document["models"][0]["training"]["window"] == {
+        "start": "2019-01-01T00:00:00Z",
+        "end": "2020-06-01T00:00:00Z",
+    }
     assert "dataType" not in document["variables"][0]  # amt: implied by PRICE, left out
     applied = apply(tmp_path / "first.yaml", tmp_path / "two")
     assert applied.exit_code == 0, applied.output
@@ -232,8 +235,10 @@ def test_a_change_afd_cannot_make_is_refused_and_nothing_applied(rich: tuple[Pat
     result = apply(write(tmp_path / "changed.yaml", changed), data)
     assert result.exit_code == 1
     refusal = next(line for line in result.stdout.splitlines() if "refused" in line)
-    assert "variable merchant" in refusal and "dataType cannot change from STRING to INTEGER" in refusal
-    assert "event type transaction" in refusal and "detector version cc_detector/2" in refusal
+    assert "variable merchant" in refusal
+    assert "dataType cannot change from STRING to INTEGER" in refusal
+    assert "event type transaction" in refusal
+    assert "detector version cc_detector/2" in refusal
     assert actions(result)["label chargeback"] == "create"
     assert "nothing applied" in result.stderr
     assert database_digest(data) == before
@@ -259,7 +264,11 @@ def test_an_active_versions_rules_are_refused_a_drafts_updated(rich: tuple[Path,
 
 def test_what_the_file_no_longer_names_is_deleted_only_with_prune(rich: tuple[Path, Path], tmp_path: Path) -> None:
     _, data = rich
-    fewer = RICH.split("externalModels:")[0] + "models:" + RICH.split("models:", 1)[1].split("      - version: 3")[0]
+    fewer = (
+        RICH.split("externalModels:", maxsplit=1)[0]
+        + "models:"
+        + RICH.split("models:", 1)[1].split("      - version: 3", maxsplit=1)[0]
+    )
     path = write(tmp_path / "fewer.yaml", fewer)
     shown = apply(path, data)
     assert shown.exit_code == 0, shown.output
@@ -283,8 +292,9 @@ def test_a_schema_error_says_where_and_applies_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 2
     lines = RICH.splitlines()
     row = next(i for i, line in enumerate(lines) if "variableType: CATEGORICAL" in line) + 1
-    assert f"bad.yaml:{row}:19: variables[1].variableType: 'CATEGORICL' is not allowed here: did you mean CATEGORICAL?" in (
-        result.stderr
+    assert (
+        f"bad.yaml:{row}:19: variables[1].variableType: 'CATEGORICL' is not allowed here: did you mean CATEGORICAL?"
+        in (result.stderr)
     )
     assert f"bad.yaml:{row + 1}:5: variables[1]: unknown key ('colour' was unexpected)" in result.stderr
     assert "nothing applied" in result.stderr
@@ -315,7 +325,8 @@ def test_a_failure_part_way_says_what_was_applied_failed_and_not_attempted(tmp_p
     assert "rule cc_detector/blocked:1: CreateRule failed: ValidationException" in failed[0]
     assert "nowhere" in failed[0]
     after = lines[lines.index(failed[0]) + 1 :]
-    assert after and all(line.strip().startswith("not attempted") for line in after)
+    assert after
+    assert all(line.strip().startswith("not attempted") for line in after)
     assert any("detector version cc_detector/2" in line for line in after)
     assert any(line.strip().startswith("applied") and "rule cc_detector/big_amount:2" in line for line in lines)
     assert "1 failed" in result.stderr
@@ -414,8 +425,20 @@ def test_migration_from_afd(afd: Any, tmp_path: Path) -> None:
     with RunningServer(second) as target:
         applied = apply(tmp_path / "afd.yaml", second.data_dir)
         assert applied.exit_code == 0, applied.output
-        again = cli("export", "--from-afd", "--endpoint-url", target.url, "-o", str(tmp_path / "b.yaml"), env=credentials)
+        again = cli(
+            "export", "--from-afd", "--endpoint-url", target.url, "-o", str(tmp_path / "b.yaml"), env=credentials
+        )
         assert again.exit_code == 0, again.output
         assert (tmp_path / "b.yaml").read_text(encoding="utf-8") == exported
     # the same reader, locally, gives the same file
     assert export(second.data_dir, tmp_path / "local.yaml") == exported
+
+
+def test_the_readme_workspace_applies(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Workspace as code", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = tmp_path / "data"
+    result = apply(write(tmp_path / "readme.yaml", block), data)
+    assert result.exit_code == 0, result.output
+    assert actions(result)["rule cc_detector/high_risk:1"] == "create"
