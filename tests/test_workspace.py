@@ -137,7 +137,7 @@ def actions(result: Result) -> dict[str, str]:
     for line in result.stdout.splitlines():
         if not line.startswith("  "):
             continue
-        for action in ("would delete", "not attempted", "create", "update", "unchanged", "refused", "train"):
+        for action in ("would delete", "not attempted", "create", "update", "unchanged", "refused", "train", "waiting"):
             if line.strip().startswith(action):
                 found[line.strip()[len(action) :].strip().split(": ")[0]] = action
                 break
@@ -442,3 +442,43 @@ def test_the_readme_workspace_applies(tmp_path: Path) -> None:
     result = apply(write(tmp_path / "readme.yaml", block), data)
     assert result.exit_code == 0, result.output
     assert actions(result)["rule cc_detector/high_risk:1"] == "create"
+
+
+def test_a_variable_needs_a_data_type_or_a_variable_type(tmp_path: Path) -> None:
+    bad = RICH.replace("  - name: amt\n    variableType: PRICE\n", "  - name: amt\n    description: Amount\n")
+    result = apply(write(tmp_path / "bad.yaml", bad), tmp_path / "data")
+    assert result.exit_code == 2
+    assert "bad.yaml:15:5: variables[0]: give dataType or variableType" in result.stderr
+
+
+def test_detector_versions_wait_for_their_model_versions(tmp_path: Path) -> None:
+    waiting = RICH + (
+        "      - version: 4\n"
+        "        status: ACTIVE\n"
+        "        rules: [blocked:1, fallback:1]\n"
+        "        models: [cc_tfi:1.0]\n"
+        "      - version: 5\n"
+        "        rules: [fallback:1]\n"
+    ).replace("status: ACTIVE\n        ruleExecutionMode", "status: INACTIVE\n        ruleExecutionMode")
+    waiting = waiting.replace(
+        "      - version: 2\n        status: ACTIVE\n", "      - version: 2\n        status: INACTIVE\n"
+    )
+    data = tmp_path / "data"
+    result = apply(write(tmp_path / "waiting.yaml", waiting), data)
+    assert result.exit_code == 0, result.output
+    found = actions(result)
+    assert found["detector version cc_detector/4"] == "waiting"
+    assert found["detector version cc_detector/5"] == "waiting"
+    assert "model cc_tfi version 1.0 does not exist here" in result.stdout
+    assert "2 waiting" in result.stdout
+    with client(data) as afd:
+        summaries = afd.describe_detector(detectorId="cc_detector")["detectorVersionSummaries"]
+    assert sorted((s["detectorVersionId"], s["status"]) for s in summaries) == [
+        ("1", "INACTIVE"),
+        ("2", "INACTIVE"),
+        ("3", "DRAFT"),
+    ]
+    again = apply(tmp_path / "waiting.yaml", data)
+    assert again.exit_code == 0, again.output
+    assert "nothing to do now; 2 change(s) waiting" in again.stdout
+    assert "model cc_tfi version 1.0 is TRAINING_IN_PROGRESS here" in again.stdout

@@ -15,7 +15,7 @@ from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from fraudhawk.workspace.apply import Report, apply_plan
 from fraudhawk.workspace.document import dump
-from fraudhawk.workspace.model import WOULD_DELETE, Change
+from fraudhawk.workspace.model import WAITING, WOULD_DELETE, Change
 from fraudhawk.workspace.plan import Plan, export, make_plan
 from fraudhawk.workspace.reader import Call, boto3_call
 
@@ -68,8 +68,12 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -
             return 1
         if plan_only:
             return 0
+        held = sum(1 for change in plan.changes if change.action == WAITING)
         if not plan.writes:
-            click.echo("nothing to do: the data directory is as the file declares")
+            if held:
+                click.echo(f"nothing to do now; {held} change(s) waiting (see above)")
+            else:
+                click.echo("nothing to do: the data directory is as the file declares")
             return 0
         report = apply_plan(plan, service.call)
         show_report(report)
@@ -82,8 +86,10 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -
             err=True,
         )
         return 1
-    waiting = sum(1 for change in plan.changes if change.action == WOULD_DELETE)
-    click.echo(f"applied {len(report.applied)} change(s)" + (f"; {waiting} not in the file kept" if waiting else ""))
+    kept = sum(1 for change in plan.changes if change.action == WOULD_DELETE)
+    notes = [f"{held} waiting"] if held else []
+    notes += [f"{kept} not in the file kept"] if kept else []
+    click.echo(f"applied {len(report.applied)} change(s)" + "".join(f"; {note}" for note in notes))
     return 0
 
 

@@ -125,7 +125,10 @@ def parse(text: str, source: str) -> Located:
 def _message(error: jsonschema.ValidationError) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
     text = error.message
-    if error.validator == "additionalProperties":
+    alternatives = error.validator_value if error.validator == "anyOf" else None
+    if isinstance(alternatives, list) and all(set(a) == {"required"} for a in alternatives):
+        text = "give " + " or ".join(key for a in alternatives for key in a["required"])
+    elif error.validator == "additionalProperties":
         text = f"unknown key ({error.message.split('(')[-1].rstrip(')')})"
     elif error.validator == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 6:
         choices = [str(choice) for choice in error.validator_value]
@@ -158,7 +161,8 @@ def validate(located: Located, schema: dict[str, Any], source: str) -> None:
         problems = []
         for error in errors:
             # of the alternatives of a oneOf/anyOf, the deepest failure says most
-            best = jsonschema.exceptions.best_match([error]) if error.context else error
+            required_choice = error.validator == "anyOf" and all(set(a) == {"required"} for a in error.validator_value)
+            best = jsonschema.exceptions.best_match([error]) if error.context and not required_choice else error
             line, column = _position(located, best)
             problems.append(Problem(line, column, _message(best)))
         raise WorkspaceFileError(source, problems)

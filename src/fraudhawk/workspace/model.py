@@ -18,6 +18,9 @@ DELETE = "delete"
 WOULD_DELETE = "would delete"
 REFUSED = "refused"
 TRAIN = "train"
+# held back, not refused: it needs something this apply cannot make (a model version trained and
+# ACTIVE); the rest is applied, and applying again once it is there makes it
+WAITING = "waiting"
 ACTIONS_THAT_WRITE = (CREATE, UPDATE, TRAIN, DELETE)
 
 

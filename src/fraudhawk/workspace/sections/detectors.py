@@ -12,7 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudhawk.workspace.model import DELETE, UNCHANGED, UPDATE, WOULD_DELETE, Change, Entry, Section, Step, World
+from fraudhawk.workspace.model import (
+    DELETE,
+    UNCHANGED,
+    UPDATE,
+    WAITING,
+    WOULD_DELETE,
+    Change,
+    Entry,
+    Section,
+    Step,
+    World,
+)
 from fraudhawk.workspace.reader import Reader
 from fraudhawk.workspace.sections.common import (
     DESCRIPTION,
@@ -292,19 +303,22 @@ class _Planner:
             else Change("rule", name, UNCHANGED)
         )
 
-    def version_params(self, detector_id: str, version: Entry) -> dict[str, Any] | str:
-        """CreateDetectorVersion's parameters, or why they cannot be made here."""
+    def version_params(self, detector_id: str, version: Entry) -> dict[str, Any] | Change:
+        """CreateDetectorVersion's parameters, or the change saying why they cannot be made here:
+        refused, or waiting while a model version it uses is not trained and ACTIVE yet."""
+        name = f"{detector_id}/{version['version']}"
         models = []
         for ref in version["models"]:
             model_id, number = ref.split(":")
             model_type = self.model_type(model_id)
             if model_type is None:
-                return f"model {model_id} is neither in the file nor in the store"
+                return refused("detector version", name, f"model {model_id} is neither in the file nor in the store")
             current = self.world.find("models", "id", model_id, declared=False)
             status = None if current is None else current["_versions"].get(number)
             if status != "ACTIVE":
                 state = "does not exist" if status is None else f"is {status}"
-                return f"model {model_id} version {number} {state} here: train it and make it ACTIVE, then apply again"
+                reason = f"model {model_id} version {number} {state} here: train it, make it ACTIVE and apply again"
+                return Change("detector version", name, WAITING, reason)
             models.append({"modelId": model_id, "modelType": model_type, "modelVersionNumber": number})
         rules = [_rule_ref(detector_id, *ref.split(":")) for ref in version["rules"]]
         return {
@@ -320,9 +334,17 @@ class _Planner:
         existing = {v["version"]: v for v in (old or {}).get("versions", [])}
         top = max(existing, default=0)
         activations = False
+        waiting: int | None = None  # the first new version that waits: every later new one waits too
+        held: set[int] = set()
         for version in entry["versions"]:
             number = version["version"]
             current = existing.get(number)
+            if current is None and waiting is not None:
+                reason = f"AFD numbers versions in sequence, and version {waiting} is waiting"
+                self.changes.append(Change("detector version", f"{detector_id}/{number}", WAITING, reason))
+                held.add(number)
+                top = max(top, number)
+                continue
             if current is None and number != top + 1:
                 self.changes.append(
                     refused(
@@ -337,9 +359,12 @@ class _Planner:
                 activations |= activates
                 if change is not None:
                     self.changes.append(change)
+                    if change.action == WAITING:
+                        held.add(number)
+                        waiting = number if current is None else waiting
             top = max(top, number)
         target = next((v["version"] for v in entry["versions"] if v["status"] == "ACTIVE"), None)
-        if target is None:
+        if target is None or target in held:
             return
         current = existing.get(target)
         if current is None or current["status"] != "ACTIVE" or activations:
@@ -374,8 +399,8 @@ class _Planner:
         steps: list[Step] = []
         if current is None or changed:
             params = self.version_params(detector_id, version)
-            if isinstance(params, str):
-                return refused("detector version", name, params), False
+            if isinstance(params, Change):
+                return params, False
             if current is None:
                 create = optional(params, description=version["description"])
                 steps.append(("CreateDetectorVersion", with_tags(create, version["tags"])))

@@ -32,6 +32,7 @@ from fraudhawk.workspace.sections.common import (
 MODEL_TYPES = ["ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS", "ACCOUNT_TAKEOVER_INSIGHTS"]
 _ORDER = ["id", "type", "eventType", "description", "training", "train", "tags"]
 _DEFAULTS: dict[str, Any] = {"description": None, "training": None, "train": False, "tags": {}}
+_TRAINED = ("TRAINING_COMPLETE", "ACTIVE", "INACTIVE")
 _TRAINING_ORDER = [
     "dataSource",
     "variables",
@@ -133,6 +134,7 @@ def read(reader: Reader) -> list[Entry]:
                 "tags": reader.tags(item.get("arn")),
                 "_arn": item.get("arn"),
                 "_versions": {v["modelVersionNumber"]: v.get("status") for v in versions},
+                "_newest": (newest["modelVersionNumber"], newest.get("status")) if newest else None,
             }
         )
     return sorted(entries, key=lambda entry: entry["id"])
@@ -191,7 +193,10 @@ def _training_change(entry: Entry, old: Entry | None) -> Change | None:
         return None
     name = entry["id"]
     if old is not None and old["training"] == entry["training"]:
-        return Change("model training", name, UNCHANGED)
+        # a version that failed counts too: training again on every apply would not make it succeed
+        number, status = old["_newest"]
+        note = "" if status in _TRAINED else f"version {number} with these settings is {status}"
+        return Change("model training", name, UNCHANGED, note)
     why = "no version yet" if old is None or old["training"] is None else "settings differ from the newest version"
     step = ("CreateModelVersion", _create_version(entry))
     return Change("model training", name, TRAIN, f"starts training a new version ({why}); apply does not wait", [step])
