@@ -17,7 +17,7 @@ from fraudhawk.workspace.apply import Report, apply_plan
 from fraudhawk.workspace.document import dump
 from fraudhawk.workspace.model import WAITING, WOULD_DELETE, Change
 from fraudhawk.workspace.plan import Plan, export, make_plan
-from fraudhawk.workspace.reader import Call, boto3_call
+from fraudhawk.workspace.reader import Call, boto3_call, with_operations
 
 _WIDTH = 13
 
@@ -26,6 +26,12 @@ def local_service(settings: Settings) -> Service:
     # no background worker: a training this process started must not die with it; the data
     # directory's server (`fraudhawk serve`) runs it
     return Service(settings, worker=False)
+
+
+def local_call(service: Service) -> Call:
+    """The `Call` apply and export run through on a data directory: AFD's operations in-process,
+    plus the operations of fraudhawk's own sections (`reader.with_operations`), none yet."""
+    return with_operations(service.call, {})
 
 
 def line(action: str, change: Change, detail: str | None = None) -> str:
@@ -61,7 +67,8 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -
         return 2
     service = local_service(settings)
     try:
-        plan = make_plan(document, service.call, prune=prune)
+        call = local_call(service)
+        plan = make_plan(document, call, prune=prune)
         show_plan(plan)
         if plan.refused:
             click.echo(f"nothing applied: {len(plan.refused)} change(s) refused (see the reasons above)", err=True)
@@ -75,7 +82,7 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -
             else:
                 click.echo("nothing to do: the data directory is as the file declares")
             return 0
-        report = apply_plan(plan, service.call)
+        report = apply_plan(plan, call)
         show_report(report)
     finally:
         service.close()
@@ -115,12 +122,12 @@ def write_document(document: dict[str, Any], output: Path | None) -> None:
 
 def run_export(settings: Settings | None, call: Call | None, output: Path | None) -> None:
     if call is not None:
-        write_document(export(call), output)
+        write_document(export(call, afd=True), output)
         return
     assert settings is not None
     service = local_service(settings)
     try:
-        document = export(service.call)
+        document = export(local_call(service))
     finally:
         service.close()
     write_document(document, output)

@@ -66,12 +66,18 @@ class Section:
     - `compact`: an entry as the file shows it (defaults and internal keys left out);
     - `plan`: declared entries against current ones: a `Change` per resource, including deletions
       (the planner marks them `would delete` unless pruning).
+
+    `read` and the changes' steps name operations of the `Call` they run through: AFD's, or
+    fraudhawk's own added with `reader.with_operations`.
     """
 
     key: str
-    identity: str
+    identity: str  # the key naming an entry (`name`, `id`...): unique within the section
     schema: dict[str, Any]
     read: Callable[[Reader], list[Entry]]
     normalize: Callable[[Entry], Entry]
     compact: Callable[[Entry], Entry]
     plan: Callable[[list[Entry], list[Entry], World], list[Change]]
+    # False for a section of fraudhawk's own resources, read and changed through operations that are
+    # not AFD's (see `reader.with_operations`): an export from an AFD account leaves it out
+    afd: bool = True

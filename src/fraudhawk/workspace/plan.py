@@ -12,19 +12,20 @@ from fraudhawk.workspace.reader import Call, Reader
 from fraudhawk.workspace.sections import SECTIONS
 
 
-def snapshot(call: Call) -> dict[str, list[Entry]]:
-    """Every section's resources as the store has them (normalized, with internal keys)."""
+def snapshot(call: Call, *, afd: bool = False) -> dict[str, list[Entry]]:
+    """Every section's resources as the store has them (normalized, with internal keys); of an AFD
+    account (`afd`), the sections AFD has."""
     reader = Reader(call)
-    return {section.key: section.read(reader) for section in SECTIONS}
+    return {section.key: section.read(reader) for section in SECTIONS if section.afd or not afd}
 
 
-def export(call: Call) -> dict[str, Any]:
+def export(call: Call, *, afd: bool = False) -> dict[str, Any]:
     """The workspace document of a store: what `fraudhawk export` writes, whether `call` reaches a data
-    directory or an AFD account. Empty sections are left out."""
-    current = snapshot(call)
+    directory or an AFD account (`afd`). Empty sections are left out."""
+    current = snapshot(call, afd=afd)
     document: dict[str, Any] = {"version": FORMAT}
     for section in SECTIONS:
-        entries = [section.compact(entry) for entry in current[section.key]]
+        entries = [section.compact(entry) for entry in current.get(section.key, [])]
         if entries:
             document[section.key] = entries
     return document

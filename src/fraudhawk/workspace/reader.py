@@ -4,7 +4,7 @@ and a boto3 client's method for an AFD account, and follows `nextToken` once, he
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Call = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -34,6 +34,18 @@ class Reader:
             return {}
         found = self.all("ListTagsForResource", "tags", {"resourceARN": arn})
         return {tag["key"]: tag["value"] for tag in sorted(found, key=lambda tag: tag["key"])}
+
+
+def with_operations(call: Call, operations: Mapping[str, Call]) -> Call:
+    """`call`, with operations that are not AFD's (fraudhawk's own resources, such as a section's
+    that has no AFD counterpart) answered by `operations`, so that every section reads and applies
+    through one `Call` and the planner and applier need not know the difference."""
+
+    def extended(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        own = operations.get(operation)
+        return own(operation, params) if own is not None else call(operation, params)
+
+    return extended
 
 
 def boto3_call(client: Any) -> Call:
