@@ -21,7 +21,7 @@ HEADER = (
     "# fraudhawk/workspace/workspace.schema.json.\n"
 )
 
-Path_ = tuple[str | int, ...]
+Path_ = tuple[str | int, ...]  # keys and indexes from the document's root to a value
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,20 @@ def parse(text: str, source: str) -> Located:
     return located
 
 
+def _required_choice(error: jsonschema.ValidationError) -> list[str] | None:
+    """The keys of which an `anyOf` of `required`s asks for one (a variable's dataType or variableType)."""
+    alternatives = error.validator_value if error.validator == "anyOf" else None
+    if isinstance(alternatives, list) and all(set(a) == {"required"} for a in alternatives):
+        return [key for a in alternatives for key in a["required"]]
+    return None
+
+
 def _message(error: jsonschema.ValidationError) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
     text = error.message
-    alternatives = error.validator_value if error.validator == "anyOf" else None
-    if isinstance(alternatives, list) and all(set(a) == {"required"} for a in alternatives):
-        text = "give " + " or ".join(key for a in alternatives for key in a["required"])
+    choice = _required_choice(error)
+    if choice:
+        text = "give " + " or ".join(choice)
     elif error.validator == "additionalProperties":
         text = f"unknown key ({error.message.split('(')[-1].rstrip(')')})"
     elif error.validator == "enum" and isinstance(error.validator_value, list) and len(error.validator_value) > 6:
@@ -145,8 +153,6 @@ def _position(located: Located, error: jsonschema.ValidationError) -> tuple[int,
         extra = sorted(key for key in error.instance if key not in allowed)
         if extra:
             return located.where(path, str(extra[0]))
-    if error.validator == "required":
-        return located.where(path)
     return located.where(path)
 
 
@@ -161,8 +167,7 @@ def validate(located: Located, schema: dict[str, Any], source: str) -> None:
         problems = []
         for error in errors:
             # of the alternatives of a oneOf/anyOf, the deepest failure says most
-            required_choice = error.validator == "anyOf" and all(set(a) == {"required"} for a in error.validator_value)
-            best = jsonschema.exceptions.best_match([error]) if error.context and not required_choice else error
+            best = jsonschema.exceptions.best_match([error]) if error.context and not _required_choice(error) else error
             line, column = _position(located, best)
             problems.append(Problem(line, column, _message(best)))
         raise WorkspaceFileError(source, problems)
