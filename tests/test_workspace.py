@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,11 @@ from click.testing import CliRunner, Result
 
 from fraudhawk.cli.main import main
 from fraudhawk.client import Client
+from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
+from fraudhawk.workspace.apply import apply_plan
+from fraudhawk.workspace.model import CREATE, Change
+from fraudhawk.workspace.plan import Plan
 from fraudhawk.workspace.schema import SCHEMA_FILE, schema_text
 
 # A workspace with something of every kind: tags, defaults left out and written out, a list, rules
@@ -485,3 +490,43 @@ def test_detector_versions_wait_for_their_model_versions(tmp_path: Path) -> None
     assert "nothing to do now; 2 change(s) waiting" in again.stdout
     # still training, or failed already (the test's client ran the job: this data directory has no events)
     assert re.search(r"model cc_tfi version 1\.0 is (TRAINING_IN_PROGRESS|ERROR) here: train it", again.stdout)
+
+
+def test_pruning_with_an_empty_file_deletes_everything_in_reverse_order(
+    rich: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, data = rich
+    with client(data) as afd:  # its worker runs the training apply started: no events here, so it fails
+        key = {"modelId": "cc_tfi", "modelType": "TRANSACTION_FRAUD_INSIGHTS", "modelVersionNumber": "1.0"}
+        deadline = time.monotonic() + 60
+        while afd.get_model_version(**key)["status"] == "TRAINING_IN_PROGRESS" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert afd.get_model_version(**key)["status"] == "ERROR"
+    result = apply(write(tmp_path / "empty.yaml", "version: 1\n"), data, "--prune")
+    assert result.exit_code == 0, result.output
+    deleted = [
+        line.split(":")[0].split(None, 1)[1] for line in result.stdout.splitlines() if line.startswith("  applied")
+    ]
+    assert deleted[0] == "detector cc_detector"
+    assert deleted.index("model cc_tfi") < deleted.index("event type transaction") < deleted.index("variable amt")
+    assert deleted[-1] == "entity type customer"
+    assert export(data, tmp_path / "out.yaml").endswith("version: 1\n")
+
+
+def test_a_creation_whose_later_step_fails_is_removed_again(tmp_path: Path) -> None:
+    settings = Settings.load(data_dir=tmp_path / "data", environ={})
+    service = Service(settings, worker=False)
+    try:
+        made = ("PutLabel", {"name": "chargeback"})
+        refused_step = ("PutLabel", {"name": "Not A Name"})  # AFD's name pattern refuses it
+        change = Change(
+            "label", "chargeback", CREATE, "", [made, refused_step], [("DeleteLabel", {"name": "chargeback"})]
+        )
+        later = Change("label", "later", CREATE, "", [("PutLabel", {"name": "later"})])
+        report = apply_plan(Plan([change, later]), service.call)
+        assert [c.name for c, _ in report.failed] == ["chargeback"]
+        assert "what it had made was removed again" in report.failed[0][1]
+        assert [c.name for c in report.not_attempted] == ["later"]
+        assert service.call("GetLabels", {})["labels"] == []
+    finally:
+        service.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudhawk.workspace.model import TRAIN, UNCHANGED, Change, Entry, Section, World
+from fraudhawk.workspace.model import TRAIN, UNCHANGED, Change, Entry, Section, Step, World
 from fraudhawk.workspace.reader import Reader
 from fraudhawk.workspace.sections.common import (
     DESCRIPTION,
@@ -202,6 +202,19 @@ def _training_change(entry: Entry, old: Entry | None) -> Change | None:
     return Change("model training", name, TRAIN, f"starts training a new version ({why}); apply does not wait", [step])
 
 
+def _deletion(entry: Entry) -> list[Step]:
+    """A model goes with its versions (AFD deletes a model only without them; an ACTIVE version is
+    made INACTIVE first)."""
+    key = {"modelId": entry["id"], "modelType": entry["type"]}
+    steps: list[Step] = []
+    for number, status in sorted(entry["_versions"].items(), key=lambda item: _version_key(item[0])):
+        version = {**key, "modelVersionNumber": number}
+        if status == "ACTIVE":
+            steps.append(("UpdateModelVersionStatus", {**version, "status": "INACTIVE"}))
+        steps.append(("DeleteModelVersion", version))
+    return [*steps, ("DeleteModel", key)]
+
+
 def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
     def create(entry: Entry) -> Change:
         params = optional(
@@ -241,7 +254,7 @@ def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Chan
         world,
         create,
         update,
-        lambda e: [("DeleteModel", {"modelId": e["id"], "modelType": e["type"]})],
+        _deletion,
     )
     have = {entry["id"]: entry for entry in current}
     for entry in declared:
