@@ -373,6 +373,18 @@ def _populate(afd: Any) -> None:
     afd.put_event_type(
         name="transaction", eventVariables=["amt", "category"], labels=["fraud", "legit"], entityTypes=["customer"]
     )
+    afd.put_external_model(
+        modelEndpoint="risk-endpoint",
+        modelSource="SAGEMAKER",
+        invokeModelEndpointRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        inputConfiguration={
+            "format": "APPLICATION_JSON",
+            "useEventVariables": True,
+            "jsonInputTemplate": '{"a": {{amt}}}',
+        },
+        outputConfiguration={"format": "APPLICATION_JSONLINES", "jsonKeyToVariableMap": {"score": "risk_score"}},
+        modelEndpointStatus="ASSOCIATED",
+    )
     afd.create_model(modelId="cc_tfi", modelType="TRANSACTION_FRAUD_INSIGHTS", eventTypeName="transaction")
     afd.create_model_version(
         modelId="cc_tfi",
@@ -406,7 +418,13 @@ def _populate(afd: Any) -> None:
     ]
     afd.create_detector_version(detectorId="cc_detector", rules=rules)
     afd.update_detector_version_status(detectorId="cc_detector", detectorVersionId="1", status="ACTIVE")
-    afd.create_detector_version(detectorId="cc_detector", rules=[{**rules[0], "ruleVersion": "2"}, rules[1]])
+    afd.create_detector_version(
+        detectorId="cc_detector",
+        rules=[{**rules[0], "ruleVersion": "2"}, rules[1]],
+        externalModelEndpoints=["risk-endpoint"],
+        ruleExecutionMode="ALL_MATCHED",
+        description="next",
+    )
 
 
 def test_migration_from_afd(afd: Any, tmp_path: Path) -> None:
@@ -428,6 +446,8 @@ def test_migration_from_afd(afd: Any, tmp_path: Path) -> None:
     assert document["models"][0]["training"]["variables"] == ["amt", "category"]
     assert document["models"][0]["train"] is True
     assert [r["id"] for r in document["detectors"][0]["rules"]] == ["big", "rest"]
+    assert document["externalModels"][0]["output"]["jsonKeyToVariableMap"] == {"score": "risk_score"}
+    assert document["detectors"][0]["versions"][1]["externalModels"] == ["risk-endpoint"]
     second = Settings.load(data_dir=tmp_path / "second", environ={})
     with RunningServer(second) as target:
         applied = apply(tmp_path / "afd.yaml", second.data_dir)
