@@ -395,11 +395,12 @@ def predict(
 def apply_workspace(path: Path, plan_only: bool, prune: bool, data_dir: str | None) -> None:
     """Make the data directory what the workspace file PATH declares, through AFD's operations.
 
-    Shows the plan first: per resource create, update, unchanged, train, would delete (the store has
-    it, the file does not: deleted only with --prune) or refused (a change AFD cannot make in place,
-    with the reason). Nothing is applied when the file is invalid or a change is refused. Applying
-    the same file again changes nothing. A model with `train: true` gets a new version trained with
-    its `training` settings when none was; the data directory's server runs the training.
+    Shows the plan first: per resource create, update, unchanged, train, waiting (a detector version
+    whose model version is not trained and ACTIVE yet: the rest is applied), would delete (the store
+    has it, the file does not: deleted only with --prune) or refused (a change AFD cannot make in
+    place, with the reason). Nothing is applied when the file is invalid or a change is refused.
+    Applying the same file again changes nothing. A model with `train: true` gets a new version
+    trained with its `training` settings when none was; the data directory's server runs the training.
 
     Example: fraudhawk apply docs/examples/transactions-workspace.yaml --plan
     """
