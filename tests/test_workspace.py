@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from fraudhawk.cli.main import main
 from fraudhawk.client import Client
+from fraudhawk.errors import FraudhawkError
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from fraudhawk.workspace.apply import apply_plan
@@ -548,5 +549,73 @@ def test_a_creation_whose_later_step_fails_is_removed_again(tmp_path: Path) -> N
         assert "what it had made was removed again" in report.failed[0][1]
         assert [c.name for c in report.not_attempted] == ["later"]
         assert service.call("GetLabels", {})["labels"] == []
+    finally:
+        service.close()
+
+
+def test_a_section_of_fraudhawks_own_resources_plugs_in(tmp_path: Path) -> None:
+    """The recipe for a section AFD does not have (as `pipelines:` will be): a `Section` with
+    `afd=False`, its operations added to the local `Call`. Here its resources are kept in a dict."""
+    from fraudhawk.workspace.files import read_workspace
+    from fraudhawk.workspace.model import Entry, Section, World
+    from fraudhawk.workspace.plan import export as export_document
+    from fraudhawk.workspace.plan import make_plan
+    from fraudhawk.workspace.reader import Reader, with_operations
+    from fraudhawk.workspace.sections import SECTIONS
+    from fraudhawk.workspace.sections.common import NAME, created, entry_schema, keyed_plan, section_schema, updated
+
+    store: dict[str, dict[str, Any]] = {}
+
+    def list_notes(_operation: str, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"notes": [dict(note) for _, note in sorted(store.items())]}
+
+    def put_note(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        store[params["name"]] = dict(params)
+        return {}
+
+    def delete_note(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        del store[params["name"]]
+        return {}
+
+    own = {"ListNotes": list_notes, "PutNote": put_note, "DeleteNote": delete_note}
+
+    def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
+        return keyed_plan(
+            "note",
+            "name",
+            declared,
+            current,
+            world,
+            lambda e: created("note", e["name"], [("PutNote", e)]),
+            lambda e, _old, changed: updated("note", e["name"], changed, [("PutNote", e)]),
+            lambda e: [("DeleteNote", {"name": e["name"]})],
+        )
+
+    notes = Section(
+        "notes",
+        "name",
+        section_schema(entry_schema(["name", "text"], {"name": NAME, "text": {"type": "string"}}), "Notes."),
+        lambda reader: reader.all("ListNotes", "notes"),
+        dict,
+        dict,
+        plan,
+        afd=False,
+    )
+    sections = (*SECTIONS, notes)
+    path = write(tmp_path / "notes.yaml", "version: 1\nnotes:\n  - {name: why, text: because}\n")
+    with pytest.raises(FraudhawkError):  # without the section, `notes` is an unknown key
+        read_workspace(path)
+    service = Service(Settings.load(data_dir=tmp_path / "data", environ={}), worker=False)
+    try:
+        call = with_operations(service.call, own)
+        document = read_workspace(path, sections)
+        report = apply_plan(make_plan(document, call, prune=False, sections=sections), call)
+        assert [c.label for c in report.applied] == ["note why"]
+        assert store == {"why": {"name": "why", "text": "because"}}
+        again = make_plan(document, call, prune=False, sections=sections)
+        assert [c.action for c in again.changes] == ["unchanged"]
+        assert export_document(call, sections=sections)["notes"] == [{"name": "why", "text": "because"}]
+        assert "notes" not in export_document(call, afd=True, sections=sections)  # AFD has no notes
+        assert Reader(call).all("ListNotes", "notes")
     finally:
         service.close()

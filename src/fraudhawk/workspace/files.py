@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from fraudhawk.workspace.document import Problem, WorkspaceFileError, load
+from fraudhawk.workspace.model import Section
 from fraudhawk.workspace.schema import workspace_schema
 from fraudhawk.workspace.sections import SECTIONS
 
 
-def read_workspace(path: Path) -> dict[str, Any]:
-    located = load(path, workspace_schema())
+def read_workspace(path: Path, sections: tuple[Section, ...] = SECTIONS) -> dict[str, Any]:
+    located = load(path, workspace_schema(sections))
     problems = []
-    for section in SECTIONS:
+    for section in sections:
         seen: set[Any] = set()
         for i, entry in enumerate(located.data.get(section.key) or []):
             key = entry[section.identity]
