@@ -523,6 +523,12 @@ def test_pruning_with_an_empty_file_deletes_everything_in_reverse_order(
         while afd.get_model_version(**key)["status"] == "TRAINING_IN_PROGRESS" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert afd.get_model_version(**key)["status"] == "ERROR"
+    # a failed training is not started again on every apply, only when asked
+    shown = apply(tmp_path / "rich.yaml", data, "--plan")
+    assert actions(shown)["model training cc_tfi"] == "unchanged"
+    assert "version 1.0 with these settings is ERROR (apply --retrain trains it again)" in shown.stdout
+    asked = apply(tmp_path / "rich.yaml", data, "--plan", "--retrain")
+    assert actions(asked)["model training cc_tfi"] == "train"
     result = apply(write(tmp_path / "empty.yaml", "version: 1\n"), data, "--prune")
     assert result.exit_code == 0, result.output
     deleted = [

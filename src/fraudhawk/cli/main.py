@@ -391,8 +391,14 @@ def predict(
     is_flag=True,
     help="Also delete what the data directory has and the file does not name (never done without it).",
 )
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Train again the models (train: true) whose training with the file's settings ended in ERROR or was "
+    "cancelled (never done without it).",
+)
 @_data_dir
-def apply_workspace(path: Path, plan_only: bool, prune: bool, data_dir: str | None) -> None:
+def apply_workspace(path: Path, plan_only: bool, prune: bool, retrain: bool, data_dir: str | None) -> None:
     """Make the data directory what the workspace file PATH declares, through AFD's operations.
 
     Shows the plan first: per resource create, update, unchanged, train, waiting (a detector version
@@ -406,7 +412,7 @@ def apply_workspace(path: Path, plan_only: bool, prune: bool, data_dir: str | No
     """
     from fraudhawk.cli.workspace import run_apply
 
-    sys.exit(run_apply(path, _settings(data_dir), plan_only=plan_only, prune=prune))
+    sys.exit(run_apply(path, _settings(data_dir), plan_only=plan_only, prune=prune, retrain=retrain))
 
 
 @main.command("export")

@@ -56,7 +56,7 @@ def show_report(report: Report) -> None:
         click.echo(line("not attempted", change, change.action))
 
 
-def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -> int:
+def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool, retrain: bool) -> int:
     from fraudhawk.workspace.files import read_workspace
 
     try:
@@ -68,7 +68,7 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool) -
     service = local_service(settings)
     try:
         call = local_call(service)
-        plan = make_plan(document, call, prune=prune)
+        plan = make_plan(document, call, prune=prune, retrain=retrain)
         show_plan(plan)
         if plan.refused:
             click.echo(f"nothing applied: {len(plan.refused)} change(s) refused (see the reasons above)", err=True)

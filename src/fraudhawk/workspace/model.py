@@ -50,6 +50,7 @@ class World:
     declared: dict[str, list[Entry]]
     current: dict[str, list[Entry]]
     prune: bool
+    retrain: bool = False  # train again models whose training with the declared settings failed
 
     def find(self, section: str, key: str, value: Any, *, declared: bool = True) -> Entry | None:
         source = self.declared if declared else self.current

@@ -55,8 +55,10 @@ class Plan:
         return [change for change in self.changes if change.action in ACTIONS_THAT_WRITE]
 
 
-def make_plan(document: dict[str, Any], call: Call, *, prune: bool, sections: Sections = SECTIONS) -> Plan:
-    world = World(declared(document, sections), snapshot(call, sections=sections), prune)
+def make_plan(
+    document: dict[str, Any], call: Call, *, prune: bool, retrain: bool = False, sections: Sections = SECTIONS
+) -> Plan:
+    world = World(declared(document, sections), snapshot(call, sections=sections), prune, retrain)
     forward: list[Change] = []
     backward: list[list[Change]] = []
     for section in sections:

@@ -33,6 +33,7 @@ MODEL_TYPES = ["ONLINE_FRAUD_INSIGHTS", "TRANSACTION_FRAUD_INSIGHTS", "ACCOUNT_T
 _ORDER = ["id", "type", "eventType", "description", "training", "train", "tags"]
 _DEFAULTS: dict[str, Any] = {"description": None, "training": None, "train": False, "tags": {}}
 _TRAINED = ("TRAINING_COMPLETE", "ACTIVE", "INACTIVE")
+_FAILED = ("ERROR", "TRAINING_CANCELLED")
 _TRAINING_ORDER = [
     "dataSource",
     "variables",
@@ -188,16 +189,20 @@ def _create_version(entry: Entry) -> dict[str, Any]:
     return params
 
 
-def _training_change(entry: Entry, old: Entry | None) -> Change | None:
+def _training_change(entry: Entry, old: Entry | None, retrain: bool) -> Change | None:
     if not entry["train"] or entry["training"] is None:
         return None
     name = entry["id"]
-    if old is not None and old["training"] == entry["training"]:
-        # a version that failed counts too: training again on every apply would not make it succeed
-        number, status = old["_newest"]
-        note = "" if status in _TRAINED else f"version {number} with these settings is {status}"
-        return Change("model training", name, UNCHANGED, note)
     why = "no version yet" if old is None or old["training"] is None else "settings differ from the newest version"
+    if old is not None and old["training"] == entry["training"]:
+        # a version that failed counts too, unless asked (--retrain): training again on every apply
+        # would break "applying twice changes nothing" and seldom make it succeed
+        number, status = old["_newest"]
+        if status not in _FAILED or not retrain:
+            note = "" if status in _TRAINED else f"version {number} with these settings is {status}"
+            note += " (apply --retrain trains it again)" if status in _FAILED else ""
+            return Change("model training", name, UNCHANGED, note)
+        why = f"version {number} with these settings is {status}; --retrain"
     step = ("CreateModelVersion", _create_version(entry))
     return Change("model training", name, TRAIN, f"starts training a new version ({why}); apply does not wait", [step])
 
@@ -258,7 +263,7 @@ def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Chan
     )
     have = {entry["id"]: entry for entry in current}
     for entry in declared:
-        change = _training_change(entry, have.get(entry["id"]))
+        change = _training_change(entry, have.get(entry["id"]), world.retrain)
         if change is not None:
             changes.append(change)
     return changes
