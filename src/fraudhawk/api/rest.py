@@ -148,8 +148,25 @@ class RestApi:
                 region=settings.region,
             )
         plain = rest_shapes.parse_request(await gateway.parse(body))
-        service = gateway.service
-        quick = gateway.quick(service, rest_shapes.OPERATION, len(body))
+        try:
+            return await self.evaluate(gateway.service, plain, detector_id, version_id, len(body), explain, request)
+        except FraudhawkError as error:  # GetEventPrediction's field names, in this API's
+            error.field = rest_shapes.plain_field(error.field)
+            raise
+
+    async def evaluate(
+        self,
+        service: Service,
+        plain: rest_shapes.PredictionRequest,
+        detector_id: str,
+        version_id: str | None,
+        size: int,
+        explain: bool,
+        request: Any,
+    ) -> dict[str, Any]:
+        """GetEventPrediction of the request, through the AFD endpoint's path; its answer in plain JSON."""
+        gateway = self.gateway
+        quick = gateway.quick(service, rest_shapes.OPERATION, size)
         if quick:  # as the AFD endpoint stages: a read of the plan the prediction loads anyway
             target = service.prediction_target(detector_id, version_id)
         else:
@@ -189,8 +206,7 @@ def _explain(query: str) -> bool:
 
 def error_body(error: FraudhawkError) -> bytes:
     """The one shape of every REST error."""
-    field = rest_shapes.plain_field(error.field)
-    return json.dumps({"error": {"type": error.code, "message": error.message, "field": field}}).encode()
+    return json.dumps({"error": {"type": error.code, "message": error.message, "field": error.field}}).encode()
 
 
 async def _error(send: Send, error: FraudhawkError, request_id: str, allow: str | None) -> None:
