@@ -516,6 +516,27 @@ def test_access_keys_as_api_key_bearer_or_sigv4(settings: Settings) -> None:
         assert call(server.url, "/v1/openapi.json", method="GET").status == 200
 
 
+@pytest.mark.postgres
+def test_prediction_on_postgresql(pg_url: str, tmp_path: Any) -> None:
+    """On PostgreSQL the look-up and the prediction run on worker threads, the write by the group's
+    writer thread: the same answer, record and errors."""
+    settings = Settings.load(data_dir=tmp_path / "data", database_url=pg_url, environ={})
+    with RunningServer(settings) as server:
+        afd = boto_client(server.url)
+        setup_catalog(afd)
+        everyone = rule(afd, "everyone", "$items >= 0", ["approve"])
+        afd.create_detector_version(detectorId="shop", rules=[everyone])
+        afd.update_detector_version_status(detectorId="shop", detectorVersionId="1", status="ACTIVE")
+        answer = call(server.url, PREDICT, {"eventId": "pg1", "variables": {"items": 4}})
+        assert answer.status == 200, answer.body
+        assert answer.body["outcomes"] == ["approve"]
+        [recorded] = records(afd, "pg1")
+        assert recorded["predictionTimestamp"] == answer.body["predictionTimestamp"]
+        missing = call(server.url, "/v1/detectors/shop/versions/5/predictions", {"variables": {"items": 4}})
+        assert missing.status == 404
+        assert missing.body["error"]["field"] == "version"
+
+
 def test_model_scores_and_explanations(lab: Lab) -> None:
     afd = lab.afd
     document = call(afd.meta.endpoint_url, "/v1/openapi.json", method="GET").body
