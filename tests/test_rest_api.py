@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from openapi_spec_validator import validate
 
 from fraudhawk import datagen
+from fraudhawk.api import rest_shapes
 from fraudhawk.settings import Settings
 from tests.browser import ConsoleSession
 from tests.helpers import OFI, Lab, RunningServer, boto_client, error_of, rule, setup_catalog, wait_status
@@ -419,6 +420,31 @@ BAD_REQUESTS: list[tuple[str, str, bytes, str, int, str, str | None]] = [
 ]
 
 
+# the bad requests whose shape alone is wrong: the documented request schema refuses them too
+SHAPE_ERRORS = {
+    "not an object",
+    "no variables",
+    "variables not an object",
+    "a value that is an object",
+    "a value that is an array",
+    "unknown field",
+    "entity not an object",
+    "entity id AFD refuses",
+    "event id not a string",
+}
+
+
+def test_the_request_schema_documents_what_the_server_checks(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["PredictionRequest"]
+    assert tuple(schema["properties"]) == rest_shapes.REQUEST_FIELDS
+    shape_cases = [case for case in BAD_REQUESTS if case[0] in SHAPE_ERRORS]
+    assert len(shape_cases) == len(SHAPE_ERRORS)
+    for _, _, data, *_ in shape_cases:
+        with pytest.raises(jsonschema.ValidationError):
+            conforms(document, "PredictionRequest", json.loads(data))
+    conforms(document, "PredictionRequest", {"variables": {"items": 1, "order_amount": 2.5, "is_member": None}})
+
+
 @pytest.mark.parametrize(
     ("path", "data", "content_type", "status", "kind", "field"),
     [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS],
@@ -593,3 +619,7 @@ def test_docs_page_renders_offline(console: ConsoleSession) -> None:
     assert page.get_by_text("X-Api-Key").count() >= 1
     assert all(url.startswith(console.url) for url in requested), requested  # nothing from elsewhere
     console.shot("rest-api-docs")
+    # the console's footer leads there
+    console.go("/")
+    console.page.locator("footer").get_by_role("link", name="REST API").click()
+    console.page.wait_for_url(console.url + "/v1/docs")
