@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 
 from fraudhawk import __version__, hosts
 from fraudhawk.api import auth, protocol, rest
-from fraudhawk.api.asgi import Receive, Scope, Send, header_lists, release, respond
+from fraudhawk.api.asgi import Receive, Scope, Send, every_header, headers_of, release, respond
 from fraudhawk.console.app import create_console
 from fraudhawk.errors import FraudhawkError, InternalError
 from fraudhawk.predictions.ingest import Written
@@ -102,9 +102,10 @@ class AfdApp:
     async def answer(self, scope: Scope, receive: Receive, send: Send, request: _InFlight) -> None:
         request_id = str(uuid.uuid4())
         try:
-            headers, every = header_lists(scope)
+            headers = headers_of(scope)
             settings = self.settings
             if settings.access_keys:
+                every = every_header(scope)
                 auth.precheck(settings.access_keys, every, settings.region)
                 body = await self.read_body(headers, receive, protocol.body_limit(headers, settings.max_body_bytes))
                 auth.verify(

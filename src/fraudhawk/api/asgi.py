@@ -19,16 +19,17 @@ async def respond(send: Send, status: int, body: bytes, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-def header_lists(scope: Scope) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The request's headers by lower-case name: the last value of each, and every value of each
-    (which SigV4 signs)."""
-    last: dict[str, str] = {}
+def headers_of(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name (the last value of a repeated one)."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def every_header(scope: Scope) -> dict[str, list[str]]:
+    """Every value of each of the request's headers by lower-case name, as SigV4 signs them."""
     every: dict[str, list[str]] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        last[name] = value
-        every.setdefault(name, []).append(value)
-    return last, every
+    for name, value in scope["headers"]:
+        every.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return every
 
 
 def release(error: BaseException) -> None:

@@ -23,7 +23,7 @@ import msgspec
 
 from fraudhawk import hosts
 from fraudhawk.api import auth, openapi, protocol, rest_shapes
-from fraudhawk.api.asgi import Receive, Scope, Send, header_lists, release, respond
+from fraudhawk.api.asgi import Receive, Scope, Send, every_header, headers_of, release, respond
 from fraudhawk.errors import (
     FraudhawkError,
     InternalError,
@@ -74,13 +74,13 @@ class RestApi:
         allow: str | None = None
         try:
             path, method = scope["path"], scope["method"]
-            headers, every = header_lists(scope)
+            headers = headers_of(scope)
             match = _PREDICTIONS.fullmatch(path)
             if match is not None:
                 allow = "POST"
                 if method != "POST":
                     raise MethodNotAllowedError(f"{path} answers POST only")
-                answer = await self.predict(scope, receive, headers, every, match[1], match[2], request)
+                answer = await self.predict(scope, receive, headers, match[1], match[2], request)
                 await _answer(send, 200, _encode(answer), JSON_TYPE, request_id)
             elif path in (openapi.OPENAPI_PATH, openapi.DOCS_PATH):
                 allow = "GET"
@@ -111,7 +111,6 @@ class RestApi:
         scope: Scope,
         receive: Receive,
         headers: dict[str, str],
-        every: dict[str, list[str]],
         detector_id: str,
         version_id: str | None,
         request: Any,
@@ -119,14 +118,15 @@ class RestApi:
         gateway = self.gateway
         settings = gateway.settings
         keys = settings.access_keys
-        signed = False
+        signed: dict[str, list[str]] | None = None  # the headers of a request to verify with SigV4
         if keys:
+            every = every_header(scope)
             api_key = auth.api_key_of(every)
             if api_key is not None:
                 auth.verify_api_key(keys, api_key)
             else:
                 auth.precheck(keys, every, settings.region)  # before the body: a stranger's is never read
-                signed = True
+                signed = every
         else:
             hosts.check_loopback_host(headers)
         explain = _explain(scope.get("query_string", b"").decode("latin-1"))
@@ -137,13 +137,13 @@ class RestApi:
             )
         limit = protocol.operation_limit(rest_shapes.OPERATION, settings.max_body_bytes)
         body = await gateway.read_body(headers, receive, limit)
-        if signed:
+        if signed is not None:
             auth.verify(
                 keys,
                 scope["method"],
                 scope.get("raw_path", b"").decode("latin-1") or scope["path"],
                 scope.get("query_string", b"").decode("latin-1"),
-                every,
+                signed,
                 body,
                 region=settings.region,
             )
