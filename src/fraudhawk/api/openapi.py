@@ -257,7 +257,12 @@ def _schemas() -> dict[str, Any]:
                             "description": "The error's AFD type, as GetEventPrediction would answer it.",
                             "examples": ["ValidationException", "ResourceNotFoundException"],
                         },
-                        "message": {"type": "string"},
+                        "message": {
+                            "type": "string",
+                            "description": "What is wrong. The checks GetEventPrediction makes word it in "
+                            "that operation's parameter names (eventVariables, entities); `field` is in this "
+                            "API's.",
+                        },
                         "field": {
                             "type": ["string", "null"],
                             "description": "The request field the error is about, in this API's names "
