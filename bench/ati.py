@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from import_events import peak_rss_mb
 from logins_other import VARIABLES as OTHER_VARIABLES
 from logins_other import generate as generate_other
-from predictions import serve, wrk
+from predictions import SATURATE, serve, wrk
 from run import machine, speed_probe
 from tfi_sparkov import _progress, _run
 
@@ -473,10 +473,10 @@ def throughput(data: DataSet, ati_dir: Path, ati_test: Path, work: Path, args: a
     rounds: dict[str, list[dict[str, Any]]] = {"ATI": [], "TFI": []}
     try:
         for kind, (_, port) in servers.items():
-            wrk(port, loads[kind][0], WARM_UP_SECONDS, work, 16, None)
+            wrk(port, loads[kind][0], WARM_UP_SECONDS, work, 16, SATURATE)
         for turn in (1, 2):
             for kind, (_, port) in servers.items():
-                measured = wrk(port, loads[kind][turn], args.seconds, work, 16, None)
+                measured = wrk(port, loads[kind][turn], args.seconds, work, 16, SATURATE)
                 rounds[kind].append(measured)
                 print(
                     f"  {kind} round {turn}: {measured['rate']:,.0f} predictions/s, p50 {measured['p50']:.2f} ms, "

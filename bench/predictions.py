@@ -3,7 +3,7 @@ loopback) and in-process, and batch prediction of Sparkov's fraudTest.
 
     .venv/bin/python bench/predictions.py [--train ../shared/data/sparkov/fraudTrain.csv.xz]
                                           [--test ../shared/data/sparkov/fraudTest.csv.xz] [--data-dir DIR]
-                                          [--seconds 20] [--workers N]
+                                          [--seconds 20] [--workers N] [--rest]
 
 Set-up (skipped when --data-dir already holds it): fraudTrain imported as stored events with
 `fraudhawk import`'s automatic typing, a Transaction Fraud Insights model trained on them and
@@ -13,7 +13,8 @@ its event, advances its card's history and records itself, as in production.
 
 Real-time requests are fraudTest's events with fresh event ids, each sent once, in file order per
 wrk thread. Prints requests/s at saturation, p50/p99 at about 500 requests/s, the library call's
-p50/p99, batch rows/s, and the machine.
+p50/p99, batch rows/s, and the machine. With --rest, also the REST prediction API at saturation
+(`POST /v1/detectors/cc_detector/predictions`, plain JSON, the same events with fresh ids).
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ function request()
     ["X-Amz-Target"] = "AWSHawksNestServiceFacade.GetEventPrediction"}, bodies[i])
 end
 """
+REST_PATH = f"/v1/detectors/{DETECTOR}/predictions"
+# The same load on the REST prediction API (plain JSON bodies)
+REST = SATURATE.replace(
+    """wrk.format("POST", "/", {["Content-Type"] = "application/x-amz-json-1.1",
+    ["X-Amz-Target"] = "AWSHawksNestServiceFacade.GetEventPrediction"}, bodies[i])""",
+    f"""wrk.format("POST", "{REST_PATH}", {{["Content-Type"] = "application/json"}}, bodies[i])""",
+)
 # The same, each connection waiting a random 0 to 2 x DELAY_MS after each answer: the connections
 # together send about connections / (DELAY_MS + latency) requests/s, at times that do not line up
 # (a fixed delay keeps them in step, and the bursts measure queueing, not the server).
@@ -128,9 +136,9 @@ def test_file(test: Path, work: Path) -> Path:
     return target
 
 
-def request_bodies(afd_test: Path, run: str) -> tuple[list[str], list[str], list[str]]:
-    """Request bodies for saturation, the paced run and the library call: fraudTest's events with
-    fresh ids. Only the bodies are kept, not the rows as dicts: half a million dicts held by this
+def request_bodies(afd_test: Path, run: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Request bodies for saturation, the paced run, the library call and the REST API: fraudTest's
+    events with fresh ids. Only the bodies are kept, not the rows as dicts: half a million dicts held by this
     process would slow every garbage collection of the library call measured in it."""
     with gzip.open(afd_test, "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -139,6 +147,7 @@ def request_bodies(afd_test: Path, run: str) -> tuple[list[str], list[str], list
         bodies(rows[:200_000], variables, f"s{run}"),
         bodies(rows[200_000:300_000], variables, f"p{run}"),
         bodies(rows[300_000:302_200], variables, f"l{run}"),
+        [rest_body(line) for line in bodies(rows[302_200:502_200], variables, f"r{run}")],
     )
 
 
@@ -160,11 +169,27 @@ def bodies(rows: list[dict[str, str]], variables: list[str], run: str) -> list[s
     return out
 
 
-def wrk(
-    port: int, lines: list[str], seconds: int, work: Path, connections: int, delay_ms: int | None
-) -> dict[str, Any]:
+def rest_body(line: str) -> str:
+    """A GetEventPrediction body as the REST prediction API's (the variables stay AFD's text)."""
+    request = json.loads(line)
+    entity = request["entities"][0]
+    return json.dumps(
+        {
+            "eventId": request["eventId"],
+            "eventTimestamp": request["eventTimestamp"],
+            "entity": {"type": entity["entityType"], "id": entity["entityId"]},
+            "variables": request["eventVariables"],
+        }
+    )
+
+
+def paced(delay_ms: int) -> str:
+    return PACED.replace("DELAY_MS", str(delay_ms))
+
+
+def wrk(port: int, lines: list[str], seconds: int, work: Path, connections: int, source: str) -> dict[str, Any]:
+    """Run wrk with the Lua script `source` over `lines`, the request bodies."""
     script = work / "load.lua"
-    source = SATURATE if delay_ms is None else PACED.replace("DELAY_MS", str(delay_ms))
     script.write_text(_setup_lua(source))
     data = work / f"bodies-{uuid.uuid4().hex}.jsonl"
     data.write_text("\n".join(lines) + "\n")
@@ -265,6 +290,7 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="server processes (default: as `fraudhawk serve`, one per core)"
     )
+    parser.add_argument("--rest", action="store_true", help="also load the REST prediction API at saturation")
     args = parser.parse_args()
     for path in (args.train, args.test):
         if not path.exists():
@@ -281,13 +307,14 @@ def main() -> None:
         # batch first: it stores nothing, while real-time predictions advance the cards' histories
         # past fraudTest's times (a later batch of fraudTest would then be scored as late events)
         figures = batch(data_dir, work / "s3")
-        saturation_load, paced_load, library_load = request_bodies(afd_test, uuid.uuid4().hex[:6])
+        saturation_load, paced_load, library_load, rest_load = request_bodies(afd_test, uuid.uuid4().hex[:6])
         server, port = serve(data_dir, args.workers)
         try:
-            saturated = wrk(port, saturation_load, args.seconds, work, 16, None)
+            saturated = wrk(port, saturation_load, args.seconds, work, 16, SATURATE)
             # 13 connections, each waiting 20 ms on average: about 500 requests/s when a round trip
             # takes about 6 ms more (measured: 11 connections gave 425-433/s; wrk has no fixed rate)
-            paced = wrk(port, paced_load, args.seconds, work, 13, 20)
+            steady = wrk(port, paced_load, args.seconds, work, 13, paced(20))
+            rested = wrk(port, rest_load, args.seconds, work, 16, REST) if args.rest else None
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -300,10 +327,16 @@ def main() -> None:
             f"{verdict('saturation', saturated['rate'])}"
         )
         print(
-            f"  paced (wrk -t2 -c13, 0-40 ms between requests per connection): {paced['rate']:,.0f} predictions/s, "
-            f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms, non-2xx {paced['errors']} "
-            f"{verdict('p99_ms_at_500', paced['p99'])}"
+            f"  paced (wrk -t2 -c13, 0-40 ms between requests per connection): {steady['rate']:,.0f} predictions/s, "
+            f"p50 {steady['p50']:.2f} ms, p99 {steady['p99']:.2f} ms, non-2xx {steady['errors']} "
+            f"{verdict('p99_ms_at_500', steady['p99'])}"
         )
+        if rested is not None:
+            print(
+                f"  REST API at saturation (wrk -t2 -c16 {args.seconds}s, POST {REST_PATH}): "
+                f"{rested['rate']:,.0f} predictions/s, p50 {rested['p50']:.2f} ms, p99 {rested['p99']:.2f} ms, "
+                f"non-2xx {rested['errors']}"
+            )
         print(
             f"in-process library call (2,000 sequential): p50 {p50:.3f} ms, p99 {p99:.3f} ms "
             f"{verdict('library_p50_ms', p50)}"

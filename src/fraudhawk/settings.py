@@ -164,7 +164,8 @@ TABLE: tuple[Setting, ...] = (
         "FRAUDHAWK_ACCESS_KEYS",
         ACCESS_KEYS,
         MappingProxyType({}),  # read-only: a default is shared by every Settings that takes it
-        "requests must carry a valid SigV4 signature from one of these keys. Keys may also be written one "
+        "requests must carry a valid SigV4 signature from one of these keys (the REST API also takes one "
+        "as `X-Api-Key: KEYID:secret`). Keys may also be written one "
         f"per line to `DATA_DIR/{ACCESS_KEYS_FILE}`",
         shown_default="none",
     ),

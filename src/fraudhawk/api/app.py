@@ -1,8 +1,10 @@
-"""The ASGI application: AFD's API at `POST /`, the web console on every other path, a health check.
+"""The ASGI application: AFD's API at `POST /`, the REST prediction API under `/v1/`, the web console
+on every other path, a health check.
 
-`POST /` is served by a plain ASGI handler: every prediction goes through it, and a framework's
-request and response objects would cost more than parsing the few headers AWS JSON needs. Starlette
-serves the rest (the console, the health check, and the start-up and shutdown of the service).
+`POST /` and `/v1/` are served by plain ASGI handlers: every prediction goes through them, and a
+framework's request and response objects would cost more than parsing the few headers they need.
+Both predict through `staged`. Starlette serves the rest (the console, the health check, and the
+start-up and shutdown of the service).
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import asyncio
 import gc
 import logging
 import threading
-import traceback
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -26,9 +26,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from fraudhawk import __version__, hosts
-from fraudhawk.api import auth, protocol
+from fraudhawk.api import auth, protocol, rest
+from fraudhawk.api.asgi import Receive, Scope, Send, every_header, headers_of, release, respond
 from fraudhawk.console.app import create_console
 from fraudhawk.errors import FraudhawkError, InternalError
+from fraudhawk.predictions.ingest import Written
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.service.operations import WouldBlock
 from fraudhawk.settings import Settings
@@ -43,13 +45,10 @@ WRITE_TRIES = 3  # a write the database refused for a transient reason (busy, a 
 FLUSH_RETRY_S = 0.0005
 FLUSH_PATIENCE_S = 0.02
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 
 class AfdApp:
-    """`POST /` handled directly; everything else (and the lifespan) by the Starlette app."""
+    """`POST /` and the REST API handled directly; everything else (and the lifespan) by the Starlette
+    app."""
 
     def __init__(self, settings: Settings, fallback: Starlette, state: dict[str, Service]) -> None:
         self.settings = settings
@@ -61,13 +60,28 @@ class AfdApp:
         self.limiter = anyio.CapacityLimiter(WORKER_THREADS)
         self.flush_handle: asyncio.Handle | None = None
         self.busy_since: float | None = None  # when a flush first found the writer lock taken
-        self.unqueued = 0  # AFD requests being handled that have not queued a write (yet)
+        self.unqueued = 0  # AFD and REST requests being handled that have not queued a write (yet)
+        self.rest = rest.RestApi(self, __version__)
+
+    @property
+    def service(self) -> Service:
+        return self.state["service"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
-            await self.afd(scope, receive, send)
-        else:
-            await self.fallback(scope, receive, send)
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if scope["method"] == "POST" and path == "/":
+                await self.afd(scope, receive, send)
+                return
+            if path.startswith(rest.PREFIX):  # before the console, which refuses a POST without its CSRF token
+                request = _InFlight()
+                self.unqueued += 1
+                try:
+                    await self.rest(scope, receive, send, request)
+                finally:
+                    self.queued(request)
+                return
+        await self.fallback(scope, receive, send)
 
     def handle(self, operation: str, body: bytes) -> dict[str, Any]:
         return self.state["service"].call(operation, protocol.parse_body(body))
@@ -88,15 +102,12 @@ class AfdApp:
     async def answer(self, scope: Scope, receive: Receive, send: Send, request: _InFlight) -> None:
         request_id = str(uuid.uuid4())
         try:
-            raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-            headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+            headers = headers_of(scope)
             settings = self.settings
             if settings.access_keys:
-                every: dict[str, list[str]] = defaultdict(list)
-                for name, value in raw_headers:
-                    every[name.decode("latin-1").lower()].append(value.decode("latin-1"))
+                every = every_header(scope)
                 auth.precheck(settings.access_keys, every, settings.region)
-                body = await self.read_body(headers, receive)
+                body = await self.read_body(headers, receive, protocol.body_limit(headers, settings.max_body_bytes))
                 auth.verify(
                     settings.access_keys,
                     scope["method"],
@@ -108,13 +119,13 @@ class AfdApp:
                 )
             else:
                 hosts.check_loopback_host(headers)
-                body = await self.read_body(headers, receive)
+                body = await self.read_body(headers, receive, protocol.body_limit(headers, settings.max_body_bytes))
             protocol.check_content_type(headers)
             operation = protocol.operation_of(headers)
             service = self.state["service"]
-            quick = len(body) <= QUICK_BODY_BYTES and service.is_quick(operation)
+            quick = self.quick(service, operation, len(body))
             if service.stages(operation):
-                result = await self.staged(service, operation, body, quick, request)
+                result, _ = await self.staged(service, operation, await self.parse(body), quick, request)
             elif quick:
                 result = self.handle(operation, body)
             else:
@@ -129,16 +140,23 @@ class AfdApp:
             internal = InternalError("Internal error")
             await _respond(send, internal.http_status, protocol.error_body(internal), request_id, internal.code)
 
-    async def staged(
-        self, service: Service, operation: str, body: bytes, quick: bool, request: _InFlight
-    ) -> dict[str, Any]:
-        """A prediction: evaluated here (or on a worker thread when it may wait), its write committed
-        with those of concurrent requests, then answered. The event loop never waits for the commit,
-        nor parses a large body (tens of megabytes would stall every other request for seconds)."""
+    async def parse(self, body: bytes) -> Any:
+        """The body's JSON. The event loop never parses a large body: tens of megabytes would stall
+        every other request for seconds."""
         if len(body) <= QUICK_BODY_BYTES:
-            params = protocol.parse_body(body)
-        else:
-            params = await anyio.to_thread.run_sync(protocol.parse_body, body, limiter=self.limiter)
+            return protocol.parse_body(body)
+        return await anyio.to_thread.run_sync(protocol.parse_body, body, limiter=self.limiter)
+
+    def quick(self, service: Service, operation: str, size: int) -> bool:
+        """Whether a request of `size` bytes for `operation` is served on the event loop."""
+        return size <= QUICK_BODY_BYTES and service.is_quick(operation)
+
+    async def staged(
+        self, service: Service, operation: str, params: Any, quick: bool, request: _InFlight
+    ) -> tuple[dict[str, Any], Written]:
+        """A prediction: evaluated here (or on a worker thread when it may wait), its write committed
+        with those of concurrent requests, then answered (with what the write reported). The event
+        loop never waits for the commit."""
         staged = None
         if quick:
             with suppress(WouldBlock):
@@ -162,7 +180,7 @@ class AfdApp:
                 if failure is None:
                     continue
                 raise failure from error
-            return staged.finish(written)
+            return staged.finish(written), written
         raise AssertionError("unreachable")  # pragma: no cover
 
     def schedule_flush(self, loop: asyncio.AbstractEventLoop, service: Service) -> None:
@@ -190,9 +208,8 @@ class AfdApp:
             self.busy_since = loop.time()
         self.flush_handle = loop.call_later(FLUSH_RETRY_S, self.flush, service)
 
-    async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
-        """The request body, refused as soon as it passes the limit (never buffered whole)."""
-        limit = protocol.body_limit(headers, self.settings.max_body_bytes)
+    async def read_body(self, headers: dict[str, str], receive: Receive, limit: int) -> bytes:
+        """The request body, refused as soon as it passes `limit` (never buffered whole)."""
         protocol.check_declared_length(headers, limit)
         chunks: list[bytes] = []
         size = 0
@@ -208,24 +225,6 @@ class AfdApp:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
-
-
-def release(error: BaseException) -> None:
-    """Let go of what a failed request's error holds: its traceback's frames (and those of the errors
-    it chains) keep their locals, among them the request's body and parsed parameters, and an error
-    caught in a frame forms a cycle with it that only the collector frees. The server collects
-    rarely (see the lifespan), so without this every failing request would pin its body."""
-    pending: list[BaseException] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if current.__traceback__ is not None:
-            traceback.clear_frames(current.__traceback__)  # skips frames still running (this one's callers)
-            current.__traceback__ = None
-        pending += [chained for chained in (current.__cause__, current.__context__) if chained is not None]
 
 
 class _InFlight:
@@ -259,15 +258,10 @@ def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None)
 
 
 async def _respond(send: Send, status: int, body: bytes, request_id: str, error_code: str | None = None) -> None:
-    headers = [
-        (b"content-type", protocol.CONTENT_TYPE.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-amzn-requestid", request_id.encode()),
-    ]
+    headers = [(b"content-type", protocol.CONTENT_TYPE.encode()), (b"x-amzn-requestid", request_id.encode())]
     if error_code is not None:
         headers.append((b"x-amzn-errortype", error_code.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await respond(send, status, body, headers)
 
 
 def create_app(settings: Settings, service: Service | None = None) -> AfdApp:

@@ -1,4 +1,6 @@
-"""AWS Signature Version 4 verification of incoming requests, against the server's own access keys.
+"""AWS Signature Version 4 verification of incoming requests, against the server's own access keys;
+and the REST API's key header, `X-Api-Key: KEYID:SECRET` (or `Authorization: Bearer KEYID:SECRET`),
+checked against the same keys.
 
 Only header-signed requests (what every AWS SDK sends) are accepted. The payload hash is computed
 from the body we received, so a body altered in transit fails verification.
@@ -36,6 +38,35 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = _hmac(key, region)
     key = _hmac(key, service)
     return _hmac(key, "aws4_request")
+
+
+API_KEY_HEADER = "x-api-key"
+BEARER = "Bearer "
+
+
+def api_key_of(headers: Mapping[str, list[str]]) -> str | None:
+    """The REST API key a request carries (`X-Api-Key`, or a bearer token), or None: then it must be
+    signed with SigV4."""
+    given = headers.get(API_KEY_HEADER)
+    if given:
+        return given[0].strip()
+    authorization = (headers.get("authorization") or [""])[0]
+    if authorization[: len(BEARER)].lower() == BEARER.lower():
+        return authorization[len(BEARER) :].strip()
+    return None
+
+
+def verify_api_key(keys: Mapping[str, str], api_key: str) -> str:
+    """Check an API key (`KEYID:SECRET`, one of the server's access keys); return the key id. The
+    secret is compared in constant time, and an unknown key id and a wrong secret get one answer."""
+    key_id, colon, secret = api_key.partition(":")
+    if not colon or not key_id or not secret:
+        raise IncompleteSignatureError("The API key must be KEYID:SECRET, an access key id and its secret")
+    expected = keys.get(key_id)
+    same = hmac.compare_digest((expected or "").encode(), secret.encode())
+    if expected is None or not same:
+        raise UnrecognizedClientError("The API key included in the request is invalid.")
+    return key_id
 
 
 def precheck(keys: Mapping[str, str], headers: Mapping[str, list[str]], region: str | None = None) -> None:

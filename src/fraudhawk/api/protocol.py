@@ -14,9 +14,10 @@ import msgspec
 
 from fraudhawk.errors import (
     FraudhawkError,
+    PayloadTooLargeError,
     SerializationError,
     UnknownOperationError,
-    ValidationError,
+    UnsupportedMediaTypeError,
 )
 
 TARGET_PREFIX = "AWSHawksNestServiceFacade."
@@ -24,10 +25,6 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 _ACCEPTED_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
-
-
-class BodyTooLargeError(ValidationError):
-    pass
 
 
 # AFD's own payload quota per operation (not adjustable there): a prediction request is small, so a
@@ -39,17 +36,21 @@ def body_limit(headers: Mapping[str, str], server_limit: int) -> int:
     """The most bytes the request's body may have: the operation's quota, within the server's."""
     target = headers.get("x-amz-target", "")
     operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+    return operation_limit(operation, server_limit)
+
+
+def operation_limit(operation: str, server_limit: int) -> int:
     return min(server_limit, PAYLOAD_LIMITS.get(operation, server_limit))
 
 
 def check_declared_length(headers: Mapping[str, str], limit: int) -> None:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
+        raise too_large(limit)
 
 
-def too_large(limit: int) -> BodyTooLargeError:
-    return BodyTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
+def too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"The request body is larger than the {limit} bytes this server accepts")
 
 
 def operation_of(headers: Mapping[str, str]) -> str:
@@ -64,7 +65,9 @@ def operation_of(headers: Mapping[str, str]) -> str:
 def check_content_type(headers: Mapping[str, str]) -> None:
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in _ACCEPTED_TYPES:
-        raise ValidationError(f"Content-Type {content_type or '(none)'!r} is not accepted: send {CONTENT_TYPE}")
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {content_type or '(none)'!r} is not accepted: send {CONTENT_TYPE}"
+        )
 
 
 def _no_constants(name: str) -> Any:

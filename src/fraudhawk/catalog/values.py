@@ -30,7 +30,9 @@ def utc_ms(text: str, field: str) -> int:
     """Epoch milliseconds of an API timestamp; ValidationException naming `field` if it is not one."""
     moment = parse_utc_timestamp(text)
     if moment is None:
-        raise ValidationError(f"{field} {text!r} must be an ISO-8601 UTC timestamp such as 2019-11-30T13:01:01Z")
+        raise ValidationError(
+            f"{field} {text!r} must be an ISO-8601 UTC timestamp such as 2019-11-30T13:01:01Z", field=field
+        )
     return int(moment.timestamp() * 1000)
 
 

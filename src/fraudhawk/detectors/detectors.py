@@ -31,7 +31,7 @@ def load_detector(conn: Connection, detector_id: str, lock: bool = False) -> Row
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        raise ResourceNotFoundError(f"The detector {detector_id} does not exist")
+        raise ResourceNotFoundError(f"The detector {detector_id} does not exist", field="detectorId")
     return row
 
 

@@ -27,9 +27,10 @@ LISTING_LIMIT = 1000  # a folder shows at most this many entries (the rest is sa
 class BadName(ValidationError):
     """A bucket or key that cannot name a file in the area; `field` says which one."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

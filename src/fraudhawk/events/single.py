@@ -26,23 +26,27 @@ def check_variables(spec: EventTypeSpec, variables: dict[str, str]) -> None:
     if unknown:
         raise ValidationError(
             f"eventVariables: {', '.join(unknown)} "
-            f"{'is not a variable' if len(unknown) == 1 else 'are not variables'} of event type {spec.name}"
+            f"{'is not a variable' if len(unknown) == 1 else 'are not variables'} of event type {spec.name}",
+            field=f"eventVariables.{unknown[0]}",
         )
     for name, value in variables.items():
         problem = value_problem(spec.variables[name], value)
         if problem:
-            raise ValidationError(f"eventVariables.{name}: value {value!r} is invalid: {problem}")
+            raise ValidationError(
+                f"eventVariables.{name}: value {value!r} is invalid: {problem}", field=f"eventVariables.{name}"
+            )
 
 
 def check_entities(spec: EventTypeSpec, entities: list[dict[str, str]]) -> tuple[str, str]:
     """The event's entity, which must be of one of the event type's entity types."""
     if len(entities) != 1:
-        raise ValidationError(f"entities must hold exactly one entity, got {len(entities)}")
+        raise ValidationError(f"entities must hold exactly one entity, got {len(entities)}", field="entities")
     entity = entities[0]
     if entity["entityType"] not in spec.entity_types:
         raise ValidationError(
             f"entities.1.entityType {entity['entityType']} is not an entity type of event type {spec.name} "
-            f"(its entity types: {', '.join(spec.entity_types)})"
+            f"(its entity types: {', '.join(spec.entity_types)})",
+            field="entities.1.entityType",
         )
     return entity["entityType"], entity["entityId"]
 

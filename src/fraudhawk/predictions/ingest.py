@@ -62,6 +62,7 @@ _INSERT_OUTCOME = "INSERT INTO prediction_outcomes (outcome, prediction_ms, pred
 class Written:
     stored: bool = False
     states: list[tuple[Key, int, EntityState]] = field(default_factory=list)  # to cache once committed
+    prediction_ms: int = 0  # the record's time: GetEventPredictionMetadata's predictionTimestamp
 
 
 def _store_event(conn: Connection, prediction: Prediction, prepared: Prepared) -> bool:
@@ -185,7 +186,7 @@ _GENERATION = "SELECT value FROM catalog_generation WHERE id = 1"
 def write(
     conn: Connection, ctx: Context, prediction: Prediction, known: Known, prepared: Prepared, prediction_ms: int
 ) -> Written:
-    written = Written()
+    written = Written(prediction_ms=prediction_ms)
     event = prediction.event
     if prediction.plan.spec.ingestion_enabled:
         written.stored = _store_event(conn, prediction, prepared)

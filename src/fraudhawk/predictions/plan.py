@@ -89,12 +89,15 @@ def resolve_version(conn: Connection, detector_id: str, version_id: str | None) 
     if version_id is not None:
         row = conn.execute(query.where(_dv.c.version == int(version_id))).first()
         if row is None:
-            raise ResourceNotFoundError(f"The detector version {version_id} of detector {detector_id} does not exist")
+            raise ResourceNotFoundError(
+                f"The detector version {version_id} of detector {detector_id} does not exist", field="detectorVersionId"
+            )
         return row
     row = conn.execute(query.where(_dv.c.status == "ACTIVE")).first()
     if row is None:
         raise ResourceNotFoundError(
-            f"The detector {detector_id} has no ACTIVE version: activate one, or name a detectorVersionId"
+            f"The detector {detector_id} has no ACTIVE version: activate one, or name a detectorVersionId",
+            field="detectorId",
         )
     return row
 

@@ -30,17 +30,19 @@ def check_event(plan: DetectorPlan, req: dict[str, Any]) -> EventInput:
     if req["eventTypeName"] != spec.name:
         raise ValidationError(
             f"eventTypeName: detector {plan.detector_id} evaluates events of type {spec.name}, "
-            f"not {req['eventTypeName']}"
+            f"not {req['eventTypeName']}",
+            field="eventTypeName",
         )
     variables: dict[str, str] = dict(req["eventVariables"])
     if not variables:
-        raise ValidationError("eventVariables: provide at least one event variable")
+        raise ValidationError("eventVariables: provide at least one event variable", field="eventVariables")
     check_variables(spec, variables)
     for model in plan.models:
         if model.variables and not model.variables & variables.keys():
             raise ValidationError(
                 f"eventVariables: model {model.model_id} reads {', '.join(sorted(model.variables))}; "
-                "provide at least one of them"
+                "provide at least one of them",
+                field="eventVariables",
             )
     entity_type, entity_id = check_entities(spec, req["entities"])
     return EventInput(
@@ -61,6 +63,24 @@ class Staged:
 
     write: Callable[[Connection], ingest.Written]
     finish: Callable[[ingest.Written], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a GetEventPrediction of a detector evaluates: the version and its event type."""
+
+    detector_id: str
+    version: int
+    event_type: str
+    entity_types: tuple[str, ...]
+
+
+def target(ctx: Context, detector_id: str, version_id: str | None) -> Target:
+    """The detector version a prediction would use (the one named, else the ACTIVE one), from the
+    plan a prediction loads anyway: what a caller needs to fill in a request's defaults."""
+    with ctx.db.quick() as conn:
+        plan = ctx.plans.lookup(ctx, conn, detector_id, version_id)
+    return Target(plan.detector_id, plan.version, plan.spec.name, plan.spec.entity_types)
 
 
 class WouldBlock(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,18 @@ SERVICE_NAME = "frauddetector"
 PATTERN_OVERRIDES = {"s3BucketLocation": r"^(s3://.+|file://.+|/.+)$"}
 _MAX_REPORTED = 10
 _encode_json = msgspec.json.Encoder().encode
+
+
+class Problem(str):
+    """One way a value breaks its shape: AWS's message, and the path of the member it is about
+    (`eventVariables.amount.value`), which a ValidationError names as its `field`."""
+
+    path: str
+
+    def __new__(cls, path: str, text: str) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.path = path
+        return problem
 
 
 @cache
@@ -56,11 +69,19 @@ def validate_input(operation: str, params: Any) -> dict[str, Any]:
         return params
     problems = check(shape, params, "")
     if problems:
-        raise ValidationError(format_problems(problems))
+        raise ValidationError(format_problems(problems), field=problems[0].path or None)
     if _may_hold_bad_text(params):
         check_text(params)
     cleaned: dict[str, Any] = _without_nulls(params)
     return cleaned
+
+
+def validate_members(operation: str, params: dict[str, Any]) -> None:
+    """Check some members of an operation's request (those given, not None) ahead of the rest."""
+    members = operation_model(operation).input_shape.members
+    problems = [p for name, value in params.items() if value is not None for p in check(members[name], value, name)]
+    if problems:
+        raise ValidationError(format_problems(problems), field=problems[0].path)
 
 
 def _without_nulls(value: Any) -> Any:
@@ -99,7 +120,7 @@ def check_text(value: Any) -> None:
             check_text(item)
 
 
-def format_problems(problems: list[str]) -> str:
+def format_problems(problems: Sequence[str]) -> str:
     count = len(problems)
     shown = "; ".join(problems[:_MAX_REPORTED])
     more = f"; and {count - _MAX_REPORTED} more" if count > _MAX_REPORTED else ""
@@ -112,7 +133,7 @@ def check_output(operation: str, response: dict[str, Any]) -> list[str]:
     shape = operation_model(operation).output_shape
     if shape is None:
         return [] if not response else [f"{operation} has no output, got {sorted(response)}"]
-    return check(shape, response, "")
+    return list(check(shape, response, ""))
 
 
 def _describe(value: Any, shape: Shape) -> str:
@@ -139,23 +160,31 @@ def _string_rule(shape: Shape) -> tuple[int | None, int | None, frozenset[str] |
     )
 
 
-def check(shape: Shape, value: Any, path: str) -> list[str]:
+def check(shape: Shape, value: Any, path: str) -> list[Problem]:
     """Every way `value` breaks `shape`, as AWS-style messages."""
     kind = shape.type_name
     if kind == "string" and _fine_string(_string_rule(shape), value):
         return []  # the usual case; otherwise the checks below say why
     if kind == "structure":
         if not isinstance(value, dict):
-            return [f"{_fail(value, shape, path)} be an object"]
-        problems: list[str] = []
+            return [Problem(path, f"{_fail(value, shape, path)} be an object")]
+        problems: list[Problem] = []
         members = shape.members
         for name in value:
             if name not in members:
-                problems.append(f"Unknown parameter '{_join(path, name)}': must be one of {', '.join(members)}")
+                problems.append(
+                    Problem(
+                        _join(path, name),
+                        f"Unknown parameter '{_join(path, name)}': must be one of {', '.join(members)}",
+                    )
+                )
         for name in shape.required_members:
             if value.get(name) is None:
                 problems.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
+                    Problem(
+                        _join(path, name),
+                        f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null",
+                    )
                 )
         for name, member in members.items():
             if value.get(name) is not None:
@@ -163,19 +192,22 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
         return problems
     if kind == "list":
         if not isinstance(value, list):
-            return [f"{_fail(value, shape, path)} be a list"]
+            return [Problem(path, f"{_fail(value, shape, path)} be a list")]
         problems = _bounds(shape, len(value), value, path, "have length")
         for index, item in enumerate(value, start=1):
             if item is None:
                 problems.append(
-                    f"Value null at '{path}.{index}.member' failed to satisfy constraint: Member must not be null"
+                    Problem(
+                        f"{path}.{index}.member",
+                        f"Value null at '{path}.{index}.member' failed to satisfy constraint: Member must not be null",
+                    )
                 )
             else:
                 problems.extend(check(shape.member, item, f"{path}.{index}.member"))
         return problems
     if kind == "map":
         if not isinstance(value, dict):
-            return [f"{_fail(value, shape, path)} be an object"]
+            return [Problem(path, f"{_fail(value, shape, path)} be an object")]
         if _fine_text_map(shape, value):
             return []  # the usual map of strings (event variables): otherwise the checks below say why
         problems = _bounds(shape, len(value), value, path, "have length")
@@ -183,45 +215,48 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:
             problems.extend(check(shape.key, key, f"{path}.{key}.key"))
             if item is None:
                 problems.append(
-                    f"Value null at '{path}.{key}.value' failed to satisfy constraint: Member must not be null"
+                    Problem(
+                        f"{path}.{key}.value",
+                        f"Value null at '{path}.{key}.value' failed to satisfy constraint: Member must not be null",
+                    )
                 )
             else:
                 problems.extend(check(shape.value, item, f"{path}.{key}.value"))
         return problems
     if kind == "string":
         if not isinstance(value, str):
-            return [f"{_fail(value, shape, path)} be a string"]
+            return [Problem(path, f"{_fail(value, shape, path)} be a string")]
         problems = _bounds(shape, len(value), value, path, "have length")
         enum = shape.enum
         if enum and value not in enum:
-            problems.append(f"{_fail(value, shape, path)} satisfy enum value set: [{', '.join(enum)}]")
+            problems.append(Problem(path, f"{_fail(value, shape, path)} satisfy enum value set: [{', '.join(enum)}]"))
         pattern = PATTERN_OVERRIDES.get(shape.name, shape.metadata.get("pattern"))
         if pattern and not _pattern(pattern).fullmatch(value):
-            problems.append(f"{_fail(value, shape, path)} satisfy regular expression pattern: {pattern}")
+            problems.append(Problem(path, f"{_fail(value, shape, path)} satisfy regular expression pattern: {pattern}"))
         return problems
     if kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):
-            return [f"{_fail(value, shape, path)} be an integer"]
+            return [Problem(path, f"{_fail(value, shape, path)} be an integer")]
         return _bounds(shape, value, value, path, "have value")
     if kind in ("float", "double"):
         if not isinstance(value, int | float) or isinstance(value, bool):
-            return [f"{_fail(value, shape, path)} be a number"]
+            return [Problem(path, f"{_fail(value, shape, path)} be a number")]
         return _bounds(shape, value, value, path, "have value")
     if kind == "boolean":
-        return [] if isinstance(value, bool) else [f"{_fail(value, shape, path)} be a boolean"]
+        return [] if isinstance(value, bool) else [Problem(path, f"{_fail(value, shape, path)} be a boolean")]
     if kind == "blob":
         if not isinstance(value, str):
-            return [f"{_fail(value, shape, path)} be a base64-encoded string"]
+            return [Problem(path, f"{_fail(value, shape, path)} be a base64-encoded string")]
         try:
             base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            return [f"{_fail(value, shape, path)} be a base64-encoded string"]
+            return [Problem(path, f"{_fail(value, shape, path)} be a base64-encoded string")]
         return []
     if kind == "timestamp":
         return (
             []
             if isinstance(value, str | int | float) and not isinstance(value, bool)
-            else [f"{_fail(value, shape, path)} be a timestamp"]
+            else [Problem(path, f"{_fail(value, shape, path)} be a timestamp")]
         )
     return []
 
@@ -256,13 +291,13 @@ def _fail(value: Any, shape: Shape, path: str) -> str:
     return f"{_describe(value, shape)} {where} failed to satisfy constraint: Member must"
 
 
-def _bounds(shape: Shape, size: int | float, value: Any, path: str, what: str) -> list[str]:
+def _bounds(shape: Shape, size: int | float, value: Any, path: str, what: str) -> list[Problem]:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     unit = "length" if what == "have length" else "value"
     if low is not None and size < low:
-        return [f"{_fail(value, shape, path)} have {unit} greater than or equal to {low}"]
+        return [Problem(path, f"{_fail(value, shape, path)} have {unit} greater than or equal to {low}")]
     if high is not None and size > high:
-        return [f"{_fail(value, shape, path)} have {unit} less than or equal to {high}"]
+        return [Problem(path, f"{_fail(value, shape, path)} have {unit} less than or equal to {high}")]
     return []
 
 

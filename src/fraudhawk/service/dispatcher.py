@@ -21,7 +21,7 @@ from fraudhawk.errors import (
 )
 from fraudhawk.events.store import SegmentCache
 from fraudhawk.jobs import Worker
-from fraudhawk.predictions import plan
+from fraudhawk.predictions import plan, realtime
 from fraudhawk.predictions.ingest import TrackedVersions
 from fraudhawk.predictions.plan import PlanCache
 from fraudhawk.predictions.records import PruneClock
@@ -110,6 +110,15 @@ class Service:
             raise
         except Exception as error:
             raise self.failure(operation, error, last_try=True) or error from error
+
+    def prediction_target(self, detector_id: str, version_id: str | None) -> realtime.Target:
+        """The detector version GetEventPrediction would evaluate for these parameters, and its event
+        type (what the REST API fills a request's defaults from); the same checks and errors."""
+        contract.validate_members("GetEventPrediction", {"detectorId": detector_id, "detectorVersionId": version_id})
+        try:
+            return realtime.target(self.context, detector_id, version_id)
+        except Exception as error:
+            raise self.failure("GetEventPrediction", error, last_try=True) or error from error
 
     def failure(self, operation: str, error: BaseException, *, last_try: bool) -> FraudhawkError | None:
         """The error to answer for a failure, or None when trying again may succeed."""
