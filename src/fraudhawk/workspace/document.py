@@ -149,7 +149,8 @@ def _message(error: jsonschema.ValidationError) -> str:
 def _position(located: Located, error: jsonschema.ValidationError) -> tuple[int, int]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        schema = error.schema
+        allowed = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
         extra = sorted(key for key in error.instance if key not in allowed)
         if extra:
             return located.where(path, str(extra[0]))
