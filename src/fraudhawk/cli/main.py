@@ -1,4 +1,4 @@
-"""`fraudhawk serve | settings | migrate | call | import | train | predict | operations`."""
+"""`fraudhawk serve | settings | migrate | call | import | train | predict | operations | pipelines | runs`."""
 
 from __future__ import annotations
 
@@ -391,3 +391,13 @@ def operations() -> None:
 
     for name in sorted(operation_names()):
         click.echo(f"{'yes' if name in OPERATIONS else 'no ':3}  {name}")
+
+
+def _register() -> None:
+    from fraudhawk.cli.pipelines import pipelines, runs_command
+
+    main.add_command(pipelines)
+    main.add_command(runs_command)
+
+
+_register()
