@@ -86,7 +86,6 @@ class _Run:
                 status=status,
                 detail=detail,
                 result=json.dumps(self.result, sort_keys=True),
-                started_ms=step.row.started_ms or now_ms(),
             )
         self.stage = stage
 
@@ -108,6 +107,9 @@ class _Run:
             declared.get_pipeline(self.ctx.db, self.row.pipeline) if found is not None else self.result["pipeline"]
         )
         ((self.kind, self.action),) = self.pipeline["action"].items()
+        if self.row.started_ms is None:
+            with self.job.step() as step:
+                step.progress(started_ms=now_ms(), status=runs.RUNNING)
         stages: dict[str, Callable[[], None]] = {
             "start": self.start,
             "import": self.start_import,
@@ -290,7 +292,7 @@ class _Run:
                     self.wait(f"waiting: version {training[0]} is training", runs.WAITING)
                 del request["trainingDataSchema"], request["trainingDataSource"]
                 try:
-                    made = self.call("UpdateModelVersion", {**request, "majorVersionNumber": f"{major}.0"})
+                    made = self.call("UpdateModelVersion", {**request, "majorVersionNumber": str(major)})
                 except ValidationError as error:
                     if "Simultaneous training" not in error.message:
                         raise
