@@ -58,39 +58,6 @@ def _time(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def describe_action(entry: dict[str, Any]) -> str:
-    """An action in a few words, for lists."""
-    ((kind, body),) = entry["action"].items()
-    if kind == "import":
-        return f"import into {body['eventType']}"
-    if kind == "train":
-        major = f" {body['majorVersion']}.x" if "majorVersion" in body else ""
-        guard = f", activate if AUC drop <= {body['activate']['maxAucDrop']:g}" if "activate" in body else ""
-        return f"train {body['modelId']} ({body['mode']}{major}, {body['data']} data{guard})"
-    version = f" v{body['detectorVersion']}" if "detectorVersion" in body else ""
-    return f"batch predict with {body['detectorId']}{version} into {body['output']}"
-
-
-def describe_result(run: dict[str, Any]) -> str:
-    """What a run made, in a few words."""
-    result = run["result"]
-    said = []
-    if "importJob" in result:
-        said.append(f"import {result['importJob']}")
-    if "modelVersion" in result:
-        auc = f" (AUC {result['auc']:.4f})" if result.get("auc") is not None else ""
-        said.append(f"version {result['modelVersion']}{auc}")
-    if "activation" in result:
-        said.append(
-            "activated" if result["activation"]["activate"] else f"kept inactive: {result['activation']['why']}"
-        )
-    if result.get("detectorVersion"):
-        said.append(f"detector version {result['detectorVersion']['version']}")
-    if "output" in result:
-        said.append(f"output {result['output']}")
-    return "; ".join(said)
-
-
 @click.group("pipelines", invoke_without_command=True)
 @_where
 @click.pass_context
@@ -111,7 +78,7 @@ def pipelines(
         state = "enabled" if entry["enabled"] else "disabled"
         latest = f"{run['status']} {run['file']} ({_time(run['createdMs'])})" if run else "no runs yet"
         click.echo(f"{entry['name']}  [{state}]  {entry['source']}{entry['pattern']}")
-        click.echo(f"    {describe_action(entry)}{', transformed' if 'transform' in entry else ''}")
+        click.echo(f"    {declared.describe_action(entry)}{', transformed' if 'transform' in entry else ''}")
         click.echo(f"    last run: {latest}")
 
 
@@ -320,7 +287,7 @@ def runs_command(
             f"    seen {_time(run['createdMs'])}{took}"
             + (f", attempt {run['attempts']}" if run["attempts"] > 1 else "")
         )
-        made = describe_result(run)
+        made = runs.describe_result(run)
         if made:
             click.echo(f"    {made}")
         if run["detail"]:

@@ -370,3 +370,16 @@ def delete_pipeline(db: Database, name: str) -> None:
     with db.write() as conn:
         if not conn.execute(delete(_table).where(_table.c.name == name)).rowcount:
             raise ResourceNotFoundError(f"There is no pipeline {name!r}")
+
+
+def describe_action(entry: dict[str, Any]) -> str:
+    """An action in a few words, for lists."""
+    ((kind, body),) = entry["action"].items()
+    if kind == "import":
+        return f"import into {body['eventType']}"
+    if kind == "train":
+        major = f" {body['majorVersion']}.x" if "majorVersion" in body else ""
+        guard = f", activate if AUC drop <= {body['activate']['maxAucDrop']:g}" if "activate" in body else ""
+        return f"train {body['modelId']} ({body['mode']}{major}, {body['data']} data{guard})"
+    version = f" v{body['detectorVersion']}" if "detectorVersion" in body else ""
+    return f"batch predict with {body['detectorId']}{version} into {body['output']}"

@@ -158,3 +158,23 @@ def retry(db: Database, run_id: str) -> None:
                 attempts=row.attempts + 1,
             )
         )
+
+
+def describe_result(run: dict[str, Any]) -> str:
+    """What a run made, in a few words."""
+    result = run["result"]
+    said = []
+    if "importJob" in result:
+        said.append(f"import {result['importJob']}")
+    if "modelVersion" in result:
+        auc = f" (AUC {result['auc']:.4f})" if result.get("auc") is not None else ""
+        said.append(f"version {result['modelVersion']}{auc}")
+    if "activation" in result:
+        said.append(
+            "activated" if result["activation"]["activate"] else f"kept inactive: {result['activation']['why']}"
+        )
+    if result.get("detectorVersion"):
+        said.append(f"detector version {result['detectorVersion']['version']}")
+    if "output" in result:
+        said.append(f"output {result['output']}")
+    return "; ".join(said)
