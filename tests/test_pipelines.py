@@ -146,7 +146,7 @@ def declare_stack(afd: Any) -> None:
     afd.put_detector(detectorId="cc_detector", eventTypeName=EVENT_TYPE)
 
 
-PIPELINES = [
+PIPELINES: list[dict[str, Any]] = [
     {
         "name": "train-major",
         "source": f"s3://{BUCKET}/glue_transformed/",
@@ -311,7 +311,7 @@ def test_kill_mid_run_processes_every_file_once(server: Server, tmp_path: Path) 
     declare_stack(afd)
     settings = server.settings()
     db = Database(settings.database_url)
-    declared.put_pipeline(db, settings, {**PIPELINES[0], "action": {"train": {**PIPELINES[0]["action"]["train"]}}})
+    declared.put_pipeline(db, settings, PIPELINES[0])
     imports = {"name": "store", "source": f"s3://{BUCKET}/raw/", "transform": TRANSFORM}
     declared.put_pipeline(db, settings, {**imports, "action": {"import": {"eventType": EVENT_TYPE}}})
     train, stored = tmp_path / "train.csv", tmp_path / "stored.csv"
