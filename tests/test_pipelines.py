@@ -3,6 +3,7 @@ real `fraudhawk serve` processes (killed with SIGKILL mid-run, and two replicas 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,12 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
 from fraudhawk import datagen
 from fraudhawk.errors import ValidationError
 from fraudhawk.pipelines import declared, runs, sources
+from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
 from tests.helpers import boto_client, free_port, start_server_process
@@ -495,3 +498,103 @@ def test_which_files_a_pipeline_takes() -> None:
     grown = sources.Seen("a.csv", "s3://b/a.csv", 20, 2)
     assert sightings.settled("p", [grown]) == []
     assert sightings.settled("p", [grown]) == [grown]
+
+
+# --- other sources and data -------------------------------------------------------------------------
+
+
+def wait_run(db: Database, pipeline: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = wait_for(
+        f"a run of {pipeline}",
+        lambda: [r for r in runs.list_runs(db, pipeline) if r["status"] in (runs.SUCCEEDED, runs.FAILED)],
+        db,
+    )
+    (run,) = found
+    assert run["status"] == runs.SUCCEEDED, run
+    return run
+
+
+def test_training_on_stored_events(tmp_path: Path) -> None:
+    """data: stored: the file is imported, then the model trains on every stored event (TFI)."""
+    settings = Settings.load(data_dir=tmp_path / "data", environ={"FRAUDHAWK_PIPELINE_SCAN_INTERVAL": SCAN})
+    service = Service(settings)
+    try:
+        entry = {
+            "name": "tfi",
+            "source": f"s3://{BUCKET}/stored/",
+            "transform": TRANSFORM,
+            "action": {
+                "train": {
+                    "modelId": "tfi_model",
+                    "modelType": "TRANSACTION_FRAUD_INSIGHTS",
+                    "eventType": EVENT_TYPE,
+                    "data": "stored",
+                }
+            },
+        }
+        declared.put_pipeline(service.db, settings, entry)
+        raw = tmp_path / "raw.csv"
+        datagen.kaggle_transactions(raw, cards=60, days=60, seed=3)
+        assert settings.s3_root is not None
+        (settings.s3_root / BUCKET / "stored").mkdir(parents=True)
+        shutil.copyfile(raw, settings.s3_root / BUCKET / "stored" / "fraudTrain.csv")
+        run = wait_run(service.db, "tfi")
+        assert run["result"]["imported"] == {"stored": run["result"]["transformed"]["rows"], "rejected": 0}
+        version = service.call(
+            "DescribeModelVersions", {"modelId": "tfi_model", "modelType": "TRANSACTION_FRAUD_INSIGHTS"}
+        )["modelVersionDetails"]
+        assert [(v["modelVersionNumber"], v["trainingDataSource"], v["status"]) for v in version] == [
+            ("1.0", "INGESTED_EVENTS", "TRAINING_COMPLETE")
+        ]
+    finally:
+        service.close()
+
+
+@pytest.fixture
+def s3_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real S3-compatible server (moto's, over HTTP on a loopback port) that boto3 is pointed at."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    store.start()
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield boto3.client("s3")
+    finally:
+        store.stop()
+
+
+def test_a_real_s3_prefix_is_watched(tmp_path: Path, s3_store: Any) -> None:
+    settings = Settings.load(
+        data_dir=tmp_path / "data", s3_root="remote", environ={"FRAUDHAWK_PIPELINE_SCAN_INTERVAL": SCAN}
+    )
+    s3_store.create_bucket(Bucket=BUCKET)
+    service = Service(settings)
+    try:
+        entry = {
+            "name": "store",
+            "source": f"s3://{BUCKET}/landing/",
+            "transform": TRANSFORM,
+            "action": {"import": {"eventType": EVENT_TYPE}},
+        }
+        declared.put_pipeline(service.db, settings, entry)
+        raw = tmp_path / "raw.csv"
+        datagen.kaggle_transactions(raw, cards=10, days=5, seed=1)
+        s3_store.upload_file(str(raw), BUCKET, "landing/2024/day1.csv")
+        s3_store.put_object(Bucket=BUCKET, Key="landing/notes.txt", Body=b"not a CSV")
+        run = wait_run(service.db, "store")
+        assert (run["file"], run["size"]) == ("2024/day1.csv", raw.stat().st_size)
+        assert run["checksum"] == hashlib.sha256(raw.read_bytes()).hexdigest()
+        job = service.call("GetBatchImportJobs", {"jobId": run["result"]["importJob"]})["batchImports"][0]
+        assert job["processedRecordsCount"] == run["result"]["transformed"]["rows"] > 0
+        time.sleep(6 * float(SCAN))
+        assert len(runs.list_runs(service.db)) == 1
+    finally:
+        service.close()

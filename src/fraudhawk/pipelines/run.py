@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select
 
 from fraudhawk.context import Context
-from fraudhawk.errors import ResourceNotFoundError, ValidationError
+from fraudhawk.errors import ConflictError, FraudhawkError, ResourceNotFoundError, ThrottlingError, ValidationError
 from fraudhawk.events import raw, rawimport
-from fraudhawk.jobs import COMPLETE, Deferred, Failed, Job, Kind, Outcome
+from fraudhawk.jobs import COMPLETE, Deferred, Failed, Job, JobInterrupt, Kind, Outcome
 from fraudhawk.pipelines import declared, guard, runs, sources
 from fraudhawk.storage import schema
 from fraudhawk.storage.clock import now_ms
@@ -99,13 +99,14 @@ class _Run:
     # --- the stages -------------------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        with self.ctx.db.read() as conn:
-            found = conn.execute(select(schema.pipelines).where(schema.pipelines.c.name == self.row.pipeline)).first()
-        if found is None and self.stage == "start":
-            raise Failed(f"The pipeline {self.row.pipeline} was deleted before the run started")
-        self.pipeline = (
-            declared.get_pipeline(self.ctx.db, self.row.pipeline) if found is not None else self.result["pipeline"]
-        )
+        # the pipeline as the run began: a change to it applies to the next files, not half-way
+        if "pipeline" in self.result:
+            self.pipeline = self.result["pipeline"]
+        else:
+            try:
+                self.pipeline = declared.get_pipeline(self.ctx.db, self.row.pipeline)
+            except ResourceNotFoundError:
+                raise Failed(f"The pipeline {self.row.pipeline} was deleted before the run started") from None
         ((self.kind, self.action),) = self.pipeline["action"].items()
         if self.row.started_ms is None:
             with self.job.step() as step:
@@ -423,15 +424,25 @@ class _Run:
 
 
 def run_job(ctx: Context, call: Call, job: Job) -> Outcome:
+    """Run (or resume) the run to its end, or until it must wait. A refusal of one of AFD's operations
+    fails the run with AFD's words; a busy database or a concurrent change is tried again later."""
     try:
         return _Run(ctx, call, job).run()
-    except Failed:
+    except (ThrottlingError, ConflictError):
+        raise Deferred from None
+    except JobInterrupt as interrupt:
+        if not isinstance(interrupt, Failed):
+            raise  # waiting, stopping or taken over: the work folder is still needed
         sources.remove_tree(work_folder(ctx, job.row.run_id))
         raise
-    except (ValidationError, ResourceNotFoundError) as error:
-        # an AFD operation refused the run's request: a reason for the user, not a crash
+    except FraudhawkError as error:
         sources.remove_tree(work_folder(ctx, job.row.run_id))
+        if error.http_status >= 500:
+            raise
         raise Failed(error.message) from None
+    except BaseException:
+        sources.remove_tree(work_folder(ctx, job.row.run_id))
+        raise
 
 
 def kind(ctx: Context, call: Call) -> Kind:
