@@ -18,8 +18,10 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from fraudhawk import datagen
+from fraudhawk.cli.main import main
 from fraudhawk.errors import ValidationError
 from fraudhawk.pipelines import declared, runs, sources
 from fraudhawk.service.dispatcher import Service
@@ -598,3 +600,58 @@ def test_a_real_s3_prefix_is_watched(tmp_path: Path, s3_store: Any) -> None:
         assert len(runs.list_runs(service.db)) == 1
     finally:
         service.close()
+
+
+def test_the_command_line_manages_pipelines(tmp_path: Path) -> None:
+    data, s3 = str(tmp_path / "data"), str(tmp_path / "s3")
+
+    def cli(*args: str, ok: bool = True) -> str:
+        # in this process (the other tests run `fraudhawk` as a process of its own)
+        result = CliRunner().invoke(main, [*args, "--data-dir", data, "--s3-root", s3])
+        assert (result.exit_code == 0) is ok, result.output
+        return result.output
+
+    said = cli(
+        "pipelines", "create", "score", "--source", f"s3://{BUCKET}/batch_predict", "--action", "batch-predict",
+        "--detector-id", "cc_detector", "--output", f"s3://{BUCKET}/out/",
+    )  # fmt: skip
+    assert said == "created: score\n"
+    shown = yaml.safe_load(cli("pipelines", "show", "score"))
+    assert shown["action"] == {"batchPredict": {"detectorId": "cc_detector", "output": f"s3://{BUCKET}/out/"}}
+    assert shown["source"] == f"s3://{BUCKET}/batch_predict/"
+    assert "[enabled]" in cli("pipelines")
+    assert cli("pipelines", "disable", "score") == "disabled: score\n"
+    assert "[disabled]" in cli("pipelines")
+    cli("pipelines", "enable", "score")
+
+    # a declaration file is checked whole before anything is written; the error names the field
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            [
+                {"name": "ok", "source": f"s3://{BUCKET}/a/", "action": {"import": {"eventType": "t"}}},
+                {"name": "wrong", "source": f"s3://{BUCKET}/b/", "action": {"train": {"modelId": "m"}}},
+            ]
+        )
+    )
+    assert "pipelines[1].action.train.modelType: is required" in cli("pipelines", "put", str(bad), ok=False)
+    assert [p["name"] for p in yaml.safe_load_all(cli("pipelines", "show", "score"))] == ["score"]
+    assert "ok" not in cli("pipelines")
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps({"name": "other", "source": f"s3://{BUCKET}/a/", "action": {"import": {"eventType": "t"}}})
+    )
+    assert cli("pipelines", "put", str(good), "--dry-run") == "would be created: other\nnot in good.json, kept: score\n"
+    assert "other" not in cli("pipelines")
+
+    # a failed run is retried from the command line
+    settings = Settings.load(data_dir=data, s3_root=s3, environ={})
+    db = Database(settings.database_url)
+    run_id = runs.record(db, "score", "x.csv", 3, "0" * 64, 1, "batchPredict")
+    assert run_id is not None
+    assert runs.record(db, "score", "x.csv", 3, "0" * 64, 2, "batchPredict") is None  # the same content: once
+    assert "only a FAILED or CANCELLED run can be retried" in cli("runs", "retry", run_id, ok=False)
+    cli("pipelines", "delete", "score")
+    assert "no pipelines" in cli("pipelines")
+    assert run_id in cli("runs", "--status", "QUEUED")
+    db.dispose()

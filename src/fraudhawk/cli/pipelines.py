@@ -109,19 +109,19 @@ def put(path: Path, dry_run: bool, data_dir: str | None, s3_root: str | None, al
           train: {modelId: cc_model, modelType: ONLINE_FRAUD_INSIGHTS, eventType: cc_txn,
                   mode: create, activate: {detectorId: cc_detector, maxAucDrop: 0.002}}
     """
+    entries = _entries(path)
     with _store(data_dir, s3_root, allowed_roots) as (db, settings):
-        current = {entry["name"]: entry for entry in declared.list_pipelines(db)}
-        for index, entry in enumerate(_entries(path)):
-            try:
-                if dry_run:
-                    wanted = declared.normalize(settings, entry)
-                    said = declared.change(current.get(wanted["name"]), wanted)
-                else:
-                    said = declared.put_pipeline(db, settings, entry)
-            except FraudhawkError as error:
-                name = entry.get("name") if isinstance(entry, dict) else None
-                raise click.ClickException(f"pipeline {name or f'#{index + 1}'}: {error.message}") from None
-            click.echo(f"{'would be ' if dry_run else ''}{said}: {entry['name']}")
+        try:
+            planned = declared.plan(settings, declared.list_pipelines(db), entries)
+        except FraudhawkError as error:
+            raise click.ClickException(error.message) from None
+        for index, (name, said) in enumerate(planned):
+            if said == "undeclared":
+                click.echo(f"not in {path.name}, kept: {name}")
+            elif dry_run:
+                click.echo(f"would be {said}: {name}")
+            else:
+                click.echo(f"{declared.put_pipeline(db, settings, entries[index])}: {name}")
 
 
 @pipelines.command("create")

@@ -3,8 +3,8 @@ or JSON file), its checks, and the stored pipelines read and written in that sha
 
 `SCHEMA` is the JSON Schema of one entry; `normalize` checks an entry and fills its defaults, raising
 ValidationError naming the field; `list_pipelines`, `put_pipeline`, `delete_pipeline` and
-`set_enabled` read and write the `pipelines` table; `change` (pure) says what putting an entry would
-do, for a dry run.
+`set_enabled` read and write the `pipelines` table; `change` and `plan` (pure) say what putting an
+entry, or a whole declaration, would do, for a dry run.
 """
 
 from __future__ import annotations
@@ -383,3 +383,22 @@ def describe_action(entry: dict[str, Any]) -> str:
         return f"train {body['modelId']} ({body['mode']}{major}, {body['data']} data{guard})"
     version = f" v{body['detectorVersion']}" if "detectorVersion" in body else ""
     return f"batch predict with {body['detectorId']}{version} into {body['output']}"
+
+
+def plan(settings: Settings, current: list[dict[str, Any]], entries: list[Any]) -> list[tuple[str, str]]:
+    """A dry run of declaring `entries` where the pipelines `current` (as listed) stand: (name, what
+    putting it would do) for each entry, in order, then (name, "undeclared") for each current pipeline
+    the entries do not name (the caller decides whether that means delete). Reads nothing stored;
+    raises ValidationError for a bad entry, or for two entries with one name."""
+    by_name = {entry["name"]: entry for entry in current}
+    said: list[tuple[str, str]] = []
+    for index, entry in enumerate(entries):
+        try:
+            wanted = normalize(settings, entry)
+        except ValidationError as error:  # which entry, in the field's path: pipelines[2].action.train...
+            raise ValidationError(f"pipelines[{index}].{error.message}") from None
+        if any(name == wanted["name"] for name, _ in said):
+            raise _fail(f"pipelines[{index}].name", f"{wanted['name']!r} is declared twice")
+        said.append((wanted["name"], change(by_name.get(wanted["name"]), wanted)))
+    named = {name for name, _ in said}
+    return said + [(name, "undeclared") for name in sorted(by_name) if name not in named]
