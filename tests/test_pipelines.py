@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from fraudhawk import datagen
 from fraudhawk.cli.main import main
 from fraudhawk.errors import ValidationError
-from fraudhawk.pipelines import declared, runs, sources
+from fraudhawk.pipelines import declared, guard, runs, sources
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from fraudhawk.storage.database import Database
@@ -655,3 +655,37 @@ def test_the_command_line_manages_pipelines(tmp_path: Path) -> None:
     assert "no pipelines" in cli("pipelines")
     assert run_id in cli("runs", "--status", "QUEUED")
     db.dispose()
+
+
+def test_the_activation_guard() -> None:
+    def version(number: str, status: str, auc: float) -> dict[str, Any]:
+        return {"modelVersionNumber": number, "status": status, "trainingResult": {"trainingMetrics": {"auc": auc}}}
+
+    active = [version("1.0", "ACTIVE", 0.950), version("2.0", "ACTIVE", 0.930), version("1.01", "ERROR", 0.99)]
+    within = guard.decide("1.02", [*active, version("1.02", "TRAINING_COMPLETE", 0.9485)], 0.002)
+    assert within["activate"] is True
+    assert (within["activeVersion"], within["activeAuc"], within["auc"]) == ("1.0", 0.950, 0.9485)
+    below = guard.decide("1.02", [*active, version("1.02", "TRAINING_COMPLETE", 0.9475)], 0.002)
+    assert below["activate"] is False
+    assert below["why"] == "AUC 0.9475 is more than 0.002 below the active version's 0.9500"
+    assert guard.decide("1.0", [version("1.0", "TRAINING_COMPLETE", 0.6)], 0.0)["why"] == "no version was active"
+    # the detector's next version: the base's rules and mode, this model's version replaced
+    base = {
+        "detectorId": "d",
+        "detectorVersionId": "4",
+        "rules": [{"detectorId": "d", "ruleId": "r", "ruleVersion": "2"}],
+        "modelVersions": [
+            {"modelId": "m", "modelType": "ONLINE_FRAUD_INSIGHTS", "modelVersionNumber": "1.0", "arn": "a"},
+            {"modelId": "other", "modelType": "TRANSACTION_FRAUD_INSIGHTS", "modelVersionNumber": "3.0", "arn": "b"},
+        ],
+        "externalModelEndpoints": ["sagemaker-endpoint"],
+        "ruleExecutionMode": "ALL_MATCHED",
+    }
+    request = guard.next_version(base, "m", "ONLINE_FRAUD_INSIGHTS", "1.02")
+    assert request["rules"] == base["rules"]
+    assert request["ruleExecutionMode"] == "ALL_MATCHED"
+    assert request["externalModelEndpoints"] == ["sagemaker-endpoint"]
+    assert [(m["modelId"], m["modelVersionNumber"]) for m in request["modelVersions"]] == [
+        ("other", "3.0"),
+        ("m", "1.02"),
+    ]
