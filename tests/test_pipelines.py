@@ -650,7 +650,7 @@ def test_the_command_line_manages_pipelines(tmp_path: Path) -> None:
     run_id = runs.record(db, "score", "x.csv", 3, "0" * 64, 1, "batchPredict")
     assert run_id is not None
     assert runs.record(db, "score", "x.csv", 3, "0" * 64, 2, "batchPredict") is None  # the same content: once
-    assert "only a FAILED or CANCELLED run can be retried" in cli("runs", "retry", run_id, ok=False)
+    assert "only a FAILED run can be retried" in cli("runs", "retry", run_id, ok=False)
     cli("pipelines", "delete", "score")
     assert "no pipelines" in cli("pipelines")
     assert run_id in cli("runs", "--status", "QUEUED")

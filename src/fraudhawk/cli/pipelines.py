@@ -300,7 +300,7 @@ def runs_command(
 @click.argument("run_id")
 @_where
 def retry(run_id: str, data_dir: str | None, s3_root: str | None, allowed_roots: tuple[str, ...]) -> None:
-    """Run a FAILED or CANCELLED run again (a running server picks it up)."""
+    """Run a FAILED run again from its start (a running server picks it up)."""
     with _store(data_dir, s3_root, allowed_roots) as (db, _):
         runs.retry(db, run_id)
     click.echo(f"queued again: {run_id}")

@@ -20,7 +20,7 @@ _runs = schema.pipeline_runs
 QUEUED, RUNNING, WAITING = "QUEUED", "RUNNING", "WAITING"
 SUCCEEDED, FAILED, CANCELLED = "SUCCEEDED", "FAILED", "CANCELLED"
 ACTIVE = (QUEUED, RUNNING, WAITING)
-STATUSES = (*ACTIVE, SUCCEEDED, FAILED, CANCELLED)
+STATUSES = (*ACTIVE, SUCCEEDED, FAILED)  # runs are not cancelled: CANCELLED only completes JOBS' names
 JOBS = JobTable(
     _runs,
     key=("run_id",),
@@ -135,14 +135,14 @@ def last_runs(db: Database) -> dict[str, dict[str, Any]]:
 
 
 def retry(db: Database, run_id: str) -> None:
-    """Run a failed or cancelled run again from its start (its work files are made anew); what it made
+    """Run a failed run again from its start (its work files are made anew); what it made
     before stays recorded in its result under `previous`."""
     with db.write() as conn:
         row = conn.execute(select(_runs).where(_runs.c.run_id == run_id).with_for_update()).first()
         if row is None:
             raise ResourceNotFoundError(f"There is no pipeline run {run_id!r}")
-        if row.status not in (FAILED, CANCELLED):
-            raise ValidationError(f"Run {run_id} is {row.status}: only a FAILED or CANCELLED run can be retried")
+        if row.status != FAILED:
+            raise ValidationError(f"Run {run_id} is {row.status}: only a FAILED run can be retried")
         result = json.loads(row.result)
         previous = [*result.pop("previous", []), result] if result else result.pop("previous", [])
         conn.execute(
