@@ -3,8 +3,10 @@ real `fraudhawk serve` processes (killed with SIGKILL mid-run, and two replicas 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import shutil
 import signal
@@ -689,3 +691,29 @@ def test_the_activation_guard() -> None:
         ("other", "3.0"),
         ("m", "1.02"),
     ]
+
+
+def test_a_local_folder_with_compressed_files(tmp_path: Path) -> None:
+    """A folder inside an allowed root; gzip and xz files are read as they are."""
+    settings = Settings.load(data_dir=tmp_path / "data", environ={"FRAUDHAWK_PIPELINE_SCAN_INTERVAL": SCAN})
+    inbox = settings.data_dir / "files" / "inbox"
+    inbox.mkdir(parents=True)
+    service = Service(settings)
+    try:
+        no_ids = {k: v for k, v in TRANSFORM.items() if k != "eventId"}
+        entry = {"name": "inbox", "source": str(inbox), "transform": no_ids, "action": {"import": {"eventType": "t"}}}
+        declared.put_pipeline(service.db, settings, entry)
+        raw = tmp_path / "raw.csv"
+        datagen.kaggle_transactions(raw, cards=10, days=3, seed=1)
+        (tmp_path / "a.csv.gz").write_bytes(gzip.compress(raw.read_bytes()))
+        (tmp_path / "b.csv.xz").write_bytes(lzma.compress(raw.read_bytes()))
+        for name in ("a.csv.gz", "b.csv.xz"):
+            shutil.copyfile(tmp_path / name, inbox / f".{name}.part")
+            (inbox / f".{name}.part").rename(inbox / name)
+        done = ended_runs(service.db, "inbox", 2)
+        assert sorted(r["file"] for r in done) == ["a.csv.gz", "b.csv.xz"]
+        rows = {r["result"]["transformed"]["rows"] for r in done}
+        assert rows == {sum(1 for _ in raw.open()) - 1}
+        assert all(r["result"]["imported"]["stored"] == r["result"]["transformed"]["rows"] for r in done)
+    finally:
+        service.close()
