@@ -240,12 +240,19 @@ def _train(settings: Settings, value: Any, field: str) -> dict[str, Any]:
         "fraud": _strings(labels.get("fraud", []), f"{field}.labels.fraud"),
         "legit": _strings(labels.get("legit", []), f"{field}.labels.legit"),
     }
+    for kind in ("fraud", "legit"):
+        # a supervised model's label mapper needs both (ATI's labels only mark known takeovers)
+        if not out["labels"][kind] and out["modelType"] != "ACCOUNT_TAKEOVER_INSIGHTS":
+            raise _fail(f"{field}.labels.{kind}", "must name at least one label")
     if "activate" in given:
         activate = _object(given["activate"], f"{field}.activate", ("detectorId", "maxAucDrop", "publish"))
         drop = activate.get("maxAucDrop", 0.0)
         if not isinstance(drop, (int, float)) or isinstance(drop, bool) or not 0 <= drop <= 1:
             raise _fail(f"{field}.activate.maxAucDrop", "must be a number from 0 to 1")
-        out["activate"] = {"maxAucDrop": float(drop), "publish": _boolean(activate.get("publish", True), field)}
+        out["activate"] = {
+            "maxAucDrop": float(drop),
+            "publish": _boolean(activate.get("publish", True), f"{field}.activate.publish"),
+        }
         if "detectorId" in activate:
             out["activate"]["detectorId"] = _string(activate["detectorId"], f"{field}.activate.detectorId", _AFD_NAME)
     return out
