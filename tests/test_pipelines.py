@@ -652,7 +652,11 @@ def test_the_command_line_manages_pipelines(tmp_path: Path) -> None:
     run_id = runs.record(db, "score", "x.csv", 3, "0" * 64, 1, "batchPredict")
     assert run_id is not None
     assert runs.record(db, "score", "x.csv", 3, "0" * 64, 2, "batchPredict") is None  # the same content: once
-    assert "only a FAILED run can be retried" in cli("runs", "retry", run_id, ok=False)
+    assert "only a FAILED or CANCELLED run can be retried" in cli("runs", "retry", run_id, ok=False)
+    assert cli("runs", "cancel", run_id) == f"cancelled: {run_id}\n"  # no worker had it: at once
+    assert "it has ended" in cli("runs", "cancel", run_id, ok=False)
+    assert cli("runs", "retry", run_id) == f"queued again: {run_id}\n"
+    assert runs.get_run(db, run_id)["attempts"] == 2
     cli("pipelines", "delete", "score")
     assert "no pipelines" in cli("pipelines")
     assert run_id in cli("runs", "--status", "QUEUED")
@@ -715,5 +719,44 @@ def test_a_local_folder_with_compressed_files(tmp_path: Path) -> None:
         rows = {r["result"]["transformed"]["rows"] for r in done}
         assert rows == {sum(1 for _ in raw.open()) - 1}
         assert all(r["result"]["imported"]["stored"] == r["result"]["transformed"]["rows"] for r in done)
+    finally:
+        service.close()
+
+
+def test_cancelling_a_run_cancels_its_training(tmp_path: Path) -> None:
+    settings = Settings.load(data_dir=tmp_path / "data", environ={"FRAUDHAWK_PIPELINE_SCAN_INTERVAL": SCAN})
+    service = Service(settings)
+    try:
+        declared.put_pipeline(service.db, settings, PIPELINES[0])
+        raw = tmp_path / "raw.csv"
+        datagen.kaggle_transactions(raw, cards=300, days=60, seed=3)  # trains for several seconds
+        assert settings.s3_root is not None
+        (settings.s3_root / BUCKET / "glue_transformed").mkdir(parents=True)
+        shutil.copyfile(raw, settings.s3_root / BUCKET / "glue_transformed" / "fraudTrain.csv")
+        (run,) = wait_for(
+            "training to start",
+            lambda: [r for r in runs.list_runs(service.db) if r["stage"] == "train-wait"],
+            service.db,
+        )
+        assert runs.cancel(service.db, run["runId"]) in (runs.RUNNING, runs.WAITING)
+        (ended,) = wait_for(
+            "the run to end",
+            lambda: [r for r in runs.list_runs(service.db) if r["status"] not in runs.ACTIVE],
+            service.db,
+        )
+        assert (ended["status"], ended["detail"]) == (runs.CANCELLED, None)
+        # the training it started was asked to stop: it does at its next beat
+        query = {"modelId": "cc_model", "modelType": "ONLINE_FRAUD_INSIGHTS"}
+        versions = wait_for(
+            "the training to stop",
+            lambda: [
+                (v["modelVersionNumber"], v["status"])
+                for v in service.call("DescribeModelVersions", query)["modelVersionDetails"]
+                if v["status"] != "TRAINING_IN_PROGRESS"
+            ],
+            service.db,
+        )
+        assert versions == [("1.0", "TRAINING_CANCELLED")]
+        assert not (settings.data_dir / "files" / "pipelines" / run["runId"]).exists()
     finally:
         service.close()

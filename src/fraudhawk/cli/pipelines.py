@@ -300,7 +300,18 @@ def runs_command(
 @click.argument("run_id")
 @_where
 def retry(run_id: str, data_dir: str | None, s3_root: str | None, allowed_roots: tuple[str, ...]) -> None:
-    """Run a FAILED run again from its start (a running server picks it up)."""
+    """Run a FAILED or CANCELLED run again from its start (a running server picks it up)."""
     with _store(data_dir, s3_root, allowed_roots) as (db, _):
         runs.retry(db, run_id)
     click.echo(f"queued again: {run_id}")
+
+
+@runs_command.command("cancel")
+@click.argument("run_id")
+@_where
+def cancel(run_id: str, data_dir: str | None, s3_root: str | None, allowed_roots: tuple[str, ...]) -> None:
+    """Cancel a run: a queued one at once, one under way at its next step (the import, batch
+    prediction or training it started is cancelled too)."""
+    with _store(data_dir, s3_root, allowed_roots) as (db, _):
+        status = runs.cancel(db, run_id)
+    click.echo(f"cancelled: {run_id}" if status == runs.CANCELLED else f"cancelling: {run_id} (it was {status})")

@@ -14,6 +14,7 @@ training, the run gives its claim back (`Deferred`) and is looked at again on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from fraudhawk.context import Context
 from fraudhawk.errors import ConflictError, FraudhawkError, ResourceNotFoundError, ThrottlingError, ValidationError
 from fraudhawk.events import raw, rawimport
-from fraudhawk.jobs import COMPLETE, Deferred, Failed, Job, JobInterrupt, Kind, Outcome
+from fraudhawk.jobs import COMPLETE, Cancelled, Deferred, Failed, Job, JobInterrupt, Kind, Outcome
 from fraudhawk.pipelines import declared, guard, runs, sources
 from fraudhawk.storage import schema
 from fraudhawk.storage.clock import now_ms
@@ -78,7 +79,8 @@ class _Run:
     # --- bookkeeping ------------------------------------------------------------------------------
 
     def save(self, stage: str, status: str = runs.RUNNING, detail: str | None = None, **result: Any) -> None:
-        """Commit the next stage with what the run learnt (one step: all of it or none)."""
+        """Commit the next stage with what the run learnt (one step: all of it or none); a cancel
+        asked meanwhile is honoured here, between stages."""
         self.result.update(result)
         with self.job.step() as step:
             step.progress(
@@ -88,13 +90,35 @@ class _Run:
                 result=json.dumps(self.result, sort_keys=True),
             )
         self.stage = stage
+        if step.row.cancel_requested and stage != "done":
+            self.cancel()
 
     def wait(self, detail: str, status: str = runs.RUNNING) -> None:
         """Say what the run waits for, give its claim back and try again on a later round."""
         if detail != self.row.detail or status != self.row.status:
             with self.job.step() as step:
                 step.progress(detail=detail, status=status)
+            if step.row.cancel_requested:
+                self.cancel()
         raise Deferred
+
+    def cancel(self) -> None:
+        """End the run as cancelled, cancelling first the job it waits for (if that has not ended)."""
+        requests = {
+            "import-wait": ("CancelBatchImportJob", {"jobId": self.result.get("importJob")}),
+            "predict-wait": ("CancelBatchPredictionJob", {"jobId": self.result.get("predictionJob")}),
+        }
+        if self.stage == "train-wait":
+            version = {"modelId": self.action["modelId"], "modelType": self.action["modelType"]}
+            requests["train-wait"] = (
+                "UpdateModelVersionStatus",
+                {**version, "modelVersionNumber": self.result["modelVersion"], "status": "TRAINING_CANCELLED"},
+            )
+        if self.stage in requests:
+            operation, params = requests[self.stage]
+            with contextlib.suppress(ValidationError, ResourceNotFoundError):  # it ended meanwhile
+                self.call(operation, params)
+        raise Cancelled
 
     # --- the stages -------------------------------------------------------------------------------
 
@@ -108,6 +132,8 @@ class _Run:
             except ResourceNotFoundError:
                 raise Failed(f"The pipeline {self.row.pipeline} was deleted before the run started") from None
         ((self.kind, self.action),) = self.pipeline["action"].items()
+        if self.row.cancel_requested:
+            self.cancel()
         if self.row.started_ms is None:
             with self.job.step() as step:
                 step.progress(started_ms=now_ms(), status=runs.RUNNING)
@@ -126,7 +152,7 @@ class _Run:
         while self.stage != "done":
             stages[self.stage]()
         sources.remove_tree(work_folder(self.ctx, self.row.run_id))
-        return Outcome(COMPLETE.end, values={"detail": None})
+        return COMPLETE
 
     def _after_input(self) -> str:
         if self.kind == "import" or (self.kind == "train" and self.action["data"] == "stored"):
@@ -330,7 +356,7 @@ class _Run:
             self.save("train", detail=f"version {number} was interrupted: training again", trainingRetried=number)
             return
         why = "; ".join(f"{m.get('title', '')}: {m.get('content', '')}" for m in messages) or status
-        raise Failed(f"Training version {number} ended {status}: {why}", detail=None)
+        raise Failed(f"Training version {number} ended {status}: {why}")
 
     # --- the activation guard ---------------------------------------------------------------------
 
@@ -431,7 +457,7 @@ def run_job(ctx: Context, call: Call, job: Job) -> Outcome:
     except (ThrottlingError, ConflictError):
         raise Deferred from None
     except JobInterrupt as interrupt:
-        if not isinstance(interrupt, Failed):
+        if not isinstance(interrupt, (Failed, Cancelled)):
             raise  # waiting, stopping or taken over: the work folder is still needed
         sources.remove_tree(work_folder(ctx, job.row.run_id))
         raise

@@ -20,7 +20,7 @@ _runs = schema.pipeline_runs
 QUEUED, RUNNING, WAITING = "QUEUED", "RUNNING", "WAITING"
 SUCCEEDED, FAILED, CANCELLED = "SUCCEEDED", "FAILED", "CANCELLED"
 ACTIVE = (QUEUED, RUNNING, WAITING)
-STATUSES = (*ACTIVE, SUCCEEDED, FAILED)  # runs are not cancelled: CANCELLED only completes JOBS' names
+STATUSES = (*ACTIVE, SUCCEEDED, FAILED, CANCELLED)
 JOBS = JobTable(
     _runs,
     key=("run_id",),
@@ -31,8 +31,10 @@ JOBS = JobTable(
     waiting=QUEUED,
     running=RUNNING,
     order=("created_ms", "run_id"),
+    # the run sees a cancel itself (`run.py`), so that it cancels the job it started before it ends
     cancel_requested=None,
     ended="ended_ms",
+    cleared=("detail",),
 )
 
 
@@ -52,6 +54,7 @@ def record(db: Database, pipeline: str, key: str, size: int, checksum: str, mtim
         "stage": "start",
         "result": "{}",
         "attempts": 1,
+        "cancel_requested": False,
         "created_ms": now_ms(),
     }
     try:
@@ -93,6 +96,7 @@ def as_dict(row: Any) -> dict[str, Any]:
         "result": result,
         "error": row.failure_reason,
         "attempts": row.attempts,
+        "cancelRequested": bool(row.cancel_requested),
         "createdMs": row.created_ms,
         "startedMs": row.started_ms,
         "endedMs": row.ended_ms,
@@ -135,14 +139,14 @@ def last_runs(db: Database) -> dict[str, dict[str, Any]]:
 
 
 def retry(db: Database, run_id: str) -> None:
-    """Run a failed run again from its start (its work files are made anew); what it made
+    """Run a failed or cancelled run again from its start (its work files are made anew); what it made
     before stays recorded in its result under `previous`."""
     with db.write() as conn:
         row = conn.execute(select(_runs).where(_runs.c.run_id == run_id).with_for_update()).first()
         if row is None:
             raise ResourceNotFoundError(f"There is no pipeline run {run_id!r}")
-        if row.status != FAILED:
-            raise ValidationError(f"Run {run_id} is {row.status}: only a FAILED run can be retried")
+        if row.status not in (FAILED, CANCELLED):
+            raise ValidationError(f"Run {run_id} is {row.status}: only a FAILED or CANCELLED run can be retried")
         result = json.loads(row.result)
         previous = [*result.pop("previous", []), result] if result else result.pop("previous", [])
         conn.execute(
@@ -156,8 +160,27 @@ def retry(db: Database, run_id: str) -> None:
                 ended_ms=None,
                 result=json.dumps({"previous": previous} if previous else {}),
                 attempts=row.attempts + 1,
+                cancel_requested=False,
             )
         )
+
+
+def cancel(db: Database, run_id: str) -> str:
+    """Cancel a run: one no worker holds that has not started ends at once; any other stops at its
+    next step or claim, cancelling the import, batch prediction or training it started. The run's
+    status after the request."""
+    with db.write() as conn:
+        row = conn.execute(select(_runs).where(_runs.c.run_id == run_id).with_for_update()).first()
+        if row is None:
+            raise ResourceNotFoundError(f"There is no pipeline run {run_id!r}")
+        if row.status not in ACTIVE:
+            raise ValidationError(f"Run {run_id} is {row.status}: it has ended")
+        if row.status == QUEUED and row.owner is None:
+            ended = {"status": CANCELLED, "ended_ms": now_ms(), "detail": None}
+            conn.execute(update(_runs).where(_runs.c.run_id == run_id).values(ended))
+            return CANCELLED
+        conn.execute(update(_runs).where(_runs.c.run_id == run_id).values(cancel_requested=True, detail="cancelling"))
+        return str(row.status)
 
 
 def describe_result(run: dict[str, Any]) -> str:

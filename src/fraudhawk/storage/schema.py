@@ -491,6 +491,7 @@ pipeline_runs = Table(
     Column("result", Text, nullable=False),  # JSON: the job, model version, output, activation decision
     Column("failure_reason", Text),
     Column("attempts", Integer, nullable=False),
+    Column("cancel_requested", Boolean, nullable=False),  # seen by the run at its next step or claim
     Column("created_ms", BigInteger, nullable=False),
     Column("started_ms", BigInteger),
     Column("ended_ms", BigInteger),

@@ -117,10 +117,19 @@ async def retry(request: Request) -> Response:
     return redirect(f"/pipelines/{quote(name, safe='')}", done=f"Run {run_id} queued again.")
 
 
+async def cancel(request: Request) -> Response:
+    name, run_id = request.path_params["name"], request.path_params["run_id"]
+    await read_form(request)
+    status = await run_in_threadpool(runs.cancel, _db(request), run_id)
+    said = "cancelled" if status == runs.CANCELLED else "asked to stop (it stops at its next step)"
+    return redirect(f"/pipelines/{quote(name, safe='')}", done=f"Run {run_id} {said}.")
+
+
 routes: list[BaseRoute] = [
     Route("/pipelines", list_page, methods=["GET"]),
     Route("/pipelines/{name}", pipeline_page, methods=["GET"]),
     Route("/pipelines/{name}/runs", runs_fragment, methods=["GET"]),
     Route("/pipelines/{name}/{change:str}", switch, methods=["POST"]),
     Route("/pipelines/{name}/runs/{run_id}/retry", retry, methods=["POST"]),
+    Route("/pipelines/{name}/runs/{run_id}/cancel", cancel, methods=["POST"]),
 ]
