@@ -729,7 +729,7 @@ def test_cancelling_a_run_cancels_its_training(tmp_path: Path) -> None:
     try:
         declared.put_pipeline(service.db, settings, PIPELINES[0])
         raw = tmp_path / "raw.csv"
-        datagen.kaggle_transactions(raw, cards=300, days=60, seed=3)  # trains for several seconds
+        datagen.kaggle_transactions(raw, cards=1000, days=60, seed=3)  # trains for long enough to be stopped
         assert settings.s3_root is not None
         (settings.s3_root / BUCKET / "glue_transformed").mkdir(parents=True)
         shutil.copyfile(raw, settings.s3_root / BUCKET / "glue_transformed" / "fraudTrain.csv")
