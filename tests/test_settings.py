@@ -42,6 +42,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "FRAUDHAWK_REQUEST_READ_TIMEOUT": "2.5",
         "FRAUDHAWK_KEEP_ALIVE_TIMEOUT": "1",
         "FRAUDHAWK_MAX_IDLE_CONNECTIONS": "10",
+        "FRAUDHAWK_PIPELINE_SCAN_INTERVAL": "0.5",
     }
     assert set(environ) == {setting.variable for setting in TABLE}
     settings = Settings.load(environ=environ)
@@ -61,6 +62,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         request_read_timeout_s=2.5,
         keep_alive_timeout_s=1.0,
         max_idle_connections=10,
+        pipeline_scan_s=0.5,
     )
     # the worker processes of a multi-process server rebuild the same settings from their environment
     assert Settings.load(environ=settings.environment()) == settings

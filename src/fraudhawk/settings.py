@@ -257,6 +257,14 @@ TABLE: tuple[Setting, ...] = (
         "seconds a connection may stay open, idle, between two requests",
     ),
     Setting(
+        "pipeline_scan_s",
+        "FRAUDHAWK_PIPELINE_SCAN_INTERVAL",
+        Kind("seconds, 0.1 to 3600", _number(0.1, 3600.0), lambda seconds: f"{seconds:g}"),
+        5.0,
+        "seconds between two scans of each pipeline's source; a file is taken once two scans saw the same "
+        "size and modification time",
+    ),
+    Setting(
         "max_idle_connections",
         "FRAUDHAWK_MAX_IDLE_CONNECTIONS",
         Kind("connections, 1 to 100000", _number(1, 100_000, whole=True)),
@@ -290,6 +298,7 @@ class Settings:
     request_read_timeout_s: float = _default("request_read_timeout_s")
     keep_alive_timeout_s: float = _default("keep_alive_timeout_s")
     max_idle_connections: int = _default("max_idle_connections")
+    pipeline_scan_s: float = _default("pipeline_scan_s")  # how often pipelines' sources are listed
 
     def environment(self) -> dict[str, str]:
         """Environment variables from which `load()` rebuilds these settings (for worker processes).

@@ -1,4 +1,5 @@
-"""`fraudhawk serve | settings | migrate | call | import | train | predict | apply | export | operations`."""
+"""`fraudhawk serve | settings | migrate | call | import | train | predict | apply | export | pipelines | runs |
+operations`."""
 
 from __future__ import annotations
 
@@ -471,3 +472,13 @@ def operations() -> None:
 
     for name in sorted(operation_names()):
         click.echo(f"{'yes' if name in OPERATIONS else 'no ':3}  {name}")
+
+
+def _register() -> None:
+    from fraudhawk.cli.pipelines import pipelines, runs_command
+
+    main.add_command(pipelines)
+    main.add_command(runs_command)
+
+
+_register()

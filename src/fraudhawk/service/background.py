@@ -7,7 +7,10 @@ from functools import partial
 
 from fraudhawk.context import Context
 from fraudhawk.events import deletion, imports
+from fraudhawk.events.rawimport import Call
 from fraudhawk.jobs import Worker
+from fraudhawk.pipelines import run as pipeline_runs
+from fraudhawk.pipelines.scan import Scanner
 from fraudhawk.predictions import batch, records
 from fraudhawk.training import jobs as training
 
@@ -24,3 +27,12 @@ def workers(ctx: Context) -> tuple[Worker, Worker]:
     trainer = Worker(ctx.db, name="fraudhawk-trainer")
     trainer.register(training.kind(ctx))
     return worker, trainer
+
+
+def pipelines(ctx: Context, call: Call) -> Worker:
+    """The pipelines' worker: scans their sources and runs their runs, whose actions go through
+    `call` (the service's one path) and wait on the other workers' jobs, so it has a thread of its own."""
+    worker = Worker(ctx.db, name="fraudhawk-pipelines")
+    worker.every(Scanner(ctx, ctx.settings.pipeline_scan_s))
+    worker.register(pipeline_runs.kind(ctx, call))
+    return worker

@@ -66,12 +66,15 @@ class Service:
         )
         self.worker: Worker | None = None
         self.trainer: Worker | None = None
+        self.pipelines: Worker | None = None
         if worker:
             self.worker, self.trainer = background.workers(self.context)
+            self.pipelines = background.pipelines(self.context, self.call)
             self.context.wake_jobs = self.worker.wake
             self.context.wake_training = self.trainer.wake
             self.worker.start()
             self.trainer.start()
+            self.pipelines.start()
 
     def _handler(self, operation: str) -> Handler:
         if operation not in contract.service_model().operation_names:
@@ -156,7 +159,7 @@ class Service:
             log.info("loaded %d active detector plan(s) in %.1fs", loaded, time.monotonic() - started)
 
     def close(self) -> None:
-        workers = [w for w in (self.trainer, self.worker) if w is not None]
+        workers = [w for w in (self.pipelines, self.trainer, self.worker) if w is not None]
         for worker in workers:
             worker.halt()  # both at once: neither goes on working while the other winds down
         for worker in workers:

@@ -455,3 +455,48 @@ catalog_generation = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("value", BigInteger, nullable=False),
 )
+
+# --- pipelines (migration 0006) --------------------------------------------------------------------
+
+# A pipeline watches a prefix for CSV files and runs one action per new or changed file. The transform
+# (a raw-CSV mapping) and the action are JSON in the workspace file's shape (`pipelines/declared.py`).
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("source", String(512), nullable=False),
+    Column("pattern", String(256), nullable=False),
+    Column("transform", Text),
+    Column("action", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    *_timestamps(),
+)
+
+# One file seen by a pipeline, and the job that processes it. The unique (pipeline, file, checksum) is
+# the exactly-once guard: whoever inserts the row first owns the file's run; a changed file (same key,
+# new content) is a new run. The run is a job of the job framework (claim, beat, stale takeover).
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("run_id", String(NAME), primary_key=True),
+    Column("pipeline", String(NAME), nullable=False),
+    Column("file_key", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("checksum", String(64), nullable=False),  # SHA-256 of the file's content
+    Column("mtime_ms", BigInteger),
+    Column("action", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("stage", String(32), nullable=False),  # how far the run got: its resume point
+    Column("detail", Text),  # what the run is doing or waiting for, for people watching it
+    Column("result", Text, nullable=False),  # JSON: the job, model version, output, activation decision
+    Column("failure_reason", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("cancel_requested", Boolean, nullable=False),  # seen by the run at its next step or claim
+    Column("created_ms", BigInteger, nullable=False),
+    Column("started_ms", BigInteger),
+    Column("ended_ms", BigInteger),
+    Column("owner", String(NAME)),
+    Column("heartbeat_ms", BigInteger),
+    UniqueConstraint("pipeline", "file_key", "checksum"),
+    Index(None, "pipeline", "created_ms"),
+)

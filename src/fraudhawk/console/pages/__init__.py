@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fraudhawk.console.pages import batch, data, detectors, home, models, predictions, schema, signin
+from fraudhawk.console.pages import batch, data, detectors, home, models, pipelines, predictions, schema, signin
 
 
 def routes() -> list[BaseRoute]:
@@ -17,4 +17,5 @@ def routes() -> list[BaseRoute]:
         *detectors.routes,
         *predictions.routes,
         *batch.routes,
+        *pipelines.routes,
     ]
