@@ -232,20 +232,38 @@ def score_files(server: Server, db: Database, tmp_path: Path) -> None:
     assert len(list((server.s3 / BUCKET / "batch_output").iterdir())) == 2
 
 
+# The walk-through's CloudFormation stack and its S3 -> SQS -> Lambda plumbing, as one workspace file
+WORKSPACE: dict[str, Any] = {
+    "version": 1,
+    "entityTypes": [{"name": "customer"}],
+    "labels": [{"name": "fraud"}, {"name": "legit"}],
+    "outcomes": [{"name": "approve"}, {"name": "block"}, {"name": "review"}],
+    "variables": [{"name": "amt", "variableType": "PRICE"}, {"name": "category", "variableType": "CATEGORICAL"}],
+    "eventTypes": [
+        {
+            "name": EVENT_TYPE,
+            "entityTypes": ["customer"],
+            "variables": ["amt", "category"],
+            "labels": ["fraud", "legit"],
+        }
+    ],
+    "detectors": [{"id": "cc_detector", "eventType": EVENT_TYPE}],
+    "pipelines": PIPELINES,
+}
+
+
+def apply_workspace(server: Server, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump(WORKSPACE, sort_keys=False))
+    assert "create        pipeline train-major" in server.cli("apply", str(workspace), "--plan")
+    assert "create        pipeline score" in server.cli("apply", str(workspace))
+    assert "nothing to do" in server.cli("apply", str(workspace))  # applying again changes nothing
+    assert "train-major  [enabled]  s3://fraud-sample/glue_transformed/*.csv" in server.cli("pipelines")
+
+
 def test_walkthrough_flow_with_files_only(server: Server, tmp_path: Path) -> None:
     afd = server.start()
-    declare_stack(afd)
-    declaration = tmp_path / "pipelines.yaml"
-    declaration.write_text(yaml.safe_dump({"pipelines": PIPELINES}))
-    assert server.cli("pipelines", "put", str(declaration), "--dry-run").split("\n")[0] == (
-        "would be created: train-major"
-    )
-    assert server.cli("pipelines", "put", str(declaration)).splitlines() == [
-        "created: train-major",
-        "created: train-minor",
-        "created: score",
-    ]
-    assert server.cli("pipelines", "put", str(declaration)).splitlines()[0] == "unchanged: train-major"
+    apply_workspace(server, tmp_path)
     db = Database(server.settings().database_url)
 
     # A raw Kaggle-layout file lands: transformed, a major version trained, activated (none was active)

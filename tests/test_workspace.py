@@ -15,9 +15,10 @@ from click.testing import CliRunner, Result
 
 from fraudhawk.cli.main import main
 from fraudhawk.client import Client
-from fraudhawk.errors import FraudhawkError
+from fraudhawk.pipelines import declared
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
+from fraudhawk.storage.database import Database
 from fraudhawk.workspace.apply import apply_plan
 from fraudhawk.workspace.model import CREATE, Change
 from fraudhawk.workspace.plan import Plan
@@ -79,6 +80,32 @@ models:
       legitLabels: [legit]
       unlabeledEvents: IGNORE
       window: {start: "2019-01-01T00:00:00Z", end: "2020-06-01T00:00:00Z"}
+pipelines:
+  - name: store
+    source: s3://fraud-data/raw/
+    transform:
+      eventTime: trans_date_trans_time
+      timestampFormat: "%Y-%m-%d %H:%M:%S"
+      entityId: cc_num
+      label: is_fraud
+      exclude: [first, last]
+    action: {import: {eventType: transaction}}
+  - name: retrain
+    source: s3://fraud-data/train/
+    pattern: "*.csv"
+    action:
+      train:
+        modelId: cc_tfi
+        modelType: TRANSACTION_FRAUD_INSIGHTS
+        eventType: transaction
+        mode: update
+        majorVersion: 1
+        data: stored
+        activate: {detectorId: cc_detector, maxAucDrop: 0.002}
+  - name: score
+    source: s3://fraud-data/batch_predict/
+    enabled: false
+    action: {batchPredict: {detectorId: cc_detector, detectorVersion: "2", output: s3://fraud-data/scored/}}
 detectors:
   - id: cc_detector
     eventType: transaction
@@ -231,6 +258,39 @@ def test_export_apply_export_round_trips(rich: tuple[Path, Path], tmp_path: Path
     # and the export, applied back where it came from, is all unchanged
     back = apply(tmp_path / "first.yaml", data, "--plan")
     assert set(actions(back).values()) == {"unchanged"}, back.output
+
+
+def test_pipelines_are_declared_with_the_rest(rich: tuple[Path, Path], tmp_path: Path) -> None:
+    """Pipelines are applied, exported with only what differs from their defaults, and a pipeline the
+    server may not use (a folder outside its allowed roots) is refused before anything is applied."""
+    _, data = rich
+    db = Database(Settings.load(data_dir=data, environ={}).database_url)
+    stored = {entry["name"]: entry for entry in declared.list_pipelines(db)}
+    db.dispose()
+    assert stored["retrain"]["action"]["train"]["activate"] == {
+        "detectorId": "cc_detector",
+        "maxAucDrop": 0.002,
+        "publish": True,
+    }
+    assert stored["store"]["transform"]["fraudValues"] == ["1", "true", "fraud", "yes"]  # the default, filled in
+    assert stored["score"]["enabled"] is False
+    exported = yaml.safe_load(export(data, tmp_path / "out.yaml"))["pipelines"]
+    assert exported[0]["name"] == "retrain"
+    assert "mode" in exported[0]["action"]["train"]
+    assert "publish" not in exported[0]["action"]["train"]["activate"]
+    assert "pattern" not in exported[1]  # *.csv, the default
+    assert "enabled" not in exported[2]  # true, the default
+    outside = RICH.replace("source: s3://fraud-data/train/", f"source: {tmp_path / 'elsewhere'}")
+    refused = apply(write(tmp_path / "outside.yaml", outside), tmp_path / "three")
+    assert refused.exit_code == 2
+    assert "pipelines[1].source" in refused.output
+    assert "nothing applied" in refused.output
+    assert not (tmp_path / "three").exists()
+    inside = RICH.replace("output: s3://fraud-data/scored/", "output: s3://fraud-data/batch_predict/out/")
+    result = apply(write(tmp_path / "inside.yaml", inside), data)
+    assert result.exit_code != 0
+    assert "action.batchPredict.output" in result.output
+    assert "must not be inside the source" in result.output
 
 
 def test_a_change_afd_cannot_make_is_refused_and_nothing_applied(rich: tuple[Path, Path], tmp_path: Path) -> None:
@@ -534,7 +594,8 @@ def test_pruning_with_an_empty_file_deletes_everything_in_reverse_order(
     deleted = [
         line.split(":")[0].split(None, 1)[1] for line in result.stdout.splitlines() if line.startswith("  applied")
     ]
-    assert deleted[0] == "detector cc_detector"
+    # pipelines name detectors and models, which name event types, which name variables
+    assert deleted[:4] == ["pipeline retrain", "pipeline score", "pipeline store", "detector cc_detector"]
     assert deleted.index("model cc_tfi") < deleted.index("event type transaction") < deleted.index("variable amt")
     assert deleted[-1] == "entity type customer"
     assert export(data, tmp_path / "out.yaml").endswith("version: 1\n")
@@ -555,73 +616,5 @@ def test_a_creation_whose_later_step_fails_is_removed_again(tmp_path: Path) -> N
         assert "what it had made was removed again" in report.failed[0][1]
         assert [c.name for c in report.not_attempted] == ["later"]
         assert service.call("GetLabels", {})["labels"] == []
-    finally:
-        service.close()
-
-
-def test_a_section_of_fraudhawks_own_resources_plugs_in(tmp_path: Path) -> None:
-    """The recipe for a section AFD does not have (as `pipelines:` will be): a `Section` with
-    `afd=False`, its operations added to the local `Call`. Here its resources are kept in a dict."""
-    from fraudhawk.workspace.files import read_workspace
-    from fraudhawk.workspace.model import Entry, Section, World
-    from fraudhawk.workspace.plan import export as export_document
-    from fraudhawk.workspace.plan import make_plan
-    from fraudhawk.workspace.reader import Reader, with_operations
-    from fraudhawk.workspace.sections import SECTIONS
-    from fraudhawk.workspace.sections.common import NAME, created, entry_schema, keyed_plan, section_schema, updated
-
-    store: dict[str, dict[str, Any]] = {}
-
-    def list_notes(_operation: str, _params: dict[str, Any]) -> dict[str, Any]:
-        return {"notes": [dict(note) for _, note in sorted(store.items())]}
-
-    def put_note(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        store[params["name"]] = dict(params)
-        return {}
-
-    def delete_note(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        del store[params["name"]]
-        return {}
-
-    own = {"ListNotes": list_notes, "PutNote": put_note, "DeleteNote": delete_note}
-
-    def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
-        return keyed_plan(
-            "note",
-            "name",
-            declared,
-            current,
-            world,
-            lambda e: created("note", e["name"], [("PutNote", e)]),
-            lambda e, _old, changed: updated("note", e["name"], changed, [("PutNote", e)]),
-            lambda e: [("DeleteNote", {"name": e["name"]})],
-        )
-
-    notes = Section(
-        "notes",
-        "name",
-        section_schema(entry_schema(["name", "text"], {"name": NAME, "text": {"type": "string"}}), "Notes."),
-        lambda reader: reader.all("ListNotes", "notes"),
-        dict,
-        dict,
-        plan,
-        afd=False,
-    )
-    sections = (*SECTIONS, notes)
-    path = write(tmp_path / "notes.yaml", "version: 1\nnotes:\n  - {name: why, text: because}\n")
-    with pytest.raises(FraudhawkError):  # without the section, `notes` is an unknown key
-        read_workspace(path)
-    service = Service(Settings.load(data_dir=tmp_path / "data", environ={}), worker=False)
-    try:
-        call = with_operations(service.call, own)
-        document = read_workspace(path, sections)
-        report = apply_plan(make_plan(document, call, prune=False, sections=sections), call)
-        assert [c.label for c in report.applied] == ["note why"]
-        assert store == {"why": {"name": "why", "text": "because"}}
-        again = make_plan(document, call, prune=False, sections=sections)
-        assert [c.action for c in again.changes] == ["unchanged"]
-        assert export_document(call, sections=sections)["notes"] == [{"name": "why", "text": "because"}]
-        assert "notes" not in export_document(call, afd=True, sections=sections)  # AFD has no notes
-        assert Reader(call).all("ListNotes", "notes")
     finally:
         service.close()

@@ -398,8 +398,18 @@ def predict(
     help="Train again the models (train: true) whose training with the file's settings ended in ERROR or was "
     "cancelled (never done without it).",
 )
+@_setting_option("s3_root")
+@_setting_option("allowed_roots")
 @_data_dir
-def apply_workspace(path: Path, plan_only: bool, prune: bool, retrain: bool, data_dir: str | None) -> None:
+def apply_workspace(
+    path: Path,
+    plan_only: bool,
+    prune: bool,
+    retrain: bool,
+    s3_root: str | None,
+    allowed_roots: tuple[str, ...],
+    data_dir: str | None,
+) -> None:
     """Make the data directory what the workspace file PATH declares, through AFD's operations.
 
     Shows the plan first: per resource create, update, unchanged, train, waiting (a detector version
@@ -413,7 +423,12 @@ def apply_workspace(path: Path, plan_only: bool, prune: bool, retrain: bool, dat
     """
     from fraudhawk.cli.workspace import run_apply
 
-    sys.exit(run_apply(path, _settings(data_dir), plan_only=plan_only, prune=prune, retrain=retrain))
+    try:
+        # the pipelines' folders are checked against the roots the server may use
+        settings = Settings.load(data_dir=data_dir, s3_root=s3_root, allowed_roots=allowed_roots)
+    except ConfigurationError as error:
+        raise click.UsageError(error.message) from None
+    sys.exit(run_apply(path, settings, plan_only=plan_only, prune=prune, retrain=retrain))
 
 
 @main.command("export")

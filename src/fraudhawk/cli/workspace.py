@@ -11,6 +11,7 @@ import click
 
 from fraudhawk.errors import FraudhawkError
 from fraudhawk.events.paths import Location, write_atomically
+from fraudhawk.pipelines import declared
 from fraudhawk.service.dispatcher import Service
 from fraudhawk.settings import Settings
 from fraudhawk.workspace.apply import Report, apply_plan
@@ -30,8 +31,22 @@ def local_service(settings: Settings) -> Service:
 
 def local_call(service: Service) -> Call:
     """The `Call` apply and export run through on a data directory: AFD's operations in-process,
-    plus the operations of fraudhawk's own sections (`reader.with_operations`), none yet."""
-    return with_operations(service.call, {})
+    plus the operations of fraudhawk's own sections (`reader.with_operations`): pipelines."""
+    ctx = service.context
+
+    def list_pipelines(_operation: str, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"pipelines": declared.list_pipelines(ctx.db)}
+
+    def put_pipeline(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        declared.put_pipeline(ctx.db, ctx.settings, params)
+        return {}
+
+    def delete_pipeline(_operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        declared.delete_pipeline(ctx.db, params["name"])
+        return {}
+
+    own = {"ListPipelines": list_pipelines, "PutPipeline": put_pipeline, "DeletePipeline": delete_pipeline}
+    return with_operations(service.call, own)
 
 
 def line(action: str, change: Change, detail: str | None = None) -> str:
@@ -61,6 +76,8 @@ def run_apply(path: Path, settings: Settings, *, plan_only: bool, prune: bool, r
 
     try:
         document = read_workspace(path)
+        # where a pipeline's folders may point is the server's settings' to say, not the schema's
+        declared.plan(settings, [], document.get("pipelines") or [])
     except FraudhawkError as error:
         click.echo(f"fraudhawk: {error.message}", err=True)
         click.echo("nothing applied", err=True)

@@ -9,6 +9,7 @@ entry, or a whole declaration, would do, for a dry run.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import re
@@ -168,16 +169,18 @@ def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def _folder(settings: Settings, value: Any, field: str) -> str:
-    """A prefix or folder the server may read and write: `s3://bucket/prefix/` or an absolute path."""
+def _folder(settings: Settings | None, value: Any, field: str) -> str:
+    """A prefix or folder the server may read and write: `s3://bucket/prefix/` or an absolute path.
+    Without settings only the form is checked (where it may point is the server's to say)."""
     text = _string(value, field)
-    location = paths.resolve(settings, text, field)
     if text.startswith("s3://"):
         bucket = text[len("s3://") :].partition("/")[0]
         if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
             raise _fail(field, f"{bucket!r} is not a valid bucket name")
-    elif location.local is not None and location.local.exists() and not location.local.is_dir():
-        raise _fail(field, f"{text!r} is a file, not a folder")
+    if settings is not None:
+        location = paths.resolve(settings, text, field)
+        if location.local is not None and location.local.exists() and not location.local.is_dir():
+            raise _fail(field, f"{text!r} is a file, not a folder")
     return text if text.endswith("/") else text + "/"
 
 
@@ -200,7 +203,7 @@ def _transform(value: Any) -> dict[str, Any]:
     return out
 
 
-def _train(settings: Settings, value: Any, field: str) -> dict[str, Any]:
+def _train(value: Any, field: str) -> dict[str, Any]:
     allowed = (
         "modelId",
         "modelType",
@@ -258,7 +261,7 @@ def _train(settings: Settings, value: Any, field: str) -> dict[str, Any]:
     return out
 
 
-def _action(settings: Settings, value: Any, source: str) -> dict[str, Any]:
+def _action(settings: Settings | None, value: Any, source: str) -> dict[str, Any]:
     given = _object(value, "action", ACTIONS)
     if len(given) != 1:
         raise _fail("action", f"must name exactly one of {', '.join(ACTIONS)}")
@@ -268,7 +271,7 @@ def _action(settings: Settings, value: Any, source: str) -> dict[str, Any]:
         body = _object(body, field, ("eventType",), ("eventType",))
         return {"import": {"eventType": _string(body["eventType"], f"{field}.eventType", _AFD_NAME)}}
     if kind == "train":
-        return {"train": _train(settings, body, field)}
+        return {"train": _train(body, field)}
     body = _object(body, field, ("detectorId", "detectorVersion", "output"), ("detectorId", "output"))
     output = _folder(settings, body["output"], f"{field}.output")
     if output.startswith(source) or source.startswith(output):
@@ -282,8 +285,10 @@ def _action(settings: Settings, value: Any, source: str) -> dict[str, Any]:
     return {"batchPredict": out}
 
 
-def normalize(settings: Settings, entry: Any) -> dict[str, Any]:
-    """The entry checked, with its defaults filled in: the form stored and listed."""
+def normalize(settings: Settings | None, entry: Any) -> dict[str, Any]:
+    """The entry checked, with its defaults filled in: the form stored and listed. With `settings`,
+    its folders are checked against the roots the server may use too; without, only their form (a
+    workspace file's plan compares entries before anything is put)."""
     given = _object(entry, "pipeline", ("name", "source", "pattern", "transform", "action", "enabled"))
     for name in ("name", "source", "action"):
         if name not in given:
@@ -302,6 +307,29 @@ def normalize(settings: Settings, entry: Any) -> dict[str, Any]:
         out["transform"] = _transform(given["transform"])
     out["action"] = _action(settings, given["action"], source)
     out["enabled"] = _boolean(given.get("enabled", True), "enabled")
+    return out
+
+
+def compact(entry: dict[str, Any]) -> dict[str, Any]:
+    """A normalized entry as a file shows it: every field that only repeats its default left out.
+    A field is a default when normalizing without it gives the same entry, so the defaults keep one
+    definition (`normalize`)."""
+    out = copy.deepcopy(entry)
+
+    def prune(node: dict[str, Any]) -> None:
+        for key in list(node):
+            value = node.pop(key)
+            try:
+                same = normalize(None, out) == entry
+            except ValidationError:
+                same = False
+            if same:
+                continue
+            node[key] = value
+            if isinstance(value, dict):
+                prune(value)
+
+    prune(out)
     return out
 
 

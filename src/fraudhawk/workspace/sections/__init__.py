@@ -5,7 +5,16 @@ a `Section` (see `fraudhawk.workspace.model.Section`) added here at its place.""
 from __future__ import annotations
 
 from fraudhawk.workspace.model import Section
-from fraudhawk.workspace.sections import detectors, event_types, external_models, lists, models, named, variables
+from fraudhawk.workspace.sections import (
+    detectors,
+    event_types,
+    external_models,
+    lists,
+    models,
+    named,
+    pipelines,
+    variables,
+)
 
 SECTIONS: tuple[Section, ...] = (
     named.ENTITY_TYPES,
@@ -17,4 +26,5 @@ SECTIONS: tuple[Section, ...] = (
     external_models.SECTION,
     models.SECTION,
     detectors.SECTION,
+    pipelines.SECTION,  # names event types, models and detectors
 )
