@@ -42,9 +42,12 @@ from run import machine
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
 DEFAULT_CACHE = Path(os.environ.get("FRAUDHAWK_BENCH_CACHE", Path.home() / ".cache" / "fraudhawk-bench"))
-DEFAULT_RUNS = "100:1000,101:800,102:1000,103:600"
+DEFAULT_RUNS = "100:700,101:500,102:700,103:500"
 GENERATOR_REPO = "https://github.com/namebrandon/Sparkov_Data_Generation"
-GENERATOR_REQUIREMENTS = ("Faker==13.12.0", "numpy")
+#: the generator as it made the Kaggle file (kartik2112's changes, merged 2020-07-28); `master` is the
+#: 2022 rewrite, whose runs differ (see docs/modelling.md)
+GENERATOR_COMMIT = "bcb2558"
+GENERATOR_REQUIREMENTS = ("Faker==13.12.0", "numpy", "pandas")
 GOALS = {"mean_ap": 0.98, "worst_ap": 0.975, "worst_auc": 0.9995}
 TFI = "TRANSACTION_FRAUD_INSIGHTS"
 SCORED_SHARE = 0.3  # of the single-file data sets, the newest share scored
@@ -62,11 +65,16 @@ class DataSet:
 # --- data ------------------------------------------------------------------------------------------
 
 
-def generator(cache: Path) -> tuple[Path, Path]:
-    """The Sparkov generator's checkout and a Python with its requirements, made once in the cache."""
-    folder = cache / "Sparkov_Data_Generation"
+def generator(cache: Path, commit: str) -> tuple[Path, Path]:
+    """The Sparkov generator's checkout at `commit` and a Python with its requirements, made once in the cache."""
+    folder = cache / f"Sparkov_Data_Generation-{commit}"
     if not (folder / "datagen_transaction.py").exists():
-        subprocess.run(["git", "clone", "--quiet", GENERATOR_REPO, str(folder)], check=True)
+        clone = cache / "Sparkov_Data_Generation.git"
+        if not clone.exists():
+            subprocess.run(["git", "clone", "--quiet", "--bare", GENERATOR_REPO, str(clone)], check=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", f"--git-dir={clone}", "archive", commit], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
     venv = cache / "sparkov-venv"
     python = venv / "bin" / "python"
     if not python.exists():
@@ -75,10 +83,10 @@ def generator(cache: Path) -> tuple[Path, Path]:
     return folder, python
 
 
-def sparkov_run(cache: Path, seed: int, customers: int) -> Path:
-    folder = cache / "sparkov" / f"seed-{seed}-n{customers}"
+def sparkov_run(cache: Path, seed: int, customers: int, commit: str = GENERATOR_COMMIT) -> Path:
+    folder = cache / f"sparkov-{commit}" / f"seed-{seed}-n{customers}"
     if not (folder / "fraudTest.csv").exists():
-        source, python = generator(cache)
+        source, python = generator(cache, commit)
         print(f"generating Sparkov seed {seed} with {customers} customers into {folder} ...", flush=True)
         subprocess.run(
             ["nice", "-n", "10", str(python), str(HERE / "sparkov_generate.py"), str(source), str(seed),
@@ -217,6 +225,7 @@ def _line(name: str, result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default=DEFAULT_RUNS, help="Sparkov runs as seed:customers, comma-separated")
+    parser.add_argument("--generator-commit", default=GENERATOR_COMMIT, help="the Sparkov generator's commit")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated data (outside the repository)")
     parser.add_argument("--shared", type=Path, default=SHARED / "sparkov", help="folder of fraudTrain/fraudTest")
     parser.add_argument("--samples", type=Path, default=SHARED / "aws-samples", help="folder of the AWS samples")
@@ -225,7 +234,7 @@ def main() -> None:
     sets: list[Any] = []
     for item in args.runs.split(","):
         seed, customers = (int(part) for part in item.split(":"))
-        folder = sparkov_run(args.cache, seed, customers)
+        folder = sparkov_run(args.cache, seed, customers, args.generator_commit)
         sets.append(lambda f=folder, s=seed, c=customers: kaggle_pair(
             f"sparkov seed {s}, {c} customers", f, "fraudTrain.csv", "fraudTest.csv", True))  # fmt: skip
     if (args.shared / "fraudTrain.csv.xz").exists():

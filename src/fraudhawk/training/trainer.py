@@ -49,7 +49,8 @@ MAX_GROUP_VALUES = 50
 TARGET_FRAUD_SHARE = 0.05
 SAMPLE_ABOVE = 50_000  # smaller data is kept whole: every legit event counts there
 SEEN = f"{hist.PREFIX}events_seen"
-MIN_BUCKET_LEGIT = 200  # validation legit events a young bucket needs for a calibration of its own
+MIN_BUCKET_LEGIT = 200  # validation legit events a young bucket needs for a curve of its own
+MIN_YOUNG_LEGIT = 30  # and all young buckets together for any curve of their own
 
 
 class TrainingFailed(Exception):
@@ -174,7 +175,7 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
     spec: hist.HistorySpec | None = None
     history: pl.DataFrame | None = None
     states: dict[str, hist.EntityState] = {}
-    copies: young.YoungCopies | None = None
+    copies: tuple[young.YoungCopies, young.YoungCopies] | None = None
     if tfi:
         spec = _history_spec(plan, labelled)
         step("computing each entity's history")
@@ -182,18 +183,25 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
         history = every_history[labelled.frame["__position"].to_numpy()]
         step("computing young entities' history")
         data_start = int(everything[layout.EVENT_MS].min())  # type: ignore[arg-type]
-        copies = young.copies(spec, labelled.frame, data_start, request.seed)
+        cut = int(labelled.frame.height * (1 - HOLDOUT))
+        copies = (
+            young.training_copies(spec, labelled.frame, data_start, cut, request.seed),
+            young.validation_copies(spec, labelled.frame, data_start, cut, request.seed),
+        )
     step("engineering features")
     # vocabularies and frequencies come from the training part only: the holdout stays unseen
     base = plan.fit(labelled.frame, spec, fit_rows=int(labelled.frame.height * (1 - HOLDOUT)))
     prepared = _Prepared(labelled, plan, plan.transform(labelled.frame, history, base), states)
     if history is not None and copies is not None:
         prepared.seen = history[SEEN].to_numpy()
-        if len(copies.rows):
-            copied = labelled.frame[copies.rows]
-            prepared.young_rows = copies.rows
-            prepared.young_matrix = plan.transform(copied, copies.history, base[copies.rows])
-            prepared.young_seen = copies.history[SEEN].to_numpy()
+        made = young.YoungCopies(
+            np.concatenate([part.rows for part in copies]), pl.concat([part.history for part in copies])
+        )
+        if len(made.rows):
+            copied = labelled.frame[made.rows]
+            prepared.young_rows = made.rows
+            prepared.young_matrix = plan.transform(copied, made.history, base[made.rows])
+            prepared.young_seen = made.history[SEEN].to_numpy()
     return prepared
 
 
@@ -313,14 +321,15 @@ def _calibrate(
     young_raw = [raw[legit]] + ([young_held[0][young_held[1] == 0]] if young_held is not None else [])
     young_seen = [seen[legit]] + ([young_held[2][young_held[1] == 0]] if young_held is not None else [])
     values, counts = np.concatenate(young_raw), np.concatenate(young_seen)
+    every_young = counts < YOUNG_BUCKETS[-1]
+    if every_young.sum() < MIN_YOUNG_LEGIT:
+        return calibration
     buckets = []
     low = 0
     for below in YOUNG_BUCKETS:
+        # a bucket short of events shares the curve of all young events (small data)
         pick = (counts >= low) & (counts < below)
-        if pick.sum() >= MIN_BUCKET_LEGIT:
-            buckets.append((below, Calibration.fit(values[pick])))
-        else:
-            buckets.append((below, calibration))
+        buckets.append((below, Calibration.fit(values[pick if pick.sum() >= MIN_BUCKET_LEGIT else every_young])))
         low = below
     return calibration.with_young(buckets)
 

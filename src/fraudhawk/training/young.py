@@ -28,8 +28,11 @@ from fraudhawk.features import history as hist
 from fraudhawk.features.history.units import DAY_MS
 
 YOUNG_EVENTS = 16  # events of each copy: its entity's first 16 as a new entity
-COPY_SHARE = 0.15  # copied events, at most this share of the training events
+COPY_SHARE = 0.15  # copied events fitted on, at most this share of the training events
 COPIES_PER_ENTITY = 24  # and at most this many copies of one entity on average
+#: copies of validation events (scored, never fitted on: they fit the young score curves and measure
+#: how new entities fare), up to this many or one per validation event
+VALIDATION_COPIES = 4000
 START_GRACE_MS = 7 * DAY_MS
 #: ENTITY_ID of a copy: the entity's own and this mark (a control character, never in a stored id)
 COPY_MARK = "\x01young"
@@ -41,9 +44,28 @@ class YoungCopies:
     history: pl.DataFrame  # their history features as young entities, in the same order
 
 
-def copies(spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, seed: int) -> YoungCopies:
-    """Young copies of `frame`'s events (ENTITY_ID, EVENT_MS and the spec's variables as text, sorted
-    by time); `data_start_ms`: the first event of all the data the history saw."""
+def training_copies(
+    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, end: int, seed: int
+) -> YoungCopies:
+    """Young copies of the events of `frame`'s first `end` rows, to fit on."""
+    entities = frame.head(end)[layout.ENTITY_ID].n_unique()
+    wanted = min(int(end * COPY_SHARE / YOUNG_EVENTS), entities * COPIES_PER_ENTITY)
+    return copies(spec, frame, data_start_ms, seed, 0, end, wanted)
+
+
+def validation_copies(
+    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, start: int, seed: int
+) -> YoungCopies:
+    """Young copies of the events from row `start` on (the validation events)."""
+    return copies(spec, frame, data_start_ms, seed + 1, start, frame.height, VALIDATION_COPIES)
+
+
+def copies(
+    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, seed: int, begin: int, end: int, wanted: int
+) -> YoungCopies:
+    """Up to `wanted` young copies starting at rows `begin` to `end` (exclusive) of `frame` and made of
+    rows before `end` (ENTITY_ID, EVENT_MS and the spec's variables as text, sorted by time);
+    `data_start_ms`: the first event of all the data the history saw."""
     empty = YoungCopies(
         np.zeros(0, dtype=np.int64), pl.DataFrame(schema=dict.fromkeys(spec.feature_names(), pl.Float64))
     )
@@ -56,15 +78,17 @@ def copies(spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, seed
         .filter(pl.col("e").is_not_null())
         .sort(["e", "row"])
     )
+    order = order.filter(pl.col("row") < end)
     rows = order["row"].to_numpy()
+    if not len(rows):
+        return empty
     is_start = np.ones(len(rows), dtype=bool)
     is_start[1:] = (order["e"][1:] != order["e"][:-1]).to_numpy()
     group = np.cumsum(is_start) - 1
     ends = np.append(np.flatnonzero(is_start)[1:], len(rows))[group]
     ms = frame[layout.EVENT_MS].cast(pl.Int64).to_numpy()
-    eligible = np.flatnonzero(ms[rows] >= data_start_ms + START_GRACE_MS)
-    n_entities = int(group[-1]) + 1 if len(group) else 0
-    wanted = min(int(frame.height * COPY_SHARE / YOUNG_EVENTS), n_entities * COPIES_PER_ENTITY, len(eligible))
+    eligible = np.flatnonzero((ms[rows] >= data_start_ms + START_GRACE_MS) & (rows >= begin))
+    wanted = min(wanted, len(eligible))
     if wanted <= 0:
         return empty
     rng = np.random.default_rng(seed)
