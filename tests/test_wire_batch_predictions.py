@@ -575,7 +575,7 @@ def test_tfi_new_entities_score_alike_in_batch_and_real_time(lab: Lab) -> None:
     _model_detector(afd, "young_batch", "payment", "card_model", TFI)
     manifest = json.loads(next((lab.settings.data_dir / "models" / "card_model").rglob("manifest.json")).read_text())
     young = manifest["calibrationYoung"]
-    assert [below for below, _ in young] == [1, 3, 10]
+    assert [below for below, _ in young] == [1, 3, 10, 30, 100]
     assert any(knots != manifest["calibration"] for _, knots in young)  # curves of their own
     header = ["EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "amt", "category", "merchant", "card_bin"]
     rows = []

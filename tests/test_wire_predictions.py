@@ -469,7 +469,7 @@ def test_a_new_customer_scores_as_new_customers_do_and_is_explained_as_new(lab: 
         result_text = db.execute("SELECT training_result FROM model_versions WHERE model_id = 'card_model'").fetchone()
     # fraudhawk's figures beside AFD's (`fraudhawk train`, the console's model page)
     buckets = {b["earlierEvents"]: b for b in json.loads(result_text[0])["extra"]["historyLength"]}
-    assert set(buckets) == {"new", "1-2", "3-9", "10+"}
+    assert set(buckets) == {"new", "1-2", "3-9", "10-29", "30-99", "100+"}
     assert buckets["new"]["asIfNew"]["events"] > 0  # validation events scored as if their card were new
     afd.put_outcome(name="hold")
     afd.put_detector(detectorId="new_cards", eventTypeName="payment")

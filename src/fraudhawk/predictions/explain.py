@@ -23,13 +23,14 @@ from fraudhawk.eventdata import layout
 from fraudhawk.features.history import PREFIX
 from fraudhawk.features.history.login_spec import LOGIN_PREFIX
 from fraudhawk.predictions import login_reasons
-from fraudhawk.scoring.calibration import YOUNG_BUCKETS
 from fraudhawk.scoring.model import SEEN, ScoringModel
 
 #: fraudhawk's addition to AFD's predictionExplanations (SDKs skip it; the raw JSON and the CLI show it)
 FEATURES = "featureImpactExplanations"
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
 STARS = (0.05, 0.2, 0.5, 1.0, 2.0)
+#: earlier events below which an explanation calls the entity a new or young customer
+YOUNG_WORDS_BELOW = 10
 
 
 def relative_impact(log_odds: float) -> str:
@@ -75,13 +76,13 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
 
 
 def _young_words(model: ScoringModel, vector: np.ndarray) -> str | None:
-    """ "new customer" when the event's entity had no earlier event, "young customer" with a few (the
-    young buckets of the score curves); None otherwise or without an entity history."""
+    """ "new customer" when the event's entity had no earlier event, "young customer" with a few;
+    None otherwise or without an entity history."""
     plan = model.plan
     if plan.history is None or plan.aggregates_only or SEEN not in plan.feature_names:
         return None
     seen = float(np.asarray(vector, dtype=np.float64).ravel()[plan.feature_names.index(SEEN)])
-    if not math.isfinite(seen) or seen >= YOUNG_BUCKETS[-1]:
+    if not math.isfinite(seen) or seen >= YOUNG_WORDS_BELOW:
         return None
     if seen == 0:
         return "new customer (no earlier events)"

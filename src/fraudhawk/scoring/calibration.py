@@ -7,7 +7,7 @@ knots with the model: score(raw) is a monotone interpolation, so rules like `sco
 "about 2% of legit events" for every model.
 
 Transaction Fraud Insights keeps more knots for young entities (`young`): one curve per bucket of
-history length (the entity's earlier events: none, 1-2, 3-9), fitted on the validation legit events
+history length (the entity's earlier events: none, 1-2, 3-9, 10-29, 30-99), fitted on the validation legit events
 of that bucket, so that 900 flags about 2% of a new customer's legitimate events as it does of a
 known customer's. An event's bucket is its `h.events_seen` history feature, which both history
 engines compute to the bit, so batch and real-time scores stay equal.
@@ -29,8 +29,9 @@ ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.1, 600.0), (0.02, 900
 CHALLENGE_ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.05, 500.0), (0.001, 900.0), (1e-5, 1000.0))
 Anchors = tuple[tuple[float, float], ...]
 GRID = np.arange(0, 1001, dtype=np.float64)
-#: upper bounds (exclusive) of the young buckets of earlier events: none, 1-2, 3-9; the rest use `knots`
-YOUNG_BUCKETS: tuple[int, ...] = (1, 3, 10)
+#: upper bounds (exclusive) of the young buckets of earlier events: none, 1-2, 3-9, 10-29, 30-99; the
+#: rest (the history's count cap, 100, and more) use `knots`
+YOUNG_BUCKETS: tuple[int, ...] = (1, 3, 10, 30, 100)
 
 
 def fpr_for_score(score: float, anchors: Anchors = ANCHORS) -> float:

@@ -120,7 +120,9 @@ HISTORY_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("new", 0, 0),
     ("1-2", 1, 2),
     ("3-9", 3, 9),
-    ("10+", 10, 2**31),
+    ("10-29", 10, 29),
+    ("30-99", 30, 99),
+    ("100+", 100, 2**31),
 )
 #: the thresholds whose FPR the history-length report gives (AFD's 600 ~ 10% and 900 ~ 2%)
 USUAL_THRESHOLDS = (500, 600, 900)

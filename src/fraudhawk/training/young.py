@@ -7,7 +7,7 @@ no past, and scores one by guesswork (measured on a Sparkov run: an ordinary pur
 store had never seen scored 913).
 
 So training adds *young copies*: for a seeded sample of (entity, moment) pairs, the entity's next
-`YOUNG_EVENTS` events with their history computed by the one history engine (`features.history`) as if
+events (up to `YOUNG_EVENTS`) with their history computed by the one history engine (`features.history`) as if
 the entity had first appeared at that moment, each copy under an entity id of its own. The copies keep
 their events' labels, so the model learns what fraud and legitimate activity look like for an entity
 with no or little past. Moments are drawn only from `START_GRACE_MS` after the data's first event on:
@@ -18,6 +18,7 @@ in training unchanged.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,11 @@ from fraudhawk.eventdata import layout
 from fraudhawk.features import history as hist
 from fraudhawk.features.history.units import DAY_MS
 
-YOUNG_EVENTS = 16  # events of each copy: its entity's first 16 as a new entity
+#: events of a copy: its entity's first ones as a new entity, up to the history's count cap (an
+#: entity with fewer earlier events still differs from a known one); lengths are drawn evenly on a
+#: log scale, so short copies are many and every history length up to the cap is covered
+YOUNG_EVENTS = 100
+MEAN_EVENTS = (YOUNG_EVENTS - 1) / math.log(YOUNG_EVENTS)  # the mean of that draw
 COPY_SHARE = 0.15  # copied events fitted on, at most this share of the training events
 COPIES_PER_ENTITY = 24  # and at most this many copies of one entity on average
 #: copies of validation events (scored, never fitted on: they fit the young score curves and measure
@@ -49,7 +54,7 @@ def training_copies(
 ) -> YoungCopies:
     """Young copies of the events of `frame`'s first `end` rows, to fit on."""
     entities = frame.head(end)[layout.ENTITY_ID].n_unique()
-    wanted = min(int(end * COPY_SHARE / YOUNG_EVENTS), entities * COPIES_PER_ENTITY)
+    wanted = min(int(end * COPY_SHARE / MEAN_EVENTS), entities * COPIES_PER_ENTITY)
     return copies(spec, frame, data_start_ms, seed, 0, end, wanted)
 
 
@@ -93,7 +98,8 @@ def copies(
         return empty
     rng = np.random.default_rng(seed)
     starts = np.sort(rng.choice(eligible, size=wanted, replace=False))
-    lengths = np.minimum(ends[starts] - starts, YOUNG_EVENTS)
+    drawn = np.exp(rng.uniform(0.0, math.log(YOUNG_EVENTS), size=len(starts)))
+    lengths = np.minimum(ends[starts] - starts, np.maximum(np.round(drawn).astype(np.int64), 1))
     copy_of = np.repeat(np.arange(len(starts)), lengths)
     offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     positions = starts[copy_of] + np.arange(len(copy_of)) - offsets[copy_of]
