@@ -145,6 +145,7 @@ class _Prepared:
     young_rows: np.ndarray | None = None  # the rows young copies were made of
     young_matrix: np.ndarray | None = None  # the copies' model inputs
     young_seen: np.ndarray | None = None
+    unseen: np.ndarray | None = None  # rows of the entities kept out of fitting (TFI)
 
 
 def _prepare(data: TrainingData, request: Request, messages: Messages, step: Progress) -> _Prepared:
@@ -184,9 +185,10 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
         step("computing young entities' history")
         data_start = int(everything[layout.EVENT_MS].min())  # type: ignore[arg-type]
         cut = int(labelled.frame.height * (1 - HOLDOUT))
+        unseen = young.unseen_entities(labelled.frame, request.seed)
         copies = (
-            young.training_copies(spec, labelled.frame, data_start, cut, request.seed),
-            young.validation_copies(spec, labelled.frame, data_start, cut, request.seed),
+            young.training_copies(spec, labelled.frame, data_start, cut, request.seed, ~unseen),
+            young.validation_copies(spec, labelled.frame, data_start, cut, request.seed, unseen),
         )
     step("engineering features")
     # vocabularies and frequencies come from the training part only: the holdout stays unseen
@@ -194,6 +196,7 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
     prepared = _Prepared(labelled, plan, plan.transform(labelled.frame, history, base), states)
     if history is not None and copies is not None:
         prepared.seen = history[SEEN].to_numpy()
+        prepared.unseen = unseen
         made = young.YoungCopies(
             np.concatenate([part.rows for part in copies]), pl.concat([part.history for part in copies])
         )
@@ -278,16 +281,19 @@ def _with_young(
     early stopping): the training part's events, each part followed by the young copies of its events."""
     matrix = prepared.matrix
     copied, young_matrix = prepared.young_rows, prepared.young_matrix
-    if copied is None or young_matrix is None:
+    if copied is None or young_matrix is None or prepared.unseen is None:
         return matrix, target, weight, inner, cut
+    # the entities kept out of fitting: only their young copies of validation events are used
+    fitted = np.flatnonzero(~prepared.unseen[:cut])
+    first_rows, second_rows = fitted[fitted < inner], fitted[fitted >= inner]
     first = copied < inner
     second = (copied >= inner) & (copied < cut)
-    order = [(slice(0, inner), first), (slice(inner, cut), second)]
+    order = [(first_rows, first), (second_rows, second)]
     fit_matrix = np.concatenate([part for rows, pick in order for part in (matrix[rows], young_matrix[pick])])
     fit_target = np.concatenate([part for rows, pick in order for part in (target[rows], target[copied[pick]])])
     fit_weight = np.concatenate([part for rows, pick in order for part in (weight[rows], weight[copied[pick]])])
-    fit_inner = inner + int(first.sum())
-    return fit_matrix, fit_target, fit_weight, fit_inner, fit_inner + (cut - inner) + int(second.sum())
+    fit_inner = len(first_rows) + int(first.sum())
+    return fit_matrix, fit_target, fit_weight, fit_inner, fit_inner + len(second_rows) + int(second.sum())
 
 
 def _young_holdout(
