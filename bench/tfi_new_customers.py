@@ -12,7 +12,7 @@ share of legitimate events above 900 (among each card's first three legitimate e
 ROC AUC and average precision of the scores, against the goals: at most 5% of the new cards' first
 three legitimate events above 900, their AUC at least 0.995, and the known cards' figures unchanged.
 
-Default data: the Sparkov run of seed 100 with 500 customers from `bench/tfi_multi.py`'s cache (made
+Default data: the Sparkov run of seed 100 with 700 customers from `bench/tfi_multi.py`'s cache (made
 on first use); --data takes any folder with fraudTrain.csv and fraudTest.csv in the Kaggle layout.
 """
 
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--data-dir", type=Path, help="keep the store here")
     args = parser.parse_args()
-    data = args.data or sparkov_run(args.cache, 100, 500)
+    data = args.data or sparkov_run(args.cache, 100, 700)
     print(f"machine: {machine()}")
     import fraudhawk
     from fraudhawk.eventdata import layout
