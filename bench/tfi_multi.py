@@ -230,6 +230,8 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=SHARED / "sparkov", help="folder of fraudTrain/fraudTest")
     parser.add_argument("--samples", type=Path, default=SHARED / "aws-samples", help="folder of the AWS samples")
     args = parser.parse_args()
+    from fraudhawk.training.trainer import TrainingFailed
+
     print(f"machine: {machine()}")
     sets: list[Any] = []
     for item in args.runs.split(","):
@@ -253,7 +255,11 @@ def main() -> None:
     results: list[tuple[DataSet, dict[str, Any]]] = []
     for load in sets:
         data = load()
-        result = evaluate(data)
+        try:
+            result = evaluate(data)
+        except TrainingFailed as failed:
+            print(f"{data.name:38s} training failed: {failed}")
+            continue
         results.append((data, result))
         print(_line(data.name, result), flush=True)
         if result["equal_scores"] != result["events"]:
