@@ -203,16 +203,11 @@ def _variable_problem(
             False,
         )
     if has_entities and role in ("category", "numeric", "enriched") and _identifies_entity(frame, info.name):
-        if role == "enriched":
-            return (
-                "Identifies the entity",
-                f"{info.name} takes one value per entity: its raw value is left out, features derived from it are used",
-                True,
-            )
+        # features derived from it (a zip's region, an address's form) are the entity's traits too
         return (
             "Identifies the entity",
-            f"{info.name} takes one value per entity and so only encodes which entity this is: it was left out "
-            "(the entity's own history is used instead)",
+            f"{info.name} takes one value per entity and so only encodes which entity this is: it was left "
+            "out with any feature derived from it (the entity's own history is used instead)",
             False,
         )
     return None
