@@ -12,6 +12,10 @@ PORT ?= 8000
 DATA_DIR ?= ./fraudhawk-data
 # server processes for the prediction benchmark (BENCH_WORKERS=N); unset, `fraudhawk serve`'s default
 BENCH_WORKERS ?=
+# generated benchmark data (Sparkov runs, the generator and its venv), kept outside the repository
+BENCH_CACHE ?= $(HOME)/.cache/fraudhawk-bench
+# the Sparkov runs of the multi-dataset TFI report, as seed:customers (e.g. TFI_RUNS=100:700,101:500)
+TFI_RUNS ?=
 
 .PHONY: setup run test browser lint typecheck pytest bench clean
 
@@ -57,6 +61,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/import_events.py $(if $(SPARKOV),--source $(SPARKOV))
 	$(BIN)/python bench/tfi_sparkov.py $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))
+	$(BIN)/python bench/tfi_multi.py --cache $(BENCH_CACHE) $(if $(TFI_RUNS),--runs $(TFI_RUNS))
+	$(BIN)/python bench/tfi_new_customers.py --cache $(BENCH_CACHE)
 	$(BIN)/python bench/ofi_samples.py $(if $(SAMPLES),--samples $(SAMPLES))
 	$(BIN)/python bench/compiled_model.py
 	$(BIN)/python bench/predictions.py $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(if $(SPARKOV),--train $(SPARKOV)) $(if $(SPARKOV_TEST),--test $(SPARKOV_TEST))

@@ -314,3 +314,58 @@ def test_missing_model_files_block_activation_but_not_ingestion(tmp_path: Path) 
         with pytest.raises(client.exceptions.ValidationException, match="cannot be activated") as refused:
             client.update_model_version_status(modelId="m", modelType=kind, modelVersionNumber="1.0", status="ACTIVE")
         assert str(settings.data_dir) not in str(refused.value)
+
+
+def test_young_copies_start_after_the_data_start_and_keep_their_history_short(tmp_path: Path) -> None:
+    """Young copies restart an entity's history at a moment a week or more after the data's first
+    event (the data's edge is not a new entity), and each copy's first event has no earlier event."""
+    from fraudhawk.eventdata import layout
+    from fraudhawk.features.history import HistorySpec
+    from fraudhawk.training import young
+
+    source = tmp_path / "txn.csv"
+    datagen.transactions(source, cards=60, days=30, seed=5)
+    messages = Messages()
+    frame = from_csv(Location(str(source), source), ["amt", "category"], messages).frame
+    frame = frame.sort(layout.EVENT_MS, maintain_order=True)
+    spec = HistorySpec(amounts=("amt",), categories=("category",))
+    start = int(frame[layout.EVENT_MS].min())  # type: ignore[arg-type]
+    made = young.copies(spec, frame, start, seed=1, begin=0, end=frame.height, wanted=300)
+    times = frame[layout.EVENT_MS].to_numpy()[made.rows]
+    seen = made.history["h.events_seen"].to_numpy()
+    assert len(made.rows) > 300  # most copies run on for several events
+    assert (times[seen == 0] >= start + young.START_GRACE_MS).all()
+    assert (seen == 0).sum() == 300
+    assert seen.max() < young.YOUNG_EVENTS
+
+
+def test_new_entities_get_score_curves_of_their_own(tmp_path: Path) -> None:
+    """TFI validation covers new and young entities: the report gives each history-length bucket's
+    share and false positive rates, for the validation events and as if their entity were new, and
+    the young curves make 900 flag about 2% of a new entity's legit validation events."""
+    source = tmp_path / "txn.csv"
+    datagen.transactions(source, cards=120, days=60, seed=3)
+    trained = _train(source, "TRANSACTION_FRAUD_INSIGHTS", _variables(datagen.TRANSACTION_VARIABLES))
+    assert [below for below, _ in trained.calibration.young] == [1, 3, 10, 30, 100]
+    buckets = {b["earlierEvents"]: b for b in trained.performance["historyLength"]}
+    assert list(buckets) == ["new", "1-2", "3-9", "10-29", "30-99", "100+"]
+    assert sum(b["share"] for b in buckets.values()) == pytest.approx(1.0)
+    new = buckets["new"]["asIfNew"]
+    assert new["events"] > 100
+    assert new["fprAtThreshold"]["900"] == pytest.approx(0.02, abs=0.02)
+
+
+def test_young_curves_score_each_event_by_its_history_length() -> None:
+    """The same raw output means a 2% false positive rate among new entities' legit events at a
+    higher value than among known ones': each event is scored by its bucket's curve."""
+    rng = np.random.default_rng(3)
+    known = Calibration.fit(rng.normal(0.0, 1.0, 20_000))
+    new = Calibration.fit(rng.normal(2.0, 1.0, 20_000))
+    both = known.with_young([(1, new), (3, known), (10, known), (30, known), (100, known)])
+    top_2_percent = 2.0537  # the normal distribution's 98th percentile
+    raw = np.array([2.0 + top_2_percent, top_2_percent, 2.0 + top_2_percent])
+    scores = both.score(raw, np.array([0.0, 50.0, 50.0]))
+    assert scores[0] == pytest.approx(900, abs=10)
+    assert scores[1] == pytest.approx(900, abs=10)
+    assert scores[2] > 990  # a known entity's event this high is rarer than one in a thousand
+    assert both.score(raw, None).tolist() == known.score(raw).tolist()

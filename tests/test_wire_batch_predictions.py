@@ -567,6 +567,39 @@ def test_tfi_history_advances_in_time_order_without_storing(lab: Lab) -> None:
         assert batch_scores[row["EVENT_ID"]] == repr({"card_model": score}), row
 
 
+def test_tfi_new_entities_score_alike_in_batch_and_real_time(lab: Lab) -> None:
+    """Cards the store has never seen, from their first event on: their events are scored on the young
+    entities' score curves (fitted on validation events as if their card were new), and a batch job
+    gives each the score GetEventPrediction gives it at the same point of the card's history."""
+    afd = lab.afd
+    _model_detector(afd, "young_batch", "payment", "card_model", TFI)
+    manifest = json.loads(next((lab.settings.data_dir / "models" / "card_model").rglob("manifest.json")).read_text())
+    young = manifest["calibrationYoung"]
+    assert [below for below, _ in young] == [1, 3, 10, 30, 100]
+    assert any(knots != manifest["calibration"] for _, knots in young)  # curves of their own
+    header = ["EVENT_ID", "EVENT_TIMESTAMP", "ENTITY_ID", "ENTITY_TYPE", "amt", "category", "merchant", "card_bin"]
+    rows = []
+    for i in range(24):
+        card = f"young_card_{i % 3}"
+        stamp = f"2031-05-{1 + i // 8:02d}T{2 + i % 8:02d}:{i:02d}:00Z"
+        amount = f"{(20 + 37 * i) % 700 + 5}.50"
+        category = ("grocery_pos", "shopping_net", "gas_transport")[i % 3]
+        rows.append([f"y{i:02d}", stamp, card, "card", amount, category, f"merchant_{i % 7:03d}", "411111"])
+    output = _run(lab, "young_batch", "young_batch", "payment", csv_bytes(rows[::-1], header))
+    batch_scores = {r["EVENT_ID"]: r["MODEL_SCORES"] for r in output}
+    for row in rows:  # time order: each card's history builds up from nothing, as the batch's did
+        result = afd.get_event_prediction(
+            detectorId="young_batch",
+            eventId=row[0],
+            eventTypeName="payment",
+            eventTimestamp=row[1],
+            entities=[{"entityType": "card", "entityId": row[2]}],
+            eventVariables=dict(zip(header[4:], row[4:], strict=True)),
+        )
+        score = result["modelScores"][0]["scores"]["card_model_insightscore"]
+        assert batch_scores[row[0]] == repr({"card_model": score}), row
+
+
 # --- the vectorised history engine ------------------------------------------------------------------------
 
 SPECS = [

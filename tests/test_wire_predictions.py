@@ -4,9 +4,11 @@ alone (a fresh server per test) and with real trained OFI and TFI models (one se
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
+import urllib.request
 from contextlib import closing
 from typing import Any
 
@@ -437,3 +439,70 @@ def test_a_starting_server_loads_the_active_detectors_plans(shop: Any, settings:
             eventVariables={"order_amount": "5000", "is_member": "false"},
         )
         assert [r["ruleId"] for r in result["ruleResults"]] == ["big_order"]
+
+
+def _raw_call(afd: Any, operation: str, **params: Any) -> dict[str, Any]:
+    """An operation's JSON answer as the server sends it (boto3 drops fraudhawk's extra members)."""
+    request = urllib.request.Request(
+        afd.meta.endpoint_url,
+        data=json.dumps(params).encode(),
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"AWSHawksNestServiceFacade.{operation}",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        result: dict[str, Any] = json.loads(answer.read())
+    return result
+
+
+def test_a_new_customer_scores_as_new_customers_do_and_is_explained_as_new(lab: Lab) -> None:
+    """A card the store has never seen: its ordinary daytime purchase is scored on the young
+    entities' curve (900 flags about 2% of new customers' legitimate events, as of known ones') and
+    stays below 900; its explanation speaks of a new customer, not of the card's id."""
+    afd = lab.afd
+    model = {"modelId": "card_model", "modelType": TFI, "modelVersionNumber": "1.0"}
+    if afd.get_model_version(**model)["status"] != "ACTIVE":
+        afd.update_model_version_status(**model, status="ACTIVE")
+        wait_status(afd, "card_model", TFI, "1.0", "ACTIVE")
+    with closing(sqlite3.connect(lab.settings.data_dir / "fraudhawk.db")) as db:
+        result_text = db.execute("SELECT training_result FROM model_versions WHERE model_id = 'card_model'").fetchone()
+    # fraudhawk's figures beside AFD's (`fraudhawk train`, the console's model page)
+    buckets = {b["earlierEvents"]: b for b in json.loads(result_text[0])["extra"]["historyLength"]}
+    assert set(buckets) == {"new", "1-2", "3-9", "10-29", "30-99", "100+"}
+    assert buckets["new"]["asIfNew"]["events"] > 0  # validation events scored as if their card were new
+    afd.put_outcome(name="hold")
+    afd.put_detector(detectorId="new_cards", eventTypeName="payment")
+    everyone = rule(afd, "new_all", "$card_model_insightscore >= 0", ["hold"], detector="new_cards")
+    afd.create_detector_version(detectorId="new_cards", rules=[everyone], modelVersions=[model])
+    afd.update_detector_version_status(detectorId="new_cards", detectorVersionId="1", status="ACTIVE")
+    purchase = {"amt": "58.20", "category": "grocery_pos", "merchant": "merchant_010", "card_bin": "411111"}
+    result = afd.get_event_prediction(
+        detectorId="new_cards",
+        eventId="never_seen_1",
+        eventTypeName="payment",
+        eventTimestamp="2024-03-05T14:10:00Z",
+        entities=[{"entityType": "card", "entityId": "card_never_seen"}],
+        eventVariables=purchase,
+    )
+    score = result["modelScores"][0]["scores"]["card_model_insightscore"]
+    assert 0 <= score < 900
+    summary = afd.list_event_predictions(eventId={"value": "never_seen_1"})["eventPredictionSummaries"][0]
+    metadata = _raw_call(
+        afd,
+        "GetEventPredictionMetadata",
+        eventId="never_seen_1",
+        eventTypeName="payment",
+        detectorId="new_cards",
+        detectorVersionId="1",
+        predictionTimestamp=summary["predictionTimestamp"],
+    )
+    explanations = metadata["evaluatedModelVersions"][0]["evaluations"][0]["predictionExplanations"]
+    history = [
+        g for g in explanations["aggregatedVariablesImpactExplanations"] if g["eventVariableNames"] == ["ENTITY_ID"]
+    ]
+    assert history
+    assert history[0]["description"] == "new customer (no earlier events)"
+    words = [f["description"] for f in explanations["featureImpactExplanations"] if f["featureName"].startswith("h.")]
+    assert words
+    assert all(w.startswith("new customer (no earlier events): ") for w in words)

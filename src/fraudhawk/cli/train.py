@@ -247,9 +247,32 @@ def describe(detail: dict[str, Any]) -> None:
                 f"  score >= {point['threshold']:4.0f}: catches {point['tpr']:6.1%} of fraud, "
                 f"flags {point['fpr']:6.2%} of legit, precision {point['precision']:6.1%}"
             )
+    for line in history_lines(extra.get("historyLength") or []):
+        click.echo(line)
     top = result["variableImportanceMetrics"]["logOddsMetrics"][:8]
     if top:
         click.echo(
             "  most important variables: "
             + ", ".join(f"{v['variableName']} ({v['variableImportance']:.2f})" for v in top)
         )
+
+
+def history_lines(buckets: list[dict[str, Any]]) -> list[str]:
+    """How entities fare by history length (Transaction Fraud Insights): per bucket of earlier events,
+    the validation events' share and legit flagged above 900, and the same for validation events
+    scored as if their entity were new."""
+    if not buckets:
+        return []
+    lines = ["  by the entity's earlier events (validation; as if new: the same events, their entity's history cut):"]
+    for bucket in buckets:
+        flagged = bucket["fprAtThreshold"].get("900")
+        own = "-" if flagged is None else f"{flagged:.2%}"
+        young = bucket.get("asIfNew")
+        as_new = ""
+        if young is not None and young["fprAtThreshold"].get("900") is not None:
+            as_new = f"; as if new: {young['events']:,} events, legit above 900 {young['fprAtThreshold']['900']:.2%}"
+        lines.append(
+            f"    {bucket['earlierEvents']:>4s} earlier events: {bucket['share']:7.2%} of events, "
+            f"legit above 900 {own}{as_new}"
+        )
+    return lines

@@ -236,7 +236,7 @@ def _scores(
     in the same order whatever the number of threads, so the scores are the same to the last bit."""
     matrix = model.plan.transform(frame, history, base)
     raw = model.raw_matrix(matrix, threads=_THREADS)
-    return model.with_unknown(model.calibration.score(raw), history)
+    return model.calibrated(raw, history)
 
 
 def _scores_text(plan: DetectorPlan, scores: list[np.ndarray], external: External, height: int) -> pl.Series:

@@ -68,7 +68,7 @@ def score_model(model: PlannedModel, event: EventInput, state: EntityState | Non
     history = single.history_features(state, event.variables, event.event_ms)
     vector = single.vector(event.variables, event.event_ms, history)
     raw = model.model.raw_one(vector)
-    score = float(np.round(model.model.calibration.score(np.array([raw]))[0]))
+    score = float(np.round(model.model.calibrated_one(raw, history)))
     if model.model.first_event_unknown and (state is None or state.n == 0):
         score = UNKNOWN_RISK
     return ModelEvaluation(model, score, vector)

@@ -20,14 +20,17 @@ from typing import Any
 import numpy as np
 
 from fraudhawk.eventdata import layout
+from fraudhawk.features.history import PREFIX
 from fraudhawk.features.history.login_spec import LOGIN_PREFIX
 from fraudhawk.predictions import login_reasons
-from fraudhawk.scoring.model import ScoringModel
+from fraudhawk.scoring.model import SEEN, ScoringModel
 
 #: fraudhawk's addition to AFD's predictionExplanations (SDKs skip it; the raw JSON and the CLI show it)
 FEATURES = "featureImpactExplanations"
 #: |log-odds| at which a variable earns 1, 2, 3, 4 and 5 stars of relative impact.
 STARS = (0.05, 0.2, 0.5, 1.0, 2.0)
+#: earlier events below which an explanation calls the entity a new or young customer
+YOUNG_WORDS_BELOW = 10
 
 
 def relative_impact(log_odds: float) -> str:
@@ -55,11 +58,35 @@ def explain(model: ScoringModel, vector: np.ndarray) -> dict[str, Any]:
     ]
     if plan.aggregates_only:  # the login profile (Account Takeover Insights): its reasons in words
         _describe(plan.feature_names, plan.groups, vector, groups)
+    features = _features(model, by_feature)
+    young = _young_words(model, vector)
+    if young is not None:
+        # the entity's history features then speak of its having none (or little), not of its id
+        for group in groups:
+            if group["eventVariableNames"] == [layout.ENTITY_ID]:
+                group["description"] = young
+        for feature in features:
+            if feature["featureName"].startswith(PREFIX):
+                feature["description"] = f"{young}: {feature['description']}"
     return {
         "variableImpactExplanations": variables,
         "aggregatedVariablesImpactExplanations": groups,
-        FEATURES: _features(model, by_feature),
+        FEATURES: features,
     }
+
+
+def _young_words(model: ScoringModel, vector: np.ndarray) -> str | None:
+    """ "new customer" when the event's entity had no earlier event, "young customer" with a few;
+    None otherwise or without an entity history."""
+    plan = model.plan
+    if plan.history is None or plan.aggregates_only or SEEN not in plan.feature_names:
+        return None
+    seen = float(np.asarray(vector, dtype=np.float64).ravel()[plan.feature_names.index(SEEN)])
+    if not math.isfinite(seen) or seen >= YOUNG_WORDS_BELOW:
+        return None
+    if seen == 0:
+        return "new customer (no earlier events)"
+    return f"young customer ({int(seen)} earlier event{'s' if seen > 1 else ''})"
 
 
 def _features(model: ScoringModel, by_feature: dict[str, float]) -> list[dict[str, Any]]:

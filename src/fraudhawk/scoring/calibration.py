@@ -5,6 +5,12 @@ a curve through those points (linear in the logarithm of the FPR between anchors
 model's raw output with the quantiles of the validation legit events, and keep the result as 1,001
 knots with the model: score(raw) is a monotone interpolation, so rules like `score > 900` mean
 "about 2% of legit events" for every model.
+
+Transaction Fraud Insights keeps more knots for young entities (`young`): one curve per bucket of
+history length (the entity's earlier events: none, 1-2, 3-9, 10-29, 30-99), fitted on the validation legit events
+of that bucket, so that 900 flags about 2% of a new customer's legitimate events as it does of a
+known customer's. An event's bucket is its `h.events_seen` history feature, which both history
+engines compute to the bit, so batch and real-time scores stay equal.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.1, 600.0), (0.02, 900
 CHALLENGE_ANCHORS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.05, 500.0), (0.001, 900.0), (1e-5, 1000.0))
 Anchors = tuple[tuple[float, float], ...]
 GRID = np.arange(0, 1001, dtype=np.float64)
+#: upper bounds (exclusive) of the young buckets of earlier events: none, 1-2, 3-9, 10-29, 30-99; the
+#: rest (the history's count cap, 100, and more) use `knots`
+YOUNG_BUCKETS: tuple[int, ...] = (1, 3, 10, 30, 100)
 
 
 def fpr_for_score(score: float, anchors: Anchors = ANCHORS) -> float:
@@ -38,6 +47,9 @@ def fpr_for_score(score: float, anchors: Anchors = ANCHORS) -> float:
 @dataclass(frozen=True)
 class Calibration:
     knots: list[float]  # raw model output at scores 0, 1, ..., 1000 (non-decreasing)
+    # (earlier events below, knots) per young bucket, youngest first; a bucket without its own knots
+    # (too few validation events to fit them) uses `knots`
+    young: tuple[tuple[int, tuple[float, ...]], ...] = ()
 
     @classmethod
     def fit(cls, legit_raw: np.ndarray, anchors: Anchors = ANCHORS) -> Calibration:
@@ -61,10 +73,33 @@ class Calibration:
         knots = knots + GRID * 1e-9
         return cls([float(k) for k in knots])
 
+    def with_young(self, young: list[tuple[int, Calibration]]) -> Calibration:
+        """This calibration with curves of its own for young buckets ((earlier events below, fitted))."""
+        return Calibration(self.knots, tuple((below, tuple(fitted.knots)) for below, fitted in young))
+
     @functools.cached_property
     def _knots(self) -> np.ndarray:
         return np.asarray(self.knots, dtype=np.float64)
 
-    def score(self, raw: np.ndarray) -> np.ndarray:
-        """Scores (0..1000, floats) for raw model outputs (log-odds)."""
-        return np.interp(np.asarray(raw, dtype=np.float64), self._knots, GRID, left=0.0, right=1000.0)
+    @functools.cached_property
+    def _young(self) -> list[tuple[int, int, np.ndarray]]:
+        """(earlier events from, below, knots) of each young bucket with its own knots."""
+        out = []
+        low = 0
+        for below, knots in self.young:
+            out.append((low, below, np.asarray(knots, dtype=np.float64)))
+            low = below
+        return out
+
+    def score(self, raw: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
+        """Scores (0..1000, floats) for raw model outputs (log-odds); `seen`: each event's number of
+        earlier events of its entity (`h.events_seen`), which picks a young bucket's curve."""
+        values = np.asarray(raw, dtype=np.float64)
+        out: np.ndarray = np.interp(values, self._knots, GRID, left=0.0, right=1000.0)
+        if seen is not None and self.young:
+            count = np.asarray(seen, dtype=np.float64)
+            for low, below, knots in self._young:
+                pick = (count >= low) & (count < below)
+                if pick.any():
+                    out[pick] = np.interp(values[pick], knots, GRID, left=0.0, right=1000.0)
+        return out

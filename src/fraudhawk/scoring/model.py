@@ -28,6 +28,7 @@ COMPILED_LOOK_S = 5.0
 #: Account Takeover Insights scores an entity's first event -1: with no history, its risk is unknown
 UNKNOWN_RISK = -1.0
 _FIRST_EVENT_UNKNOWN = ("ACCOUNT_TAKEOVER_INSIGHTS",)
+SEEN = f"{hist.PREFIX}events_seen"
 
 
 @dataclass
@@ -48,7 +49,10 @@ class ScoringModel:
         return cls(
             booster=lgb.Booster(model_str=artifact.model_text),
             plan=FeaturePlan.from_json(manifest["plan"]),
-            calibration=Calibration(list(manifest["calibration"])),
+            calibration=Calibration(
+                list(manifest["calibration"]),
+                tuple((int(below), tuple(knots)) for below, knots in manifest.get("calibrationYoung", ())),
+            ),
             manifest=manifest,
             folder=folder,
             model_text=artifact.model_text,
@@ -58,6 +62,29 @@ class ScoringModel:
     def first_event_unknown(self) -> bool:
         """Whether an entity's first event scores UNKNOWN_RISK (ATI) rather than a model score."""
         return self.manifest.get("modelType") in _FIRST_EVENT_UNKNOWN
+
+    @functools.cached_property
+    def seen_position(self) -> int | None:
+        """Where `h.events_seen` is among the history features (its young buckets' calibration reads it)."""
+        spec = self.plan.history
+        if spec is None or not self.calibration.young:
+            return None
+        return spec.feature_names().index(SEEN)
+
+    def calibrated(self, raw: np.ndarray, history: pl.DataFrame | None) -> np.ndarray:
+        """0-1000 scores of raw outputs, with the curve of each event's history length."""
+        seen = None
+        if self.seen_position is not None and history is not None:
+            seen = history[SEEN].cast(pl.Float64).fill_null(0).to_numpy()
+        return self.with_unknown(self.calibration.score(raw, seen), history)
+
+    def calibrated_one(self, raw: float, history: list[Any] | None) -> float:
+        """`calibrated` of one event, its history features as the one-event engine gives them."""
+        seen = None
+        position = self.seen_position
+        if position is not None and history is not None:
+            seen = np.array([float(history[position] or 0)])
+        return float(self.calibration.score(np.array([raw]), seen)[0])
 
     def with_unknown(self, scores: np.ndarray, history: pl.DataFrame | None) -> np.ndarray:
         """`scores` with UNKNOWN_RISK for the events that are their entity's first (no earlier
@@ -109,7 +136,7 @@ class ScoringModel:
     def scores(self, frame: pl.DataFrame, history: pl.DataFrame | None = None) -> np.ndarray:
         """0-1000 scores of the events in `frame` (EVENT_MS, ENTITY_ID and the variables as text)
         (UNKNOWN_RISK for an entity's first event, for a model that scores it so)."""
-        return self.with_unknown(self.calibration.score(self.raw(frame, history)), history)
+        return self.calibrated(self.raw(frame, history), history)
 
     def history_of(self, frame: pl.DataFrame, states: dict[str, hist.EntityState]) -> pl.DataFrame | None:
         """History features of `frame`'s events, in order, advancing `states` one event at a time."""

@@ -115,6 +115,57 @@ def performance(scores: np.ndarray, raw: np.ndarray, target: np.ndarray) -> dict
     }
 
 
+#: history-length buckets of the validation report (earlier events of the entity, inclusive bounds)
+HISTORY_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("new", 0, 0),
+    ("1-2", 1, 2),
+    ("3-9", 3, 9),
+    ("10-29", 10, 29),
+    ("30-99", 30, 99),
+    ("100+", 100, 2**31),
+)
+#: the thresholds whose FPR the history-length report gives (AFD's 600 ~ 10% and 900 ~ 2%)
+USUAL_THRESHOLDS = (500, 600, 900)
+
+
+def _bucket_figures(scores: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    legit = target == 0
+    fraud = ~legit
+    out: dict[str, Any] = {"events": len(target), "fraudEvents": int(fraud.sum())}
+    out["fprAtThreshold"] = {
+        str(t): (float((scores[legit] > t).mean()) if legit.any() else None) for t in USUAL_THRESHOLDS
+    }
+    out["tprAtThreshold"] = {
+        str(t): (float((scores[fraud] > t).mean()) if fraud.any() else None) for t in USUAL_THRESHOLDS
+    }
+    return out
+
+
+def by_history(
+    scores: np.ndarray,
+    target: np.ndarray,
+    seen: np.ndarray,
+    young: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> list[dict[str, Any]]:
+    """How entities fare by the length of their history (their earlier events): per bucket, the share
+    of validation events, and the false (and true) positive rate at the usual thresholds, for the
+    validation events as they are and (`asIfNew`) for the young copies of validation events, computed as
+    if their entity had just appeared (`young`: scores, targets and earlier-event counts)."""
+    out = []
+    total = max(len(target), 1)
+    for name, low, high in HISTORY_BUCKETS:
+        pick = (seen >= low) & (seen <= high)
+        row: dict[str, Any] = {"earlierEvents": name, "share": float(pick.sum() / total)}
+        row.update(_bucket_figures(scores[pick], target[pick]))
+        if young is not None:
+            young_scores, young_target, young_seen = young
+            chosen = (young_seen >= low) & (young_seen <= high)
+            if chosen.any():
+                row["asIfNew"] = _bucket_figures(young_scores[chosen], young_target[chosen])
+        out.append(row)
+    return out
+
+
 def ati_points(real: np.ndarray, anomalies: np.ndarray, takeovers: np.ndarray | None) -> list[dict[str, float]]:
     """For thresholds 0, 5, ..., 1000 (Account Takeover Insights): the challenge rate (share of real
     logins scoring at or above it), the anomaly discovery rate (share of anomalies) and, when

@@ -102,6 +102,7 @@ def success(model_type: str, trained: Trained) -> dict[str, Any]:
     extra = {
         "averagePrecision": performance["averagePrecision"],
         "recallAtFpr": performance["recallAtFpr"],
+        **({"historyLength": performance["historyLength"]} if "historyLength" in performance else {}),
         "scoreDistributions": performance["distributions"],
         "summary": trained.summary,
     }
@@ -125,6 +126,7 @@ def manifest(model: Any, version: str, row: Any, trained: Trained) -> dict[str, 
         "trainedAtMs": now_ms(),
         "plan": trained.plan.to_json(),
         "calibration": trained.calibration.knots,
+        "calibrationYoung": [[below, list(knots)] for below, knots in trained.calibration.young],
         "performance": performance,
         "summary": trained.summary,
         "importance": trained.importance,

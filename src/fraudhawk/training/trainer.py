@@ -22,8 +22,8 @@ import polars as pl
 from fraudhawk.eventdata import layout
 from fraudhawk.features import history as hist
 from fraudhawk.features.plan import CATEGORY_TYPES, NOVELTY_TYPES, NUMERIC_TYPES, FeaturePlan, VariableInfo, role_of
-from fraudhawk.scoring.calibration import Calibration
-from fraudhawk.training import metrics
+from fraudhawk.scoring.calibration import YOUNG_BUCKETS, Calibration
+from fraudhawk.training import metrics, young
 from fraudhawk.training.dataset import TrainingData
 from fraudhawk.training.messages import Messages
 from fraudhawk.training.validation import (
@@ -48,6 +48,9 @@ VARIES_WITHIN_ENTITY = 1.5  # distinct values per entity, on average
 MAX_GROUP_VALUES = 50
 TARGET_FRAUD_SHARE = 0.05
 SAMPLE_ABOVE = 50_000  # smaller data is kept whole: every legit event counts there
+SEEN = f"{hist.PREFIX}events_seen"
+MIN_BUCKET_LEGIT = 200  # validation legit events a young bucket needs for a curve of its own
+MIN_YOUNG_LEGIT = 30  # and all young buckets together for any curve of their own
 
 
 class TrainingFailed(Exception):
@@ -138,6 +141,11 @@ class _Prepared:
     plan: FeaturePlan
     matrix: np.ndarray
     states: dict[str, hist.EntityState]
+    seen: np.ndarray | None = None  # each row's earlier events of its entity (TFI)
+    young_rows: np.ndarray | None = None  # the rows young copies were made of
+    young_matrix: np.ndarray | None = None  # the copies' model inputs
+    young_seen: np.ndarray | None = None
+    unseen: np.ndarray | None = None  # rows of the entities kept out of fitting (TFI)
 
 
 def _prepare(data: TrainingData, request: Request, messages: Messages, step: Progress) -> _Prepared:
@@ -168,15 +176,36 @@ def _prepare(data: TrainingData, request: Request, messages: Messages, step: Pro
     spec: hist.HistorySpec | None = None
     history: pl.DataFrame | None = None
     states: dict[str, hist.EntityState] = {}
+    copies: tuple[young.YoungCopies, young.YoungCopies] | None = None
     if tfi:
         spec = _history_spec(plan, labelled)
         step("computing each entity's history")
         every_history, states = hist.compute(spec, everything, with_states=True)
         history = every_history[labelled.frame["__position"].to_numpy()]
+        step("computing young entities' history")
+        data_start = int(everything[layout.EVENT_MS].min())  # type: ignore[arg-type]
+        cut = int(labelled.frame.height * (1 - HOLDOUT))
+        unseen = young.unseen_entities(labelled.frame, request.seed)
+        copies = (
+            young.training_copies(spec, labelled.frame, data_start, cut, request.seed, ~unseen),
+            young.validation_copies(spec, labelled.frame, data_start, cut, request.seed, unseen),
+        )
     step("engineering features")
     # vocabularies and frequencies come from the training part only: the holdout stays unseen
     base = plan.fit(labelled.frame, spec, fit_rows=int(labelled.frame.height * (1 - HOLDOUT)))
-    return _Prepared(labelled, plan, plan.transform(labelled.frame, history, base), states)
+    prepared = _Prepared(labelled, plan, plan.transform(labelled.frame, history, base), states)
+    if history is not None and copies is not None:
+        prepared.seen = history[SEEN].to_numpy()
+        prepared.unseen = unseen
+        made = young.YoungCopies(
+            np.concatenate([part.rows for part in copies]), pl.concat([part.history for part in copies])
+        )
+        if len(made.rows):
+            copied = labelled.frame[made.rows]
+            prepared.young_rows = made.rows
+            prepared.young_matrix = plan.transform(copied, made.history, base[made.rows])
+            prepared.young_seen = made.history[SEEN].to_numpy()
+    return prepared
 
 
 def _sample(target: np.ndarray, end: int, seed: int) -> np.ndarray:
@@ -200,19 +229,31 @@ def train(data: TrainingData, request: Request, progress: Progress, stop: Callab
     prepared = _prepare(data, request, messages, step)
     rows, plan, matrix = prepared.labelled.frame, prepared.plan, prepared.matrix
     target = rows[TARGET].to_numpy()
+    weight = rows[WEIGHT].to_numpy()
     evaluate = rows[EVALUATE].to_numpy()
     cut = int(rows.height * (1 - HOLDOUT))
     inner = int(cut * (1 - HOLDOUT))
+    fit = _with_young(prepared, target, weight, inner, cut)
     step("training the model")
-    booster, fitted = _fit(plan, matrix, target, rows[WEIGHT].to_numpy(), inner, cut, request.seed, stop, progress)
+    booster, fitted = _fit(plan, *fit, request.seed, stop, progress)
 
     step("evaluating on the newest 15% of events")
     keep = evaluate[cut:]
     held = matrix[cut:][keep]
     raw = np.asarray(booster.predict(held, raw_score=True), dtype=np.float64)
     held_target = target[cut:][keep]
-    calibration = Calibration.fit(raw[held_target == 0])
-    performance = metrics.performance(calibration.score(raw), raw, held_target)
+    held_seen = prepared.seen[cut:][keep] if prepared.seen is not None else None
+    young_held = _young_holdout(prepared, booster, target, evaluate, cut)
+    calibration = _calibrate(raw, held_target, held_seen, young_held)
+    performance = metrics.performance(calibration.score(raw, held_seen), raw, held_target)
+    if held_seen is not None:
+        young_scores = None
+        if young_held is not None:
+            young_raw, young_target, young_seen = young_held
+            young_scores = (calibration.score(young_raw, young_seen), young_target, young_seen)
+        performance["historyLength"] = metrics.by_history(
+            calibration.score(raw, held_seen), held_target, held_seen, young_scores
+        )
     importance = _importance(booster, plan, held, held_target, request.seed)
     ms = rows[layout.EVENT_MS]
     summary = {
@@ -223,6 +264,7 @@ def train(data: TrainingData, request: Request, progress: Progress, stop: Callab
         "trainingEvents": cut,
         "fittedEvents": fitted,
         "validationEvents": int(keep.sum()),
+        "youngCopyEvents": 0 if prepared.young_rows is None else len(prepared.young_rows),
         "firstEventMs": int(ms.min()),  # type: ignore[arg-type]
         "lastEventMs": int(ms.max()),  # type: ignore[arg-type]
         "validationFromMs": int(ms[cut]) if cut < rows.height else None,
@@ -230,6 +272,72 @@ def train(data: TrainingData, request: Request, progress: Progress, stop: Callab
         "features": len(plan.feature_names),
     }
     return Trained(booster, plan, calibration, performance, importance, messages, summary, prepared.states)
+
+
+def _with_young(
+    prepared: _Prepared, target: np.ndarray, weight: np.ndarray, inner: int, cut: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """The rows to fit on (matrix, target, weight) and the ends of their two parts (rounds search,
+    early stopping): the training part's events, each part followed by the young copies of its events."""
+    matrix = prepared.matrix
+    copied, young_matrix = prepared.young_rows, prepared.young_matrix
+    if copied is None or young_matrix is None or prepared.unseen is None:
+        return matrix, target, weight, inner, cut
+    # the entities kept out of fitting: only their young copies of validation events are used
+    fitted = np.flatnonzero(~prepared.unseen[:cut])
+    first_rows, second_rows = fitted[fitted < inner], fitted[fitted >= inner]
+    first = copied < inner
+    second = (copied >= inner) & (copied < cut)
+    order = [(first_rows, first), (second_rows, second)]
+    fit_matrix = np.concatenate([part for rows, pick in order for part in (matrix[rows], young_matrix[pick])])
+    fit_target = np.concatenate([part for rows, pick in order for part in (target[rows], target[copied[pick]])])
+    fit_weight = np.concatenate([part for rows, pick in order for part in (weight[rows], weight[copied[pick]])])
+    fit_inner = len(first_rows) + int(first.sum())
+    return fit_matrix, fit_target, fit_weight, fit_inner, fit_inner + len(second_rows) + int(second.sum())
+
+
+def _young_holdout(
+    prepared: _Prepared, booster: lgb.Booster, target: np.ndarray, evaluate: np.ndarray, cut: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Raw outputs, targets and earlier-event counts of the young copies of validation events."""
+    copied, young_matrix, young_seen = prepared.young_rows, prepared.young_matrix, prepared.young_seen
+    if copied is None or young_matrix is None or young_seen is None:
+        return None
+    pick = (copied >= cut) & evaluate[copied]
+    if not pick.any():
+        return None
+    raw = np.asarray(booster.predict(young_matrix[pick], raw_score=True), dtype=np.float64)
+    return raw, target[copied[pick]], young_seen[pick]
+
+
+def _calibrate(
+    raw: np.ndarray,
+    target: np.ndarray,
+    seen: np.ndarray | None,
+    young_held: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> Calibration:
+    """Scores tied to the validation legit events' FPR; for TFI, each young bucket of history length
+    on its own legit events (the validation events' and their young copies'), the rest on the events
+    of entities with a longer history."""
+    legit = target == 0
+    if seen is None:
+        return Calibration.fit(raw[legit])
+    known = legit & (seen >= YOUNG_BUCKETS[-1])
+    calibration = Calibration.fit(raw[known] if known.sum() >= MIN_BUCKET_LEGIT else raw[legit])
+    young_raw = [raw[legit]] + ([young_held[0][young_held[1] == 0]] if young_held is not None else [])
+    young_seen = [seen[legit]] + ([young_held[2][young_held[1] == 0]] if young_held is not None else [])
+    values, counts = np.concatenate(young_raw), np.concatenate(young_seen)
+    every_young = counts < YOUNG_BUCKETS[-1]
+    if every_young.sum() < MIN_YOUNG_LEGIT:
+        return calibration
+    buckets = []
+    low = 0
+    for below in YOUNG_BUCKETS:
+        # a bucket short of events shares the curve of all young events (small data)
+        pick = (counts >= low) & (counts < below)
+        buckets.append((below, Calibration.fit(values[pick if pick.sum() >= MIN_BUCKET_LEGIT else every_young])))
+        low = below
+    return calibration.with_young(buckets)
 
 
 def _importance(
