@@ -118,6 +118,30 @@ def keyed_plan(
     return changes
 
 
+def put_plan(
+    kind: str,
+    identity: str,
+    declared: list[Entry],
+    current: list[Entry],
+    world: World,
+    put: str,
+    params: Callable[[Entry], dict[str, Any]],
+    delete: Callable[[Entry], list[Step]],
+) -> list[Change]:
+    """The plan of resources that one Put makes and changes (AFD's Put* operations), their tags apart:
+    a change of tags alone is tag calls, anything else the Put again."""
+
+    def create(entry: Entry) -> Change:
+        return created(kind, entry[identity], [(put, with_tags(params(entry), entry["tags"]))])
+
+    def update(entry: Entry, old: Entry, changed: list[str]) -> Change:
+        steps = [(put, params(entry))] if set(changed) - {"tags"} else []
+        steps += tag_steps(old["_arn"], entry["tags"], old["tags"])
+        return updated(kind, entry[identity], changed, steps)
+
+    return keyed_plan(kind, identity, declared, current, world, create, update, delete)
+
+
 def removal(kind: str, name: str, world: World, steps: list[Step]) -> Change:
     if world.prune:
         return Change(kind, name, DELETE, "not in the file", steps)

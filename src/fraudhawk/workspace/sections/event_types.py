@@ -11,15 +11,11 @@ from fraudhawk.workspace.sections.common import (
     NAME,
     NAMES,
     TAGS,
-    created,
     entry_schema,
     fill,
-    keyed_plan,
+    put_plan,
     section_schema,
     strip,
-    tag_steps,
-    updated,
-    with_tags,
 )
 
 _ORDER = ["name", "description", "entityTypes", "variables", "labels", "eventIngestion", "eventBridge", "tags"]
@@ -93,22 +89,14 @@ def _put(entry: Entry) -> dict[str, Any]:
 
 
 def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
-    def create(entry: Entry) -> Change:
-        return created("event type", entry["name"], [("PutEventType", with_tags(_put(entry), entry["tags"]))])
-
-    def update(entry: Entry, old: Entry, changed: list[str]) -> Change:
-        steps = [("PutEventType", _put(entry))] if set(changed) - {"tags"} else []
-        steps += tag_steps(old["_arn"], entry["tags"], old["tags"])
-        return updated("event type", entry["name"], changed, steps)
-
-    return keyed_plan(
+    return put_plan(
         "event type",
         "name",
         declared,
         current,
         world,
-        create,
-        update,
+        "PutEventType",
+        _put,
         lambda e: [("DeleteEventType", {"name": e["name"]})],
     )
 

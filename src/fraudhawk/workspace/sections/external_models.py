@@ -9,15 +9,11 @@ from fraudhawk.workspace.model import Change, Entry, Section, World
 from fraudhawk.workspace.reader import Reader
 from fraudhawk.workspace.sections.common import (
     TAGS,
-    created,
     entry_schema,
     fill,
-    keyed_plan,
+    put_plan,
     section_schema,
     strip,
-    tag_steps,
-    updated,
-    with_tags,
 )
 
 _ORDER = ["endpoint", "source", "role", "status", "input", "output", "tags"]
@@ -83,24 +79,14 @@ def _put(entry: Entry) -> dict[str, Any]:
 
 
 def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
-    def create(entry: Entry) -> Change:
-        return created(
-            "external model", entry["endpoint"], [("PutExternalModel", with_tags(_put(entry), entry["tags"]))]
-        )
-
-    def update(entry: Entry, old: Entry, changed: list[str]) -> Change:
-        steps = [("PutExternalModel", _put(entry))] if set(changed) - {"tags"} else []
-        steps += tag_steps(old["_arn"], entry["tags"], old["tags"])
-        return updated("external model", entry["endpoint"], changed, steps)
-
-    return keyed_plan(
+    return put_plan(
         "external model",
         "endpoint",
         declared,
         current,
         world,
-        create,
-        update,
+        "PutExternalModel",
+        _put,
         lambda e: [("DeleteExternalModel", {"modelEndpoint": e["endpoint"]})],
     )
 

@@ -10,16 +10,12 @@ from fraudhawk.workspace.sections.common import (
     DESCRIPTION,
     NAME,
     TAGS,
-    created,
     entry_schema,
     fill,
-    keyed_plan,
     optional,
+    put_plan,
     section_schema,
     strip,
-    tag_steps,
-    updated,
-    with_tags,
 )
 
 _ORDER = ["name", "description", "tags"]
@@ -49,20 +45,10 @@ def _section(key: str, kind: str, noun: str, resource: str) -> Section:
         return strip(entry, _DEFAULTS)
 
     def plan(declared: list[Entry], current: list[Entry], world: World) -> list[Change]:
-        def create(entry: Entry) -> Change:
-            params = optional({"name": entry["name"]}, description=entry["description"])
-            return created(kind, entry["name"], [(put, with_tags(params, entry["tags"]))])
+        def params(entry: Entry) -> dict[str, Any]:
+            return optional({"name": entry["name"]}, description=entry["description"])
 
-        def update(entry: Entry, old: Entry, changed: list[str]) -> Change:
-            steps = []
-            if "description" in changed:
-                steps.append((put, optional({"name": entry["name"]}, description=entry["description"])))
-            steps += tag_steps(old["_arn"], entry["tags"], old["tags"])
-            return updated(kind, entry["name"], changed, steps)
-
-        return keyed_plan(
-            kind, "name", declared, current, world, create, update, lambda e: [(delete, {"name": e["name"]})]
-        )
+        return put_plan(kind, "name", declared, current, world, put, params, lambda e: [(delete, {"name": e["name"]})])
 
     schema = section_schema(
         entry_schema(["name"], {"name": NAME, "description": DESCRIPTION, "tags": TAGS}), f"The {noun}."
