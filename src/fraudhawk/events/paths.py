@@ -52,7 +52,8 @@ def resolve(settings: Settings, text: str, field: str) -> Location:
     return Location(text, local)
 
 
-def _s3() -> Any:
+def s3_client() -> Any:
+    """A client of the real S3-compatible store (`--s3-root remote`), configured as boto3 is."""
     import boto3
 
     return boto3.client("s3")
@@ -71,7 +72,7 @@ def check_readable(location: Location, field: str) -> None:
             )
         return
     try:
-        _s3().head_object(Bucket=location.bucket, Key=location.key)
+        s3_client().head_object(Bucket=location.bucket, Key=location.key)
     except Exception as error:  # botocore raises many kinds; all mean "cannot read it"
         raise ValidationError(f"{field} {location.text!r} cannot be read: {error}") from None
 
@@ -79,7 +80,7 @@ def check_readable(location: Location, field: str) -> None:
 def open_input(location: Location) -> IO[bytes]:
     if location.local is not None:
         return location.local.open("rb")
-    body: IO[bytes] = _s3().get_object(Bucket=location.bucket, Key=location.key)["Body"]
+    body: IO[bytes] = s3_client().get_object(Bucket=location.bucket, Key=location.key)["Body"]
     return body
 
 
@@ -112,7 +113,7 @@ def write_atomically(location: Location, write: Callable[[IO[bytes]], object]) -
         with tempfile.TemporaryFile() as spool:
             write(spool)
             spool.seek(0)
-            _s3().upload_fileobj(spool, location.bucket, location.key)  # one object, whole or not at all
+            s3_client().upload_fileobj(spool, location.bucket, location.key)  # one object, whole or not at all
         return
     location.local.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=location.local.parent, prefix=".report-")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from fraudhawk.events import paths
 from fraudhawk.settings import Settings
@@ -52,12 +52,6 @@ def matches(key: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(key, pattern)
 
 
-def _s3() -> Any:
-    import boto3
-
-    return boto3.client("s3")
-
-
 def listing(settings: Settings, source: str) -> Iterator[Seen]:
     """The files under `source` (recursively), hidden and temporary ones included (see `matches`)."""
     location = paths.resolve(settings, source, "source")
@@ -82,7 +76,7 @@ def listing(settings: Settings, source: str) -> Iterator[Seen]:
 def _remote(bucket: str, prefix: str) -> Iterator[Seen]:
     """A real S3-compatible store's listing (boto3's list_objects_v2, a page at a time); the ETag
     changes with the content, so the modification time stands for both."""
-    pages = _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = paths.s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
             key = item["Key"][len(prefix) :]
@@ -123,20 +117,27 @@ def checksum(settings: Settings, uri: str) -> str:
     return digest.hexdigest()
 
 
+class _Changed(Exception):
+    """The file's content no longer has the checksum it was seen with."""
+
+
 def copy_checked(settings: Settings, uri: str, target: Path, expected: str) -> bool:
     """Copy the file to `target` (written whole or not at all) if its content still has the checksum
     `expected`; False (and nothing written) when it changed since it was seen."""
-    digest = hashlib.sha256()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name("." + target.name + ".part")
-    with open_file(settings, uri) as handle, partial.open("wb") as out:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != expected:
-        partial.unlink(missing_ok=True)
+
+    def copy(out: IO[bytes]) -> None:
+        digest = hashlib.sha256()
+        with open_file(settings, uri) as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != expected:
+            raise _Changed
+
+    try:
+        paths.write_atomically(paths.Location(str(target), target), copy)
+    except _Changed:
         return False
-    os.replace(partial, target)
     return True
 
 
