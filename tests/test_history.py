@@ -71,6 +71,12 @@ def test_one_event_at_a_time_equals_the_whole_history(tmp_path: Path) -> None:
     # the features carry signal, not constants
     assert vectorised["h.count_24h"].max() > 1  # type: ignore[operator]
     assert vectorised["h.merchant.seen"].null_count() < frame.height
+    # and so do the burst's: new merchants and odd hours in the last day, its largest amount
+    assert vectorised["h.merchant.new_24h"].max() > 1  # type: ignore[operator]
+    assert vectorised["h.odd_hours_24h"].max() > 0  # type: ignore[operator]
+    assert vectorised["h.hour_share_24h"].drop_nulls().n_unique() > 10
+    assert vectorised["h.hour_share_min_24h"].drop_nulls().n_unique() > 10
+    assert vectorised["h.amt.max_24h_ratio_mean"].drop_nulls().n_unique() > 10
 
 
 def test_state_from_history_then_online_equals_history_of_all(tmp_path: Path) -> None:
@@ -81,6 +87,38 @@ def test_state_from_history_then_online_equals_history_of_all(tmp_path: Path) ->
     restored = {k: EntityState.from_bytes(v.to_bytes()) for k, v in states.items()}
     online = replay(SPEC, restored, _as_rows(frame.slice(cut)))
     _assert_same(everything.slice(cut), online)
+
+
+def test_a_state_stored_before_the_burst_features_still_answers(tmp_path: Path) -> None:
+    """A state written by an earlier version (no hour shares or new-value flags for its recent
+    events) loads; its recent events count as neither odd-hour nor new, and it goes on from there."""
+    frame = _events(tmp_path / "t.csv", seed=6).sort(layout.EVENT_MS, maintain_order=True)
+    cut = int(frame.height * 0.7)
+    _, states = compute(SPEC, frame.head(cut), with_states=True)
+    entity, state = max(states.items(), key=lambda item: len(item[1].recent_ms))
+    old = json.loads(json.dumps(_plain(state)))
+    for name in ("recent_hours", "recent_new", "last_hour_share"):
+        del old[name]
+    restored = EntityState.from_bytes(json.dumps(old).encode())
+    assert restored.recent_hours == [[0, 0]] * len(state.recent_ms)
+    assert restored.recent_new == [[0, 0]] * len(state.recent_ms)
+    later = [row for row in _as_rows(frame.slice(cut)) if row[0] == entity]
+    online = replay(SPEC, {entity: restored}, later)
+    names = SPEC.feature_names()
+    first = dict(zip(names, online[0], strict=True))
+    assert first["h.odd_hours_24h"] == 0
+    assert first["h.merchant.new_24h"] == 0
+    assert first["h.prev_hour_share"] is None
+    current = dict(zip(names, replay(SPEC, {entity: state}, later[:1])[0], strict=True))
+    assert first["h.count_7d"] == current["h.count_7d"] > 0
+    assert current["h.merchant.new_24h"] is not None
+
+
+def _plain(state: EntityState) -> dict[str, Any]:
+    fields = dict(state.__dict__)
+    fields["seen"] = [[list(table.keys), list(table.counts)] for table in state.seen]
+    fields["login"] = None
+    return fields
 
 
 def test_missing_values_and_new_entities(tmp_path: Path) -> None:

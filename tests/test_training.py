@@ -16,6 +16,7 @@ import pytest
 
 from fraudhawk import datagen
 from fraudhawk.errors import InternalError
+from fraudhawk.eventdata.timestamps import parse_series
 from fraudhawk.events.paths import Location
 from fraudhawk.features.plan import VariableInfo
 from fraudhawk.scoring import artifacts
@@ -268,6 +269,32 @@ def test_the_holdout_stays_unseen_by_the_feature_plan(tmp_path: Path) -> None:
     trained = _train(source, "ONLINE_FRAUD_INSIGHTS", _variables(datagen.REGISTRATION_VARIABLES))
     assert "ZZ" not in trained.plan.vocabularies["billing_state"]
     assert "ZZ" not in trained.plan.frequencies.get("billing_state", {})
+
+
+def test_the_scoring_model_also_learns_from_the_newest_events(tmp_path: Path) -> None:
+    """Validation measures a model fitted without the newest 15%; the model that scores is fitted
+    once more with them, so a pattern only the newest events show is learned."""
+    source = tmp_path / "reg.csv"
+    datagen.registrations(source, events=4000, seed=12, fraud_rate=0.1)
+    frame = pl.read_csv(source, infer_schema=False).sort("EVENT_TIMESTAMP", maintain_order=True)
+    rng = np.random.default_rng(3)
+    newest = np.arange(frame.height) >= int(frame.height * 0.85)
+    fraud = (frame["EVENT_LABEL"] == "fraud").to_numpy()
+    basket = np.where(newest & fraud, rng.uniform(500, 600, frame.height), rng.uniform(0, 100, frame.height))
+    frame.with_columns(pl.Series("basket", basket.round(2)).cast(pl.String)).write_csv(source)
+    variables = [*_variables(datagen.REGISTRATION_VARIABLES), VariableInfo("basket", "FLOAT", "NUMERIC")]
+    trained = _train(source, "ONLINE_FRAUD_INSIGHTS", variables)
+    legit = pl.read_csv(source, infer_schema=False).filter(pl.col("EVENT_LABEL") == "legit").head(200)
+    legit = legit.with_columns(parse_series(legit["EVENT_TIMESTAMP"]).alias("EVENT_MS"))
+    raw = [
+        trained.booster.predict(
+            trained.plan.transform(legit.with_columns(pl.lit(value).alias("basket"))), raw_score=True
+        )
+        for value in ("550", "50")
+    ]
+    assert np.median(raw[0] - raw[1]) > 1.0  # the same events, scored far riskier with the new pattern
+    # every event was fitted on (small data keeps every legit event), not only the training part's
+    assert trained.summary["fittedEvents"] == trained.summary["events"] > trained.summary["trainingEvents"]
 
 
 def test_missing_model_files_block_activation_but_not_ingestion(tmp_path: Path) -> None:

@@ -37,14 +37,11 @@ MEAN_EVENTS = (YOUNG_EVENTS - 1) / math.log(YOUNG_EVENTS)  # the mean of that dr
 COPY_SHARE = 0.15  # copied events fitted on, at most this share of the training events
 COPIES_PER_ENTITY = 24  # and at most this many copies of one entity on average
 #: copies of validation events (scored, never fitted on: they fit the young score curves and measure
-#: how new entities fare), up to this many or one per validation event
+#: how new entities fare), up to this many or one per validation event. They are made of every
+#: entity's validation events: keeping a tenth of the entities out of fitting for them (so that the
+#: curves came from entities the model had never seen) stopped paying once the variables describing
+#: the entity were left out, and cost the model their events (docs/modelling.md)
 VALIDATION_COPIES = 4000
-#: entities kept out of fitting altogether, whose validation events make the validation copies: a new
-#: customer is not only an entity without history but one the model has never seen (its static
-#: variables, a home town or a birth date, were never learned from), so the young curves are fitted
-#: on such entities (measured on two Sparkov runs, new cards' legit events above 900: 3.6% -> 2.8%
-#: on one, 7.6% -> 7.9% on the other; docs/modelling.md)
-UNSEEN_SHARE = 0.1
 START_GRACE_MS = 7 * DAY_MS
 #: ENTITY_ID of a copy: the entity's own and this mark (a control character, never in a stored id)
 COPY_MARK = "\x01young"
@@ -56,29 +53,20 @@ class YoungCopies:
     history: pl.DataFrame  # their history features as young entities, in the same order
 
 
-def unseen_entities(frame: pl.DataFrame, seed: int) -> np.ndarray:
-    """Which rows of `frame` belong to the entities kept out of fitting (a seeded `UNSEEN_SHARE`)."""
-    entity = frame[layout.ENTITY_ID].cast(pl.String)
-    names = entity.drop_nulls().unique().sort()
-    chosen = names.filter(pl.Series(np.random.default_rng(seed + 2).random(len(names)) < UNSEEN_SHARE))
-    result: np.ndarray = entity.is_in(chosen.implode()).fill_null(False).to_numpy()
-    return result
-
-
 def training_copies(
-    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, end: int, seed: int, allowed: np.ndarray
+    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, end: int, seed: int
 ) -> YoungCopies:
-    """Young copies of the events of `frame`'s first `end` rows whose row is `allowed`, to fit on."""
-    entities = frame.head(end).filter(pl.Series(allowed[:end]))[layout.ENTITY_ID].n_unique()
+    """Young copies of the events of `frame`'s first `end` rows, to fit on."""
+    entities = frame.head(end)[layout.ENTITY_ID].n_unique()
     wanted = min(int(end * COPY_SHARE / MEAN_EVENTS), entities * COPIES_PER_ENTITY)
-    return copies(spec, frame, data_start_ms, seed, 0, end, wanted, allowed)
+    return copies(spec, frame, data_start_ms, seed, 0, end, wanted)
 
 
 def validation_copies(
-    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, start: int, seed: int, allowed: np.ndarray
+    spec: hist.HistorySpec, frame: pl.DataFrame, data_start_ms: int, start: int, seed: int
 ) -> YoungCopies:
-    """Young copies of the events from row `start` on (the validation events) whose row is `allowed`."""
-    return copies(spec, frame, data_start_ms, seed + 1, start, frame.height, VALIDATION_COPIES, allowed)
+    """Young copies of the events from row `start` on (the validation events)."""
+    return copies(spec, frame, data_start_ms, seed + 1, start, frame.height, VALIDATION_COPIES)
 
 
 def copies(
@@ -89,11 +77,10 @@ def copies(
     begin: int,
     end: int,
     wanted: int,
-    allowed: np.ndarray | None = None,
 ) -> YoungCopies:
     """Up to `wanted` young copies starting at rows `begin` to `end` (exclusive) of `frame` and made of
-    rows before `end` (ENTITY_ID, EVENT_MS and the spec's variables as text, sorted by time), of the
-    `allowed` rows only (None: all); `data_start_ms`: the first event of all the data the history saw."""
+    rows before `end` (ENTITY_ID, EVENT_MS and the spec's variables as text, sorted by time);
+    `data_start_ms`: the first event of all the data the history saw."""
     empty = YoungCopies(
         np.zeros(0, dtype=np.int64), pl.DataFrame(schema=dict.fromkeys(spec.feature_names(), pl.Float64))
     )
@@ -107,8 +94,6 @@ def copies(
         .sort(["e", "row"])
     )
     order = order.filter(pl.col("row") < end)
-    if allowed is not None:
-        order = order.filter(pl.Series(allowed)[order["row"]])
     rows = order["row"].to_numpy()
     if not len(rows):
         return empty

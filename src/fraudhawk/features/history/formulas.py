@@ -20,6 +20,9 @@ from fraudhawk.features.history.units import DAY_MS, HOUR_MS
 N = TypeVar("N")  # a number or an array of numbers
 
 MIN_DAYS = 1.0  # an entity's usual daily rate is taken over at least one day (else one event is a burst)
+#: an event at an hour (give or take one) of under this share of the entity's earlier events is at an
+#: odd hour for it (an even spread over the day would give 3/24)
+ODD_HOUR_SHARE = 0.05
 
 
 def hour_of(ms: Any) -> Any:
@@ -51,6 +54,16 @@ def rate_vs_usual(count_24h: Any, n: Any, days: Any) -> Any:
     """The last day's events against the entity's usual daily rate since its first event; `days` at
     least `MIN_DAYS`, `n` at least one."""
     return count_24h / (n / days)
+
+
+def per_day(total: Any, days: Any) -> Any:
+    """The entity's usual daily total since its first event; `days` at least `MIN_DAYS`."""
+    return total / days
+
+
+def odd_hour(hour_share: Any) -> Any:
+    """Whether an event's `hour_share` (present) puts it at an hour the entity seldom uses."""
+    return hour_share < ODD_HOUR_SHARE
 
 
 def share(part: Any, n: Any) -> Any:

@@ -34,13 +34,17 @@ class HistorySpec:
     def feature_names(self) -> list[str]:
         names = [f"{PREFIX}since_last_s", *(f"{PREFIX}count_{w}" for w, _ in WINDOWS)]
         names += [f"{PREFIX}events_seen", f"{PREFIX}rate_ratio", f"{PREFIX}hour_share", f"{PREFIX}rate_vs_usual"]
+        # the burst around the event: what the entity's last day looked like against its habits
+        names += [f"{PREFIX}prev_hour_share", f"{PREFIX}hour_share_min_24h", f"{PREFIX}hour_share_24h"]
+        names += [f"{PREFIX}odd_hours_24h"]
         for a in self.amounts:
             names += [f"{PREFIX}{a}.sum_{w}" for w, _ in WINDOWS]
             names += [f"{PREFIX}{a}.{k}" for k in ("ratio_mean", "zscore", "ratio_max", "ratio_mean_24h")]
             names += [f"{PREFIX}{a}.ratio_max_24h", f"{PREFIX}{a}.prev_ratio_mean"]
             names += [f"{PREFIX}{a}.ratio_mean_by_{g}" for g in self.amount_groups]
+            names += [f"{PREFIX}{a}.max_24h_ratio_mean", f"{PREFIX}{a}.sum_24h_ratio_usual"]
         for c in self.categories:
-            names += [f"{PREFIX}{c}.seen", f"{PREFIX}{c}.seen_share"]
+            names += [f"{PREFIX}{c}.seen", f"{PREFIX}{c}.seen_share", f"{PREFIX}{c}.new_24h"]
         if self.login is not None:
             names += self.login.feature_names()
         return names
@@ -59,6 +63,10 @@ class HistorySpec:
             "rate_ratio": "the entity's events in the last 24h vs its daily rate over the last 7d",
             "hour_share": "share of the entity's earlier events at about this hour of the day",
             "rate_vs_usual": "the entity's events in the last 24h vs its usual daily rate",
+            "prev_hour_share": "share of the entity's events at about the hour of its previous event",
+            "hour_share_min_24h": "the most unusual hour for the entity among its events in the last 24h",
+            "hour_share_24h": "share of the entity's events at about the hours of its events in the last 24h",
+            "odd_hours_24h": "the entity's events in the last 24h at hours it seldom uses",
             **{f"count_{w}": f"the entity's events in the last {w}" for w, _ in WINDOWS},
         }
         if name in entity:
@@ -72,6 +80,8 @@ class HistorySpec:
                 "ratio_mean_24h": "this value vs the entity's average over the last 24h",
                 "ratio_max_24h": "this value vs the entity's largest in the last 24h",
                 "prev_ratio_mean": "the entity's previous value vs its average",
+                "max_24h_ratio_mean": "the entity's largest value in the last 24h vs its average",
+                "sum_24h_ratio_usual": "the entity's total in the last 24h vs its usual daily total",
                 **{f"sum_{w}": f"the entity's total in the last {w}" for w, _ in WINDOWS},
                 **{
                     f"ratio_mean_by_{g}": f"this value vs the entity's average for the same {g}"
@@ -83,6 +93,7 @@ class HistorySpec:
             return {
                 "seen": "the entity's earlier events with this value",
                 "seen_share": "share of the entity's earlier events with this value",
+                "new_24h": "the entity's events in the last 24h with a value new to it",
             }.get(kind)
         return None
 

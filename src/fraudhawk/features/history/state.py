@@ -25,6 +25,8 @@ from fraudhawk.features.history.formulas import (
     hour_of,
     mean,
     neighbour_hours,
+    odd_hour,
+    per_day,
     rate_ratio,
     rate_vs_usual,
     ratio,
@@ -61,7 +63,11 @@ class EntityState:
     recent_ms: list[int] = field(default_factory=list)
     recent_sums: list[list[float]] = field(default_factory=list)
     recent_amounts: list[list[float | None]] = field(default_factory=list)
+    # and each one's hour habit (its `hour_counts`) and, per category, 1 if its value was new
+    recent_hours: list[list[int]] = field(default_factory=list)
+    recent_new: list[list[int]] = field(default_factory=list)
     last_amounts: list[float | None] = field(default_factory=list)
+    last_hour_share: float | None = None
     # per (amount, group): group value -> [running sum, count of values]
     by_group: list[dict[str, list[float]]] = field(default_factory=list)
     login: LoginProfile | None = None  # Account Takeover Insights: the entity's login profile
@@ -94,15 +100,14 @@ class EntityState:
         counts = [end - s for s in starts]
         out += counts
         out += [min(n, COUNT_CAP), rate_ratio(counts[1], counts[2])]
-        before, at, after = neighbour_hours(hour_of(event_ms))
-        hours = self.hours
-        near = hours[before] + hours[at] + hours[after]
-        out.append(share(near, n) if n else None)
+        out.append(self.hour_share(event_ms))
+        days = None
         if n and self.first_ms is not None:
             days = max(days_between(event_ms, self.first_ms), MIN_DAYS)
             out.append(rate_vs_usual(counts[1], n, days))
         else:
             out.append(None)
+        out += self.hours_of_day(starts[1], end)
         for i, x in enumerate(amounts):
             current = self.recent_sums[end][i] if late else self.sums[i]
             window_sums = [current - self.recent_sums[s][i] if s < end else 0.0 for s in starts]
@@ -118,26 +123,57 @@ class EntityState:
             out.append(ratio(x, self.maxima[i]))
             out.append(ratio(x, mean(window_sums[1], counts[1]) if counts[1] else None))
             day = [amount for v in self.recent_amounts[starts[1] : end] if (amount := v[i]) is not None]
-            out.append(ratio(x, max(day) if day else None))
+            top_day = max(day) if day else None
+            out.append(ratio(x, top_day))
             out.append(ratio(self.last_amounts[i], average))
             for g, position in enumerate(groups):
                 value = categories[position]
                 stats = None if value is None else self.by_group[i * len(groups) + g].get(value)
                 out.append(ratio(x, mean(stats[0], stats[1]) if stats and stats[1] else None))
+            out.append(ratio(top_day, average))
+            usual = per_day(self.sums[i], days) if n_values and days is not None else None
+            out.append(ratio(window_sums[1], usual))
         for j in range(len(self.seen)):
             value = categories[j]
+            new_day = sum(flags[j] for flags in self.recent_new[starts[1] : end])
             if value is None:
-                out += [None, None]
+                out += [None, None, new_day]
             else:
                 seen = self.seen[j].get(value)
-                out += [seen, share(seen, n) if n else None]
+                out += [seen, share(seen, n) if n else None, new_day]
         if self.login is not None:
             out += self.login.features(event_ms, categories[len(self.seen) : -1])
         return out
 
+    def hours_of_day(self, start: int, end: int) -> list[Any]:
+        """The burst's hour features over the recent events `start:end` (the last 24h): the previous
+        event's hour share, the lowest, the pooled share of all and how many were at odd hours."""
+        window = [(near, n) for near, n in self.recent_hours[start:end] if n]
+        shares = [share(near, n) for near, n in window]
+        n_total = sum(n for _, n in window)
+        pooled = share(sum(near for near, _ in window), n_total) if n_total else None
+        odd = sum(1 for v in shares if odd_hour(v))
+        return [self.last_hour_share, min(shares) if shares else None, pooled, odd]
+
+    def hour_counts(self, event_ms: int) -> list[int]:
+        """How many of the entity's earlier events were at about the hour of `event_ms`, and of how many."""
+        before, at, after = neighbour_hours(hour_of(event_ms))
+        hours = self.hours
+        return [hours[before] + hours[at] + hours[after], self.n]
+
+    def hour_share(self, event_ms: int) -> float | None:
+        """Share of the entity's earlier events at about the hour of `event_ms` (None: it has none)."""
+        near, n = self.hour_counts(event_ms)
+        return share(near, n) if n else None
+
     def advance(
         self, event_ms: int, amounts: list[float | None], categories: list[str | None], groups: list[int]
     ) -> None:
+        hours = self.hour_counts(event_ms)
+        new = [
+            int(value is not None and not table.get(value))
+            for table, value in zip(self.seen, categories[: len(self.seen)], strict=True)
+        ]
         self.first_ms = event_ms if self.first_ms is None else min(self.first_ms, event_ms)
         position = bisect.bisect_right(self.recent_ms, event_ms)
         late = position < len(self.recent_ms)
@@ -146,6 +182,8 @@ class EntityState:
             self.recent_ms.insert(position, event_ms)
             self.recent_sums.insert(position, list(self.recent_sums[position]))
             self.recent_amounts.insert(position, list(amounts))
+            self.recent_hours.insert(position, hours)
+            self.recent_new.insert(position, new)
             for later in self.recent_sums[position + 1 :]:
                 for i, x in enumerate(amounts):
                     later[i] = later[i] + (0.0 if x is None else x)
@@ -153,6 +191,9 @@ class EntityState:
             self.recent_ms.append(event_ms)
             self.recent_sums.append(list(self.sums))
             self.recent_amounts.append(list(amounts))
+            self.recent_hours.append(hours)
+            self.recent_new.append(new)
+            self.last_hour_share = share(hours[0], hours[1]) if hours[1] else None
         for i, x in enumerate(amounts):
             value = 0.0 if x is None else x
             if not late:
@@ -183,6 +224,8 @@ class EntityState:
             del self.recent_ms[:cut]
             del self.recent_sums[:cut]
             del self.recent_amounts[:cut]
+            del self.recent_hours[:cut]
+            del self.recent_new[:cut]
 
     def to_bytes(self) -> bytes:
         """MessagePack of the fields: floats as exact doubles (NaN and infinities included), each
@@ -205,6 +248,9 @@ class EntityState:
         login = decoded.get("login")
         if login is not None:
             decoded["login"] = LoginProfile.from_wire(login)
+        if "recent_new" not in decoded:  # stored before the burst features: its recent events had none
+            decoded["recent_hours"] = [[0, 0] for _ in decoded["recent_ms"]]
+            decoded["recent_new"] = [[0] * len(decoded["seen"]) for _ in decoded["recent_ms"]]
         if tuple(decoded) == _FIELDS:
             state = cls.__new__(cls)  # every field given: skip __init__'s defaults
             state.__dict__.update(decoded)
@@ -227,7 +273,10 @@ class EntityState:
             recent_ms=self.recent_ms.copy(),
             recent_sums=[row.copy() for row in self.recent_sums],
             recent_amounts=[row.copy() for row in self.recent_amounts],
+            recent_hours=[row.copy() for row in self.recent_hours],
+            recent_new=[row.copy() for row in self.recent_new],
             last_amounts=self.last_amounts.copy(),
+            last_hour_share=self.last_hour_share,
             by_group=[{key: entry.copy() for key, entry in table.items()} for table in self.by_group],
             login=None if self.login is None else self.login.copy(),
         )

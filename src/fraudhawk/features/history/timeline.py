@@ -87,6 +87,10 @@ class Timeline:
         self.n_before = self.per_entity([s.n if s else 0 for s in known_states], np.int64) + self.k
         self.entity_keys = work.select("e")
         self.seed_keys = work.select("e").gather(begins)
+        # filled by `activity` and `category` for `amount` and the final states
+        self.near = np.zeros(0, dtype=np.int64)
+        self.days = np.zeros(0)
+        self.new: dict[int, np.ndarray] = {}
 
     def per_entity(self, values: Sequence[Any], dtype: Any = np.float64) -> np.ndarray:
         """A value of each entity's state, for each row."""
@@ -126,11 +130,26 @@ class Timeline:
             near[neighbours] += before[neighbours]
         positive = n_before > 0
         some = np.maximum(n_before, 1)
-        out[f"{PREFIX}hour_share"] = np.where(positive, f.share(near, some), np.nan)
+        hour_share = np.where(positive, f.share(near, some), np.nan)
+        out[f"{PREFIX}hour_share"] = hour_share
         first_ms = self.per_entity([s.first_ms if s and s.first_ms is not None else -1 for s in known_states], np.int64)
         first = np.where(first_ms >= 0, first_ms, ms[self.starts])
-        days = np.maximum(f.days_between(ms, first), f.MIN_DAYS)
+        self.days = days = np.maximum(f.days_between(ms, first), f.MIN_DAYS)
         out[f"{PREFIX}rate_vs_usual"] = np.where(positive, f.rate_vs_usual(counts[1], some, days), np.nan)
+        stored_last = [_or_nan(s.last_hour_share) if s else np.nan for s in known_states]
+        out[f"{PREFIX}prev_hour_share"] = self.previous(hour_share, self.per_entity(stored_last))
+        self.near = near
+        recent = [pair for s in known_states if s for pair in s.recent_hours]
+        near_at = self.on_timeline(near, [pair[0] for pair in recent], np.int64)
+        n_at = self.on_timeline(n_before, [pair[1] for pair in recent], np.int64)
+        counted = n_at > 0
+        shares_at = np.where(counted, f.share(near_at, np.maximum(n_at, 1)), np.nan)
+        out[f"{PREFIX}hour_share_min_24h"] = -_range_max(-shares_at, self.lows[1], self.pos)
+        n_day = self.window_count(n_at, 1)
+        pooled = f.share(self.window_count(np.where(counted, near_at, 0), 1), np.maximum(n_day, 1))
+        out[f"{PREFIX}hour_share_24h"] = np.where(n_day > 0, pooled, np.nan)
+        odd = counted & f.odd_hour(np.where(counted, shares_at, 1.0))
+        out[f"{PREFIX}odd_hours_24h"] = self.window_count(odd, 1).astype(np.float64)
 
     def amount(self, i: int, name: str, out: dict[str, np.ndarray]) -> np.ndarray:
         """The amount's features; returns the running sums before each row (for final states)."""
@@ -163,12 +182,16 @@ class Timeline:
         out[f"{PREFIX}{name}.ratio_max"] = f.ratios(x, top)
         day_mean = np.where(self.counts[1] > 0, f.mean(windows[1], np.maximum(self.counts[1], 1)), np.nan)
         out[f"{PREFIX}{name}.ratio_mean_24h"] = f.ratios(x, day_mean)
-        out[f"{PREFIX}{name}.ratio_max_24h"] = f.ratios(x, _range_max(amounts_at, self.lows[1], pos))
+        top_day = _range_max(amounts_at, self.lows[1], pos)
+        out[f"{PREFIX}{name}.ratio_max_24h"] = f.ratios(x, top_day)
         last = self.previous(x, self.per_entity([_or_nan(s.last_amounts[i]) if s else np.nan for s in known_states]))
         out[f"{PREFIX}{name}.prev_ratio_mean"] = f.ratios(last, average)
         for g, position in enumerate(self.spec.group_index()):
             group_mean = self.group_mean(i * len(self.spec.amount_groups) + g, f"c{position}", value, present)
             out[f"{PREFIX}{name}.ratio_mean_by_{self.spec.amount_groups[g]}"] = f.ratios(x, group_mean)
+        out[f"{PREFIX}{name}.max_24h_ratio_mean"] = f.ratios(top_day, average)
+        usual = np.where(n_values > 0, f.per_day(total, self.days), np.nan)
+        out[f"{PREFIX}{name}.sum_24h_ratio_usual"] = f.ratios(windows[1], usual)
         return total
 
     def running_before(self, values: np.ndarray, seeds: Sequence[float], maximum: bool = False) -> np.ndarray:
@@ -245,6 +268,16 @@ class Timeline:
         out[f"{PREFIX}{name}.seen"] = seen
         some = np.maximum(self.n_before, 1)
         out[f"{PREFIX}{name}.seen_share"] = np.where(self.n_before > 0, f.share(seen, some), np.nan)
+        self.new[j] = new = seen == 0  # a value (NaN: none) the entity had not used before
+        flags = self.on_timeline(new, [bool(r[j]) for s in self.known if s for r in s.recent_new], bool)
+        out[f"{PREFIX}{name}.new_24h"] = self.window_count(flags, 1).astype(np.float64)
+
+    def window_count(self, values: np.ndarray, w: int) -> np.ndarray:
+        """Per row: the total of `values` (flags or whole numbers, on the timeline) over its entity's
+        events in window `w` before it."""
+        running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+        result: np.ndarray = running[self.pos] - running[self.lows[w]]
+        return result
 
 
 def _or_nan(value: float | None) -> float:

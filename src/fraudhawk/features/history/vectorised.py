@@ -19,7 +19,7 @@ import polars as pl
 
 from fraudhawk.eventdata import layout
 from fraudhawk.features.history import columns, login_frame
-from fraudhawk.features.history.formulas import hour_of
+from fraudhawk.features.history.formulas import hour_of, share
 from fraudhawk.features.history.spec import LONGEST, NO_ENTITY, HistorySpec
 from fraudhawk.features.history.state import EntityState, replay
 from fraudhawk.features.history.timeline import Timeline, known
@@ -193,6 +193,9 @@ def _final_states(spec: HistorySpec, timeline: Timeline, running: list[np.ndarra
     amount_values = [work[f"a{i}"].to_list() for i in range(len(spec.amounts))]
     category_values = [work[f"c{j}"].to_list() for j in range(len(spec.categories))]
     running_lists = [r.tolist() for r in running]
+    near = timeline.near.tolist()
+    n_before = timeline.n_before.tolist()
+    new_flags = [timeline.new[j].astype(np.int64).tolist() for j in range(len(spec.categories))]
     groups = spec.group_index()
     states: dict[str, EntityState] = {}
     for entity, begin, end in zip(timeline.entities, begins.tolist(), ends.tolist(), strict=True):
@@ -215,5 +218,9 @@ def _final_states(spec: HistorySpec, timeline: Timeline, running: list[np.ndarra
         state.recent_ms = [ms_list[r] for r in keep]
         state.recent_sums = [[running_lists[i][r] for i in range(len(spec.amounts))] for r in keep]
         state.recent_amounts = [[values[r] for values in amount_values] for r in keep]
+        state.recent_hours = [[near[r], n_before[r]] for r in keep]
+        state.recent_new = [[flags[r] for flags in new_flags] for r in keep]
+        last_near, last_n = near[end - 1], n_before[end - 1]
+        state.last_hour_share = share(last_near, last_n) if last_n else None
         states[entity] = state
     return states
