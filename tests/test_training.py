@@ -287,8 +287,10 @@ def test_the_scoring_model_also_learns_from_the_newest_events(tmp_path: Path) ->
     legit = pl.read_csv(source, infer_schema=False).filter(pl.col("EVENT_LABEL") == "legit").head(200)
     legit = legit.with_columns(parse_series(legit["EVENT_TIMESTAMP"]).alias("EVENT_MS"))
     raw = [
-        trained.booster.predict(
-            trained.plan.transform(legit.with_columns(pl.lit(value).alias("basket"))), raw_score=True
+        np.asarray(
+            trained.booster.predict(
+                trained.plan.transform(legit.with_columns(pl.lit(value).alias("basket"))), raw_score=True
+            )
         )
         for value in ("550", "50")
     ]
