@@ -30,13 +30,19 @@ async def _deletion(request: Request, name: str) -> str | None:
 
 async def stored(request: Request) -> Response:
     event_types = await call_all(request, "GetEventTypes", "eventTypes")
+    deletions = {e["name"]: await _deletion(request, e["name"]) for e in event_types}
+    if any(deletions.values()):
+        # the counts are read again after the deletions' status: a deletion that ended between the
+        # two reads would otherwise show as ended beside the counts from before it (and, ended, the
+        # page no longer polls to correct them)
+        event_types = await call_all(request, "GetEventTypes", "eventTypes")
     rows: list[dict[str, Any]] = []
     for event_type in sorted(event_types, key=lambda e: e["name"]):
         rows.append(
             {
                 "type": event_type,
                 "stats": event_type.get("ingestedEventStatistics") or {},
-                "deletion": await _deletion(request, event_type["name"]),
+                "deletion": deletions.get(event_type["name"]),
                 "quoted": quote(event_type["name"], safe=""),
             }
         )
