@@ -13,6 +13,7 @@ numpy) in the interpreter that runs it; imports nothing from fraudhawk.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import pathlib
@@ -20,31 +21,21 @@ import random
 import sys
 from datetime import datetime
 
-KAGGLE_COLUMNS = [
-    "",
-    "trans_date_trans_time",
-    "cc_num",
-    "merchant",
-    "category",
-    "amt",
-    "first",
-    "last",
-    "gender",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "lat",
-    "long",
-    "city_pop",
-    "job",
-    "dob",
-    "trans_num",
-    "unix_time",
-    "merch_lat",
-    "merch_long",
-    "is_fraud",
-]
+
+def _kaggle_columns() -> list[str]:
+    """The Kaggle file's columns as the project's own generator writes them (`datagen.kaggle.HEADER`),
+    loaded from its file: this script runs in the generator's Python, where fraudhawk is not
+    installed (that module needs only numpy at import)."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "src" / "fraudhawk" / "datagen" / "kaggle.py"
+    spec = importlib.util.spec_from_file_location("_kaggle_layout", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.HEADER)
+
+
+KAGGLE_COLUMNS = _kaggle_columns()
 START, END, SPLIT = datetime(2019, 1, 1), datetime(2020, 12, 31), "2020-06-21"
 
 

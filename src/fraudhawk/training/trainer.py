@@ -293,15 +293,14 @@ def _with_young(
     copied, young_matrix = prepared.young_rows, prepared.young_matrix
     if copied is None or young_matrix is None:
         return matrix, target, weight, inner, cut
-    first_rows, second_rows = np.arange(inner), np.arange(inner, cut)
     first = copied < inner
     second = (copied >= inner) & (copied < cut)
-    order = [(first_rows, first), (second_rows, second)]
+    order = [(slice(0, inner), first), (slice(inner, cut), second)]
     fit_matrix = np.concatenate([part for rows, pick in order for part in (matrix[rows], young_matrix[pick])])
     fit_target = np.concatenate([part for rows, pick in order for part in (target[rows], target[copied[pick]])])
     fit_weight = np.concatenate([part for rows, pick in order for part in (weight[rows], weight[copied[pick]])])
-    fit_inner = len(first_rows) + int(first.sum())
-    return fit_matrix, fit_target, fit_weight, fit_inner, fit_inner + len(second_rows) + int(second.sum())
+    fit_inner = inner + int(first.sum())
+    return fit_matrix, fit_target, fit_weight, fit_inner, fit_inner + (cut - inner) + int(second.sum())
 
 
 def _with_holdout(
